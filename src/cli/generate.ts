@@ -1,0 +1,123 @@
+// `decoderkit generate`: stream a continuation of a prompt to stdout (or one JSON object with --json).
+
+import { generateText } from "../generation/text.js";
+import { emptyStats } from "../generation/generate.js";
+import { loadModel } from "../models/load.js";
+import { isNonNegInt, isPosInt, num, parse, str, UsageError } from "./args.js";
+import { BUNDLED_MODEL, BUNDLED_TOKENIZER } from "./defaults.js";
+
+export const GENERATE_HELP = `Usage: decoderkit generate [options] [--] [PROMPT]
+
+Streams a continuation of PROMPT (or of --prompt / --prompt-tokens) to stdout.
+
+Options:
+  --model PATH           checkpoint: llama2.c .bin, .gguf, or a Hugging Face folder
+                         (default: the bundled stories260K)
+  --tokenizer PATH       tokenizer.json, llama2.c tokenizer.bin, or a GGUF vocabulary
+  --prompt TEXT          prompt text (same as the positional PROMPT)
+  --prompt-tokens IDS    prompt as comma-separated token ids (no BOS is added)
+  --max-new-tokens N     tokens to generate (default 256)
+  --temperature T        0 = greedy (default 1.0)
+  --top-k K              keep the K most likely tokens (default: off)
+  --top-p P              nucleus sampling threshold in (0, 1] (default 0.9)
+  --seed S               random seed (default: from the clock; printed with --json)
+  --stop TEXT            stop string (repeatable)
+  --threads N            worker threads (the reference backend uses 1)
+  --json                 print one JSON object instead of streaming text
+  -h, --help             this help
+`;
+
+export async function generateCommand(argv: string[]): Promise<number> {
+  const { values: v, positionals } = parse(
+    argv,
+    {
+      model: { type: "string" },
+      tokenizer: { type: "string" },
+      prompt: { type: "string" },
+      "prompt-tokens": { type: "string" },
+      "max-new-tokens": { type: "string" },
+      temperature: { type: "string" },
+      "top-k": { type: "string" },
+      "top-p": { type: "string" },
+      seed: { type: "string" },
+      stop: { type: "string", multiple: true },
+      threads: { type: "string" },
+      json: { type: "boolean" },
+    },
+    1,
+  );
+  if (v["help"]) {
+    process.stdout.write(GENERATE_HELP);
+    return 0;
+  }
+  const maxNewTokens = num(v["max-new-tokens"], "max-new-tokens", isNonNegInt, "a non-negative integer") ?? 256;
+  const temperature = num(v["temperature"], "temperature", (n) => n >= 0, "a number >= 0") ?? 1.0;
+  const topK = num(v["top-k"], "top-k", isPosInt, "a positive integer");
+  const topP = num(v["top-p"], "top-p", (n) => n > 0 && n <= 1, "a number in (0, 1]") ?? 0.9;
+  const seed = num(v["seed"], "seed", (n) => Number.isSafeInteger(n) && n >= 0, "a non-negative integer") ?? Date.now() % 2 ** 31;
+  num(v["threads"], "threads", isPosInt, "a positive integer");
+  const promptText = str(v["prompt"]) ?? positionals[0];
+  const promptTokens = str(v["prompt-tokens"]);
+  if (promptText !== undefined && promptTokens !== undefined) throw new UsageError("give either a prompt or --prompt-tokens, not both");
+  if (promptText !== undefined && positionals.length && str(v["prompt"]) !== undefined) throw new UsageError("give the prompt once");
+  const modelPath = str(v["model"]) ?? BUNDLED_MODEL;
+  const tokPath = str(v["tokenizer"]) ?? (v["model"] === undefined ? BUNDLED_TOKENIZER : undefined);
+
+  const loaded = await loadModel(modelPath, { tokenizer: tokPath });
+  const { model, tokenizer } = loaded;
+  if (!tokenizer) throw new Error(`${modelPath}: no tokenizer found; pass --tokenizer`);
+  let ids: number[];
+  if (promptTokens !== undefined) {
+    ids = promptTokens.split(",").map((s) => {
+      const n = Number(s.trim());
+      if (s.trim() === "" || !Number.isSafeInteger(n) || n < 0 || n >= model.vocabSize) {
+        throw new UsageError(`--prompt-tokens: "${s}" is not a token id below ${model.vocabSize}`);
+      }
+      return n;
+    });
+    if (ids.length === 0) throw new UsageError("--prompt-tokens is empty");
+  } else {
+    ids = tokenizer.encode(promptText ?? "");
+    if (loaded.addBos && loaded.bosId !== null) ids.unshift(loaded.bosId);
+    if (ids.length === 0) throw new UsageError("the prompt is empty and the model has no BOS token; give a prompt");
+  }
+
+  const stats = emptyStats();
+  const opts = { maxNewTokens, temperature, topK, topP, seed, stopTokens: loaded.stopTokens, stopStrings: (v["stop"] as string[] | undefined) ?? [] };
+  const tokens: number[] = [];
+  let text = "";
+  const json = v["json"] === true;
+  if (!json && promptText) process.stdout.write(promptText);
+  for await (const chunk of generateText(model, tokenizer, ids, opts, stats)) {
+    if (chunk.token !== undefined) tokens.push(chunk.token);
+    text += chunk.text;
+    if (!json && chunk.text) process.stdout.write(chunk.text);
+  }
+  const decodeTok = Math.max(0, stats.newTokens - 1);
+  if (json) {
+    const out = {
+      text,
+      tokens,
+      prompt_tokens: ids,
+      seed,
+      finish_reason: stats.finishReason,
+      timings: {
+        load_ms: round(loaded.loadMs),
+        prefill_ms: round(stats.prefillMs),
+        decode_ms: round(stats.decodeMs),
+        prefill_tok_s: round(ids.length / (stats.prefillMs / 1000)),
+        decode_tok_s: decodeTok > 0 ? round(decodeTok / (stats.decodeMs / 1000)) : null,
+      },
+      kv_cache_bytes: stats.cache ? stats.cache.length * stats.cache.bytesPerToken : 0,
+      kv_cache_bytes_per_token: stats.cache?.bytesPerToken ?? 0,
+    };
+    process.stdout.write(JSON.stringify(out) + "\n");
+  } else {
+    process.stdout.write("\n");
+  }
+  return 0;
+}
+
+function round(x: number): number {
+  return Math.round(x * 100) / 100;
+}

@@ -1,0 +1,79 @@
+// The generation loop (mlx-lm's generate_step): prefill the prompt in one pass, then one token per step,
+// as an async generator. Stops on a stop token, the token budget, or the model's context length.
+
+import type { KVCache } from "../cache/kv-cache.js";
+import type { CausalLM } from "../models/model.js";
+import { Rng } from "./rng.js";
+import { makeSampler, type SamplerOptions } from "./sampling.js";
+
+export interface GenerateOptions extends SamplerOptions {
+  readonly maxNewTokens?: number;
+  readonly seed?: number;
+  /** Generation ends (without yielding it) when one of these is drawn. */
+  readonly stopTokens?: readonly number[];
+  /** A cache to continue from; by default a fresh one. */
+  readonly cache?: KVCache;
+}
+
+export type FinishReason = "stop" | "length" | "context";
+
+export interface GenerationStats {
+  prefillMs: number;
+  decodeMs: number;
+  promptTokens: number;
+  newTokens: number;
+  finishReason: FinishReason;
+  cache: KVCache | null;
+}
+
+/** Yields new token ids one at a time; `stats` is filled in as it goes. */
+export async function* generateTokens(
+  model: CausalLM,
+  promptIds: readonly number[],
+  opts: GenerateOptions = {},
+  stats: GenerationStats = emptyStats(),
+): AsyncGenerator<number, GenerationStats> {
+  if (promptIds.length === 0) throw new Error("generate: the prompt has no tokens");
+  for (const id of promptIds) {
+    if (!Number.isInteger(id) || id < 0 || id >= model.vocabSize) {
+      throw new Error(`generate: prompt token ${id} is outside the vocabulary (0..${model.vocabSize - 1})`);
+    }
+  }
+  const max = opts.maxNewTokens ?? 256;
+  if (!Number.isInteger(max) || max < 0) throw new Error(`max new tokens must be a non-negative integer, got ${max}`);
+  const cache = opts.cache ?? model.newCache();
+  const stop = new Set(opts.stopTokens ?? []);
+  const pick = makeSampler(opts, new Rng(opts.seed ?? 0));
+  stats.promptTokens = promptIds.length;
+  stats.cache = cache;
+  if (cache.length + promptIds.length > model.contextLength) {
+    throw new Error(`the prompt (${promptIds.length} tokens) does not fit the context length ${model.contextLength}`);
+  }
+  let t0 = performance.now();
+  let logits = model.forward(promptIds, cache).f32();
+  stats.prefillMs = performance.now() - t0;
+  t0 = performance.now();
+  stats.finishReason = "length";
+  for (let i = 0; i < max; i++) {
+    const next = pick(logits);
+    if (stop.has(next)) {
+      stats.finishReason = "stop";
+      break;
+    }
+    stats.newTokens++;
+    stats.decodeMs = performance.now() - t0;
+    yield next;
+    if (i === max - 1) break;
+    if (cache.length >= model.contextLength) {
+      stats.finishReason = "context";
+      break;
+    }
+    logits = model.forward([next], cache).f32();
+  }
+  stats.decodeMs = performance.now() - t0;
+  return stats;
+}
+
+export function emptyStats(): GenerationStats {
+  return { prefillMs: 0, decodeMs: 0, promptTokens: 0, newTokens: 0, finishReason: "length", cache: null };
+}

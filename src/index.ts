@@ -1,0 +1,27 @@
+// decoderkit's library entry point: load checkpoints, tokenize, run decoders, generate.
+
+import "./backends/reference/index.js";
+
+export { Tensor } from "./tensor/tensor.js";
+export type { DType } from "./tensor/dtype.js";
+export * as ops from "./tensor/ops.js";
+export { registerBackend, setBackend, backendName, type Kernels } from "./tensor/backend.js";
+export { setAllocator, getAllocator, type Allocator } from "./tensor/storage.js";
+export { F32KVCache, type KVCache } from "./cache/kv-cache.js";
+export type { CausalLM, ForwardOptions } from "./models/model.js";
+export { LlamaForCausalLM } from "./models/llama.js";
+export { GPT2LMHeadModel } from "./models/gpt2.js";
+export { buildModel, ARCHITECTURES } from "./models/registry.js";
+export { loadModel, type LoadedModel, type LoadOptions } from "./models/load.js";
+export { readCheckpoint, type Checkpoint } from "./io/checkpoint.js";
+export { readGGUF, writeGGUF } from "./io/gguf.js";
+export { readSafetensors, writeSafetensors } from "./io/safetensors.js";
+export { readPytorchBin } from "./io/pytorch.js";
+export { readLlama2c } from "./io/llama2c.js";
+export { loadTokenizer } from "./tokenizers/load.js";
+export { StreamDecoder, type Tokenizer } from "./tokenizers/tokenizer.js";
+export { generateTokens, type GenerateOptions, type GenerationStats } from "./generation/generate.js";
+export { generateText, type TextGenerateOptions, type TextChunk } from "./generation/text.js";
+export { Rng } from "./generation/rng.js";
+export * as sampling from "./generation/sampling.js";
+export { perplexity } from "./eval/perplexity.js";

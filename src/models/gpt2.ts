@@ -1,0 +1,124 @@
+// GPT-2 (Radford et al. 2019): learned positions, pre-LayerNorm blocks, fused qkv projection, GELU (tanh) MLP,
+// classifier tied to the token embedding. Weights use Hugging Face names; io/ turns Conv1D (in, out) into (out, in).
+
+import { F32KVCache, type KVCache } from "../cache/kv-cache.js";
+import { Embedding, LayerNorm, Linear } from "../nn/layers.js";
+import { Weights } from "../nn/weights.js";
+import * as ops from "../tensor/ops.js";
+import type { Tensor } from "../tensor/tensor.js";
+import { gpt2ConfigFromHF, type GPT2Config } from "./config.js";
+import { lastRow, type CausalLM, type ForwardOptions } from "./model.js";
+
+class GPT2Attention {
+  readonly c_attn: Linear;
+  readonly c_proj: Linear;
+
+  constructor(
+    vb: Weights,
+    private readonly cfg: GPT2Config,
+  ) {
+    const D = cfg.nEmbd;
+    this.c_attn = new Linear(vb.pp("c_attn"), D, 3 * D, true);
+    this.c_proj = new Linear(vb.pp("c_proj"), D, D, true);
+  }
+
+  forward(x: Tensor, layer: number, cache: KVCache, start: number): Tensor {
+    const { nEmbd: D, nHead: H } = this.cfg;
+    const hd = D / H;
+    const T = x.shape[0]!;
+    const qkv = this.c_attn.forward(x); // (T, 3D)
+    const q = qkv.narrow(1, 0, D).contiguous().reshape([T, H, hd]); // (T, nh, hs)
+    const k = qkv.narrow(1, D, D).contiguous().reshape([T, H, hd]);
+    const v = qkv.narrow(1, 2 * D, D).contiguous().reshape([T, H, hd]);
+    const kv = cache.update(layer, k, v);
+    const y = ops.attention(q, kv.k, kv.v, { queryPos: start, window: 0, scale: 1 / Math.sqrt(hd) });
+    return this.c_proj.forward(y.reshape([T, D]));
+  }
+}
+
+class GPT2MLP {
+  readonly c_fc: Linear;
+  readonly c_proj: Linear;
+
+  constructor(
+    vb: Weights,
+    private readonly cfg: GPT2Config,
+  ) {
+    this.c_fc = new Linear(vb.pp("c_fc"), cfg.nEmbd, cfg.nInner, true);
+    this.c_proj = new Linear(vb.pp("c_proj"), cfg.nInner, cfg.nEmbd, true);
+  }
+
+  forward(x: Tensor): Tensor {
+    const h = this.c_fc.forward(x);
+    return this.c_proj.forward(this.cfg.activation === "gelu" ? ops.gelu(h) : ops.geluTanh(h));
+  }
+}
+
+class GPT2Block {
+  readonly ln_1: LayerNorm;
+  readonly attn: GPT2Attention;
+  readonly ln_2: LayerNorm;
+  readonly mlp: GPT2MLP;
+
+  constructor(vb: Weights, cfg: GPT2Config) {
+    this.ln_1 = new LayerNorm(vb.pp("ln_1"), cfg.nEmbd, cfg.layerNormEps);
+    this.attn = new GPT2Attention(vb.pp("attn"), cfg);
+    this.ln_2 = new LayerNorm(vb.pp("ln_2"), cfg.nEmbd, cfg.layerNormEps);
+    this.mlp = new GPT2MLP(vb.pp("mlp"), cfg);
+  }
+
+  forward(x: Tensor, layer: number, cache: KVCache, start: number): Tensor {
+    const h = ops.add(x, this.attn.forward(this.ln_1.forward(x), layer, cache, start));
+    return ops.add(h, this.mlp.forward(this.ln_2.forward(h)));
+  }
+}
+
+export class GPT2LMHeadModel implements CausalLM {
+  readonly architecture = "GPT2LMHeadModel";
+  readonly cfg: GPT2Config;
+  readonly wte: Embedding;
+  readonly wpe: Embedding;
+  readonly h: GPT2Block[];
+  readonly ln_f: LayerNorm;
+  readonly lm_head: Tensor;
+
+  constructor(
+    readonly config: Readonly<Record<string, unknown>>,
+    readonly weights: ReadonlyMap<string, Tensor>,
+  ) {
+    const cfg = gpt2ConfigFromHF(config);
+    this.cfg = cfg;
+    const t = new Weights(weights).pp("transformer");
+    this.wte = new Embedding(t.pp("wte"), cfg.vocabSize, cfg.nEmbd);
+    this.wpe = new Embedding(t.pp("wpe"), cfg.nPositions, cfg.nEmbd);
+    this.h = [];
+    for (let i = 0; i < cfg.nLayer; i++) this.h.push(new GPT2Block(t.pp("h").pp(i), cfg));
+    this.ln_f = new LayerNorm(t.pp("ln_f"), cfg.nEmbd, cfg.layerNormEps);
+    this.lm_head = new Weights(weights).maybe("lm_head.weight", [cfg.vocabSize, cfg.nEmbd]) ?? this.wte.weight;
+  }
+
+  get vocabSize(): number {
+    return this.cfg.vocabSize;
+  }
+
+  get contextLength(): number {
+    return this.cfg.nPositions;
+  }
+
+  newCache(): KVCache {
+    const c = this.cfg;
+    return new F32KVCache({ nLayers: c.nLayer, nKvHeads: c.nHead, headDim: c.nEmbd / c.nHead, maxLength: c.nPositions });
+  }
+
+  forward(ids: readonly number[], cache: KVCache, opts: ForwardOptions = {}): Tensor {
+    const T = ids.length;
+    if (T === 0) throw new Error("forward: no tokens");
+    const start = cache.length;
+    if (start + T > this.cfg.nPositions) throw new Error(`context full: ${start + T} positions exceed ${this.cfg.nPositions}`);
+    const pos = Array.from({ length: T }, (_, i) => start + i);
+    let x = ops.add(this.wte.forward(ids), this.wpe.forward(pos)); // (T, D)
+    for (let l = 0; l < this.h.length; l++) x = this.h[l]!.forward(x, l, cache, start);
+    cache.commit(T);
+    return ops.linear(this.ln_f.forward(opts.allLogits ? x : lastRow(x)), this.lm_head); // (T or 1, V)
+  }
+}

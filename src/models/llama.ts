@@ -1,0 +1,134 @@
+// The Llama decoder (Touvron et al. 2023): RMSNorm, rotary positions, grouped-query attention and a SwiGLU MLP.
+// Also serves Mistral (sliding window), Qwen2 (q/k/v bias), SmolLM and TinyLlama. Weights use Hugging Face names.
+
+import { F32KVCache, type KVCache } from "../cache/kv-cache.js";
+import { Embedding, Linear, RMSNorm } from "../nn/layers.js";
+import { ropeInvFreq } from "../nn/rope.js";
+import { Weights } from "../nn/weights.js";
+import * as ops from "../tensor/ops.js";
+import type { Tensor } from "../tensor/tensor.js";
+import { llamaConfigFromHF, type LlamaConfig } from "./config.js";
+import { lastRow, type CausalLM, type ForwardOptions } from "./model.js";
+
+class LlamaAttention {
+  readonly q_proj: Linear;
+  readonly k_proj: Linear;
+  readonly v_proj: Linear;
+  readonly o_proj: Linear;
+
+  constructor(
+    vb: Weights,
+    private readonly cfg: LlamaConfig,
+    private readonly invFreq: Float32Array,
+  ) {
+    const { hiddenSize: D, numHeads: H, numKvHeads: KV, headDim: hd } = cfg;
+    this.q_proj = new Linear(vb.pp("q_proj"), D, H * hd, "optional");
+    this.k_proj = new Linear(vb.pp("k_proj"), D, KV * hd, "optional");
+    this.v_proj = new Linear(vb.pp("v_proj"), D, KV * hd, "optional");
+    this.o_proj = new Linear(vb.pp("o_proj"), H * hd, D, "optional");
+  }
+
+  forward(x: Tensor, layer: number, cache: KVCache, positions: number[]): Tensor {
+    const { numHeads: H, numKvHeads: KV, headDim: hd } = this.cfg;
+    const T = x.shape[0]!;
+    const q = ops.rope(this.q_proj.forward(x).reshape([T, H, hd]), positions, this.invFreq); // (T, nh, hs)
+    const k = ops.rope(this.k_proj.forward(x).reshape([T, KV, hd]), positions, this.invFreq); // (T, nkv, hs)
+    const v = this.v_proj.forward(x).reshape([T, KV, hd]); // (T, nkv, hs)
+    const kv = cache.update(layer, k, v); // (S, nkv, hs)
+    const y = ops.attention(q, kv.k, kv.v, {
+      queryPos: positions[0]!,
+      window: this.cfg.slidingWindow,
+      scale: 1 / Math.sqrt(hd),
+    }); // (T, nh, hs)
+    return this.o_proj.forward(y.reshape([T, H * hd]));
+  }
+}
+
+class LlamaMLP {
+  readonly gate_proj: Linear;
+  readonly up_proj: Linear;
+  readonly down_proj: Linear;
+
+  constructor(vb: Weights, cfg: LlamaConfig) {
+    const { hiddenSize: D, intermediateSize: F } = cfg;
+    this.gate_proj = new Linear(vb.pp("gate_proj"), D, F);
+    this.up_proj = new Linear(vb.pp("up_proj"), D, F);
+    this.down_proj = new Linear(vb.pp("down_proj"), F, D);
+  }
+
+  forward(x: Tensor): Tensor {
+    return this.down_proj.forward(ops.mul(ops.silu(this.gate_proj.forward(x)), this.up_proj.forward(x)));
+  }
+}
+
+class LlamaBlock {
+  readonly input_layernorm: RMSNorm;
+  readonly self_attn: LlamaAttention;
+  readonly post_attention_layernorm: RMSNorm;
+  readonly mlp: LlamaMLP;
+
+  constructor(vb: Weights, cfg: LlamaConfig, invFreq: Float32Array) {
+    this.input_layernorm = new RMSNorm(vb.pp("input_layernorm"), cfg.hiddenSize, cfg.rmsNormEps);
+    this.self_attn = new LlamaAttention(vb.pp("self_attn"), cfg, invFreq);
+    this.post_attention_layernorm = new RMSNorm(vb.pp("post_attention_layernorm"), cfg.hiddenSize, cfg.rmsNormEps);
+    this.mlp = new LlamaMLP(vb.pp("mlp"), cfg);
+  }
+
+  forward(x: Tensor, layer: number, cache: KVCache, positions: number[]): Tensor {
+    const h = ops.add(x, this.self_attn.forward(this.input_layernorm.forward(x), layer, cache, positions));
+    return ops.add(h, this.mlp.forward(this.post_attention_layernorm.forward(h)));
+  }
+}
+
+export class LlamaForCausalLM implements CausalLM {
+  readonly architecture: string;
+  readonly cfg: LlamaConfig;
+  readonly embed_tokens: Embedding;
+  readonly layers: LlamaBlock[];
+  readonly norm: RMSNorm;
+  /** The classifier: lm_head.weight, or the embedding table when tied. */
+  readonly lm_head: Tensor;
+
+  constructor(
+    readonly config: Readonly<Record<string, unknown>>,
+    readonly weights: ReadonlyMap<string, Tensor>,
+    architecture = "LlamaForCausalLM",
+  ) {
+    this.architecture = architecture;
+    const cfg = llamaConfigFromHF(config);
+    this.cfg = cfg;
+    const vb = new Weights(weights);
+    const m = vb.pp("model");
+    this.embed_tokens = new Embedding(m.pp("embed_tokens"), cfg.vocabSize, cfg.hiddenSize);
+    const invFreq = ropeInvFreq(cfg.headDim, cfg.ropeTheta, cfg.ropeScaling);
+    this.layers = [];
+    for (let i = 0; i < cfg.numLayers; i++) this.layers.push(new LlamaBlock(m.pp("layers").pp(i), cfg, invFreq));
+    this.norm = new RMSNorm(m.pp("norm"), cfg.hiddenSize, cfg.rmsNormEps);
+    this.lm_head = vb.maybe("lm_head.weight", [cfg.vocabSize, cfg.hiddenSize]) ?? this.embed_tokens.weight;
+  }
+
+  get vocabSize(): number {
+    return this.cfg.vocabSize;
+  }
+
+  get contextLength(): number {
+    return this.cfg.contextLength;
+  }
+
+  newCache(): KVCache {
+    const c = this.cfg;
+    return new F32KVCache({ nLayers: c.numLayers, nKvHeads: c.numKvHeads, headDim: c.headDim, maxLength: c.contextLength });
+  }
+
+  forward(ids: readonly number[], cache: KVCache, opts: ForwardOptions = {}): Tensor {
+    const T = ids.length;
+    if (T === 0) throw new Error("forward: no tokens");
+    const start = cache.length;
+    const positions = Array.from({ length: T }, (_, i) => start + i);
+    let x = this.embed_tokens.forward(ids); // (T, D)
+    for (let l = 0; l < this.layers.length; l++) x = this.layers[l]!.forward(x, l, cache, positions);
+    cache.commit(T);
+    const h = this.norm.forward(opts.allLogits ? x : lastRow(x));
+    return ops.linear(h, this.lm_head); // (T or 1, V)
+  }
+}

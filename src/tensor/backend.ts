@@ -1,0 +1,78 @@
+// The backend interface: kernels over raw f32 arrays (and stored weight tensors), registered by name.
+// The core knows no backend; backends register a Kernels object and ops look kernels up here.
+
+import type { Tensor } from "./tensor.js";
+
+export interface AttentionParams {
+  /** Query rows, key rows (cached length) and head sizes. */
+  readonly T: number;
+  readonly S: number;
+  readonly nHeads: number;
+  readonly nKvHeads: number;
+  readonly headDim: number;
+  /** Absolute position of query row 0; key row j is at position j (causal: keys <= query position). */
+  readonly queryPos: number;
+  /** Keys older than this many positions before the query are masked (Mistral sliding window); 0 = none. */
+  readonly window: number;
+  readonly scale: number;
+}
+
+export interface Kernels {
+  /** out[M, N] = x[M, K] · w[N, K]ᵀ (+ bias); w may be any stored dtype (f32, f16, quantized). */
+  linear(x: Float32Array, M: number, K: number, w: Tensor, bias: Float32Array | null, out: Float32Array): void;
+  /** out[i, :] = row ids[i] of w[V, D] (any stored dtype). */
+  embedding(w: Tensor, ids: ArrayLike<number>, out: Float32Array): void;
+  rmsnorm(x: Float32Array, M: number, D: number, weight: Float32Array, eps: number, out: Float32Array): void;
+  layernorm(
+    x: Float32Array,
+    M: number,
+    D: number,
+    weight: Float32Array,
+    bias: Float32Array | null,
+    eps: number,
+    out: Float32Array,
+  ): void;
+  /** In-place rotary embedding, rotate-half layout, on x[T, nHeads, headDim] over the first rotaryDim dims. */
+  rope(
+    x: Float32Array,
+    T: number,
+    nHeads: number,
+    headDim: number,
+    positions: ArrayLike<number>,
+    invFreq: Float32Array,
+  ): void;
+  /** In-place numerically stable softmax over the rows of x[M, N]. */
+  softmax(x: Float32Array, M: number, N: number): void;
+  silu(x: Float32Array, out: Float32Array): void;
+  /** Exact (erf) GELU. */
+  gelu(x: Float32Array, out: Float32Array): void;
+  /** tanh-approximated GELU (gelu_new / gelu_pytorch_tanh). */
+  geluTanh(x: Float32Array, out: Float32Array): void;
+  add(a: Float32Array, b: Float32Array, out: Float32Array): void;
+  mul(a: Float32Array, b: Float32Array, out: Float32Array): void;
+  /** Causal attention: q[T, nHeads, hd] over k, v [S, nKvHeads, hd] (GQA/MQA by head groups) → out[T, nHeads, hd]. */
+  attention(q: Float32Array, k: Float32Array, v: Float32Array, p: AttentionParams, out: Float32Array): void;
+}
+
+const registry = new Map<string, Kernels>();
+let active: string | null = null;
+
+export function registerBackend(name: string, kernels: Kernels): void {
+  registry.set(name, kernels);
+  if (active === null) active = name;
+}
+
+export function setBackend(name: string): void {
+  if (!registry.has(name)) throw new Error(`unknown backend "${name}" (have: ${[...registry.keys()].join(", ")})`);
+  active = name;
+}
+
+export function backendName(): string {
+  if (active === null) throw new Error("no backend registered");
+  return active;
+}
+
+export function kernels(): Kernels {
+  if (active === null) throw new Error("no backend registered; import decoderkit's index or a backend");
+  return registry.get(active)!;
+}
