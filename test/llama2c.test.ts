@@ -81,7 +81,10 @@ test("stories260K values come from the right file offsets, q/k permuted to rotat
   const file = readFileSync(STORIES);
   const raw = new Float32Array(file.buffer.slice(file.byteOffset + 28, file.byteOffset + file.byteLength));
   const [dim, L, vocab, hd] = [64, 5, 512, 8];
-  assert.deepEqual(tensors.get("model.embed_tokens.weight")!.toArray(), Array.from(raw.subarray(0, vocab * dim)));
+  assert.deepEqual(
+    tensors.get("model.embed_tokens.weight")!.toArray(),
+    Array.from(raw.subarray(0, vocab * dim)),
+  );
   const wq = vocab * dim + L * dim;
   const wk = wq + L * dim * dim;
   for (const [name, base, heads, rows] of [
@@ -96,7 +99,10 @@ test("stories260K values come from the right file offsets, q/k permuted to rotat
         for (let p = 0; p < 2; p++) {
           const to = h * hd + p * (hd / 2) + r;
           const from = h * hd + 2 * r + p;
-          assert.deepEqual(got.subarray(to * dim, (to + 1) * dim), src.subarray(from * dim, (from + 1) * dim));
+          assert.deepEqual(
+            got.subarray(to * dim, (to + 1) * dim),
+            src.subarray(from * dim, (from + 1) * dim),
+          );
         }
       }
     }
@@ -135,7 +141,10 @@ test("a separate classifier (negative vocab_size) and the w1/w3/w2 block order",
 
   // The same weights with a positive vocab_size imply a shared classifier and a shorter file.
   const shared = writeModel("shared-but-long.bin", [dim, hidden, L, H, KV, vocab, seq], total);
-  assert.throws(() => readLlama2c(shared), /^Error: llama2c: file is \d+ bytes but the header .* implies \d+/);
+  assert.throws(
+    () => readLlama2c(shared),
+    /^Error: llama2c: file is \d+ bytes but the header .* implies \d+/,
+  );
 });
 
 test("truncated copies of stories260K fail with a llama2c error", () => {
@@ -166,7 +175,10 @@ test("hostile headers are rejected before any allocation", () => {
     const p = writeModel("hostile.bin", h, 64);
     const alloc = countingAllocator();
     const t0 = performance.now();
-    assert.throws(() => readLlama2c(p, { allocator: alloc }), (e: Error) => /^llama2c: /.test(e.message) && re.test(e.message));
+    assert.throws(
+      () => readLlama2c(p, { allocator: alloc }),
+      (e: Error) => /^llama2c: /.test(e.message) && re.test(e.message),
+    );
     assert.ok(performance.now() - t0 < 200);
     assert.deepEqual(alloc.requests, []);
   }
@@ -181,7 +193,10 @@ test("rope layouts: the Hugging Face permutation on a small example, and the two
   assert.deepEqual(half.toArray(), [0, 2, 1, 3, 4, 6, 5, 7]);
   assert.deepEqual(halfToInterleaved(half, 2).toArray(), w.toArray());
 
-  const big = Tensor.fromArray(Array.from({ length: 48 * 5 }, (_, i) => i * 0.5 - 3), [48, 5]);
+  const big = Tensor.fromArray(
+    Array.from({ length: 48 * 5 }, (_, i) => i * 0.5 - 3),
+    [48, 5],
+  );
   for (const heads of [1, 2, 3, 6, 12, 24]) {
     assert.deepEqual(halfToInterleaved(interleavedToHalf(big, heads), heads).toArray(), big.toArray());
     assert.deepEqual(interleavedToHalf(halfToInterleaved(big, heads), heads).toArray(), big.toArray());

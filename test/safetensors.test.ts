@@ -1,7 +1,15 @@
 // Tests for the safetensors reader and writer: round trips, I64 narrowing, hostile and truncated files.
 
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  truncateSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
@@ -82,7 +90,10 @@ test("round trip of f32 (views included), f16, bf16, i32, scalar and empty tenso
 test("a record of tensors can be written; existing files are kept unless overwrite is set", () => {
   const p = join(dir, "record.safetensors");
   writeSafetensors(p, { x: Tensor.fromArray([1, 2]) });
-  assert.throws(() => writeSafetensors(p, { x: Tensor.fromArray([3]) }), /^Error: safetensors: .* already exists/);
+  assert.throws(
+    () => writeSafetensors(p, { x: Tensor.fromArray([3]) }),
+    /^Error: safetensors: .* already exists/,
+  );
   assert.deepEqual(readSafetensors(p).tensors.get("x")!.toArray(), [1, 2]);
   writeSafetensors(p, { x: Tensor.fromArray([3]) }, { overwrite: true });
   assert.deepEqual(readSafetensors(p).tensors.get("x")!.toArray(), [3]);
@@ -102,7 +113,10 @@ test("quantized tensors are refused by the writer, and nothing is written", () =
     /^Error: safetensors: cannot write tensor "q" of dtype q8_0: quantized dtypes have no safetensors encoding/,
   );
   assert.equal(existsSync(p), false);
-  assert.throws(() => writeSafetensors(p, { x: Tensor.fromArray([1]) }, { metadata: { n: 3 as unknown as string } }), /metadata "n" must be a string/);
+  assert.throws(
+    () => writeSafetensors(p, { x: Tensor.fromArray([1]) }, { metadata: { n: 3 as unknown as string } }),
+    /metadata "n" must be a string/,
+  );
 });
 
 test("I64 tensors are narrowed to i32 when every value fits, refused otherwise", () => {
@@ -113,13 +127,22 @@ test("I64 tensors are narrowed to i32 when every value fits, refused otherwise",
   assert.equal(t.dtype, "i32");
   assert.deepEqual(t.toArray(), [5, -3, 2147483647]);
   data.writeBigInt64LE(2147483648n, 8);
-  const q = rawFile("i64-big.safetensors", { ids: { dtype: "I64", shape: [3], data_offsets: [0, 24] } }, data);
-  assert.throws(() => readSafetensors(q), /^Error: safetensors: I64 tensor "ids" holds 2147483648, outside the int32 range/);
+  const q = rawFile(
+    "i64-big.safetensors",
+    { ids: { dtype: "I64", shape: [3], data_offsets: [0, 24] } },
+    data,
+  );
+  assert.throws(
+    () => readSafetensors(q),
+    /^Error: safetensors: I64 tensor "ids" holds 2147483648, outside the int32 range/,
+  );
 });
 
 test("hostile and malformed headers are refused with a safetensors error", () => {
   const d8 = new Uint8Array(8);
-  const f = (shape: unknown, offsets: unknown, dtype: unknown = "F32") => ({ t: { dtype, shape, data_offsets: offsets } });
+  const f = (shape: unknown, offsets: unknown, dtype: unknown = "F32") => ({
+    t: { dtype, shape, data_offsets: offsets },
+  });
   const cases: [string, unknown, Uint8Array, RegExp, bigint?][] = [
     ["len-past-file", "{}", d8, /header length 1000 exceeds the file/, 1000n],
     ["len-huge", "{}", d8, /header length 18446744073709551615 exceeds the file/, 2n ** 64n - 1n],
@@ -140,7 +163,10 @@ test("hostile and malformed headers are refused with a safetensors error", () =>
     ["meta-not-string", { __metadata__: { a: 1 } }, d8, /__metadata__\["a"\] is not a string/],
     [
       "overlap",
-      { a: { dtype: "F32", shape: [2], data_offsets: [0, 8] }, b: { dtype: "F32", shape: [1], data_offsets: [4, 8] } },
+      {
+        a: { dtype: "F32", shape: [2], data_offsets: [0, 8] },
+        b: { dtype: "F32", shape: [1], data_offsets: [4, 8] },
+      },
       d8,
       /tensors "a" and "b" overlap/,
     ],
@@ -164,7 +190,10 @@ test("a header length over the 100 MB cap is refused without reading it", () => 
   const p = rawFile("sparse.safetensors", "{}", new Uint8Array(0), 150n * 1024n * 1024n);
   truncateSync(p, 200 * 1024 * 1024); // sparse: the file is long enough, the length is still refused
   const t0 = performance.now();
-  assert.throws(() => readSafetensors(p), /^Error: safetensors: header length 157286400 exceeds the 104857600-byte cap/);
+  assert.throws(
+    () => readSafetensors(p),
+    /^Error: safetensors: header length 157286400 exceeds the 104857600-byte cap/,
+  );
   assert.ok(performance.now() - t0 < 200);
   rmSync(p);
 });

@@ -14,7 +14,7 @@ export function readVocabVectors(ggufPath: string): VocabCase[] {
   if (outLines.at(-1) === "") outLines.pop();
   const sep = "\n__ggml_vocab_test__\n";
   const inputs: string[] = [];
-  for (let pos = 0; pos < raw.length; ) {
+  for (let pos = 0; pos < raw.length;) {
     const next = raw.indexOf(sep, pos);
     if (next < 0) {
       inputs.push(raw.slice(pos));

@@ -1,7 +1,8 @@
 // `decoderkit convert`: write a checkpoint as a Hugging Face safetensors folder or a GGUF file.
 
 import { readCheckpoint } from "../io/checkpoint.js";
-import { writeGGUFFile, writeHFFolder, type GGUFVocab } from "../io/export.js";
+import { writeGGUFFile, writeHFFolder } from "../io/export.js";
+import type { GGUFVocab } from "../tokenizers/tokenizer.js";
 import { loadTokenizer } from "../tokenizers/load.js";
 import { parse, str, UsageError } from "./args.js";
 

@@ -38,8 +38,7 @@ export async function* generateText(
   stats: GenerationStats = emptyStats(),
 ): AsyncGenerator<TextChunk, GenerationStats> {
   const stops = (opts.stopStrings ?? []).filter((s) => s.length > 0);
-  const dec = new StreamDecoder(tokenizer);
-  dec.push(promptIds[promptIds.length - 1]!); // context only: decoding rules depend on the previous token
+  const dec = new StreamDecoder(tokenizer, promptIds); // the prompt is context only, never emitted
   let pending = "";
   const gen = generateTokens(model, promptIds, opts, stats);
   for (;;) {

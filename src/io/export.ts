@@ -10,17 +10,7 @@ import { writeGGUF } from "./gguf.js";
 import type { GGUFValue } from "./gguf-types.js";
 import { ggufTensorsFromHF } from "./gguf-names.js";
 import { writeSafetensors } from "./safetensors.js";
-
-/** A SentencePiece-style vocabulary to embed in a GGUF file (what llama.cpp's "llama" tokenizer reads). */
-export interface GGUFVocab {
-  readonly tokens: readonly string[];
-  readonly scores: ArrayLike<number>;
-  readonly types: ArrayLike<number>;
-  readonly bosId: number | null;
-  readonly eosId: number | null;
-  readonly unkId: number | null;
-  readonly addBos: boolean;
-}
+import type { GGUFVocab } from "../tokenizers/tokenizer.js";
 
 function toF32(t: Tensor): Tensor {
   if (t.dtype === "f32") return t;

@@ -56,7 +56,7 @@ class HeaderReader {
   private start = 0; // file position of buf[0]
   private len = 0; // valid bytes in buf
   pos = 0;
-  private readonly decoder = new TextDecoder("utf-8");
+  private readonly decoder = new TextDecoder("utf-8", { ignoreBOM: true });
 
   constructor(
     private readonly fd: number,
@@ -108,7 +108,7 @@ class HeaderReader {
   count(what: string, minBytes: number, max = Infinity): number {
     const c = this.u64(what);
     if (typeof c === "bigint" || c * minBytes > this.remaining) {
-      fail(`${what} ${c} exceeds what the remaining ${this.remaining} bytes of the file can hold`);
+      fail(`${what} ${c} cannot fit in the remaining ${this.remaining} bytes (truncated or corrupt file)`);
     }
     if (c > max) fail(`${what} ${c} exceeds the limit of ${max}`);
     return c;

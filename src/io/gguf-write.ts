@@ -56,32 +56,36 @@ function fail(msg: string): never {
 /** A little-endian byte builder that grows as needed. */
 class ByteWriter {
   buf = new Uint8Array(1 << 16);
-  view = new DataView(this.buf.buffer);
   len = 0;
+  private view = new DataView(this.buf.buffer);
   private readonly enc = new TextEncoder();
 
-  private room(n: number): number {
+  /** Reserves `n` bytes, growing the buffer first, and returns their offset. */
+  private reserve(n: number): number {
     if (this.len + n > this.buf.length) {
       const next = new Uint8Array(Math.max(this.buf.length * 2, this.len + n));
       next.set(this.buf.subarray(0, this.len));
       this.buf = next;
       this.view = new DataView(next.buffer);
     }
-    const at = this.len;
     this.len += n;
-    return at;
+    return this.len - n;
   }
   u8(v: number): void {
-    this.buf[this.room(1)] = v;
+    const at = this.reserve(1);
+    this.buf[at] = v;
   }
   u32(v: number): void {
-    this.view.setUint32(this.room(4), v, true);
+    const at = this.reserve(4);
+    this.view.setUint32(at, v, true);
   }
   u64(v: number | bigint): void {
-    this.view.setBigUint64(this.room(8), BigInt(v), true);
+    const at = this.reserve(8);
+    this.view.setBigUint64(at, BigInt(v), true);
   }
   bytes(b: Uint8Array): void {
-    this.buf.set(b, this.room(b.length));
+    const at = this.reserve(b.length);
+    this.buf.set(b, at);
   }
   string(s: string): void {
     const b = this.enc.encode(s);
@@ -89,47 +93,43 @@ class ByteWriter {
     this.bytes(b);
   }
   scalar(t: GGUFScalarType, v: unknown, what: string): void {
-    const num = (lo: number, hi: number): number => {
-      if (typeof v !== "number" || !Number.isInteger(v) || v < lo || v > hi)
-        fail(`${what}: ${String(v)} is not a ${t}`);
-      return v;
-    };
+    const bad = (): never => fail(`${what}: ${String(v)} is not a ${t}`);
+    const int = (lo: number, hi: number): number =>
+      typeof v === "number" && Number.isInteger(v) && v >= lo && v <= hi ? v : bad();
     const big = (lo: bigint, hi: bigint): bigint => {
-      const b = typeof v === "bigint" ? v : typeof v === "number" && Number.isInteger(v) ? BigInt(v) : null;
-      if (b === null || b < lo || b > hi) fail(`${what}: ${String(v)} is not a ${t}`);
-      return b;
+      const b = typeof v === "bigint" ? v : typeof v === "number" && Number.isInteger(v) ? BigInt(v) : bad();
+      return b >= lo && b <= hi ? b : bad();
     };
-    const float = (): number => {
-      if (typeof v !== "number") fail(`${what}: ${String(v)} is not a ${t}`);
-      return v;
+    const float = (): number => (typeof v === "number" ? v : bad());
+    const put = <T>(n: number, x: T, set: (dv: DataView, at: number, x: T) => void): void => {
+      const at = this.reserve(n);
+      set(this.view, at, x);
     };
     switch (t) {
       case "u8":
-        return this.u8(num(0, 255));
+        return this.u8(int(0, 255));
       case "i8":
-        return this.view.setInt8(this.room(1), num(-128, 127));
+        return this.u8(int(-128, 127) & 0xff);
       case "u16":
-        return this.view.setUint16(this.room(2), num(0, 0xffff), true);
+        return put(2, int(0, 0xffff), (dv, at, x) => dv.setUint16(at, x, true));
       case "i16":
-        return this.view.setInt16(this.room(2), num(-0x8000, 0x7fff), true);
+        return put(2, int(-0x8000, 0x7fff), (dv, at, x) => dv.setInt16(at, x, true));
       case "u32":
-        return this.view.setUint32(this.room(4), num(0, 0xffffffff), true);
+        return this.u32(int(0, 0xffffffff));
       case "i32":
-        return this.view.setInt32(this.room(4), num(-0x80000000, 0x7fffffff), true);
+        return put(4, int(-0x80000000, 0x7fffffff), (dv, at, x) => dv.setInt32(at, x, true));
       case "f32":
-        return this.view.setFloat32(this.room(4), float(), true);
+        return put(4, float(), (dv, at, x) => dv.setFloat32(at, x, true));
       case "f64":
-        return this.view.setFloat64(this.room(8), float(), true);
+        return put(8, float(), (dv, at, x) => dv.setFloat64(at, x, true));
       case "u64":
-        return this.view.setBigUint64(this.room(8), big(0n, 2n ** 64n - 1n), true);
+        return this.u64(big(0n, 2n ** 64n - 1n));
       case "i64":
-        return this.view.setBigInt64(this.room(8), big(-(2n ** 63n), 2n ** 63n - 1n), true);
+        return put(8, big(-(2n ** 63n), 2n ** 63n - 1n), (dv, at, x) => dv.setBigInt64(at, x, true));
       case "bool":
-        if (typeof v !== "boolean") fail(`${what}: ${String(v)} is not a bool`);
-        return this.u8(v ? 1 : 0);
+        return this.u8(typeof v === "boolean" ? (v ? 1 : 0) : bad());
       case "string":
-        if (typeof v !== "string") fail(`${what}: ${String(v)} is not a string`);
-        return this.string(v);
+        return this.string(typeof v === "string" ? v : bad());
     }
   }
 }
@@ -322,7 +322,7 @@ export function writeGGUF(path: string, content: WriteGGUFContent, opts: WriteGG
     w.u64(p.offset);
   }
   const pad = (n: number): Uint8Array => new Uint8Array((alignment - (n % alignment)) % alignment);
-  w.bytes(pad(w.len));
+  if (plans.length > 0) w.bytes(pad(w.len)); // vocab-only files end right after the header, as llama.cpp writes them
 
   const dir = nodePath.dirname(path);
   const tmp = nodePath.join(dir, `.${nodePath.basename(path)}.${process.pid}.${Date.now().toString(36)}.tmp`);

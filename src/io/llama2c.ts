@@ -68,7 +68,8 @@ export function readLlama2c(path: string, opts: { allocator?: Allocator } = {}):
   try {
     const fileSize = fstatSync(fd).size;
     const head = new Uint8Array(HEADER_BYTES);
-    if (readAt(fd, head, 0) !== HEADER_BYTES) fail(`file is ${fileSize} bytes, too short for the 28-byte header`);
+    if (readAt(fd, head, 0) !== HEADER_BYTES)
+      fail(`file is ${fileSize} bytes, too short for the 28-byte header`);
     const config = llama2cConfig(new Int32Array(head.buffer));
     const { dim, hiddenDim: hidden, nLayers: L, nHeads, nKvHeads, vocabSize: vocab, seqLen } = config;
     const headSize = dim / nHeads;

@@ -36,21 +36,22 @@ export interface UnpickleOptions {
   persistentLoad?: (pid: PyValue) => PyValue;
 }
 
-// Opcode names for error messages (pickletools), including the ones we refuse.
-const OPCODE_NAMES: Readonly<Record<number, string>> = {
-  0x28: "MARK", 0x2e: "STOP", 0x30: "POP", 0x31: "POP_MARK", 0x32: "DUP", 0x46: "FLOAT", 0x49: "INT",
-  0x4a: "BININT", 0x4b: "BININT1", 0x4c: "LONG", 0x4d: "BININT2", 0x4e: "NONE", 0x50: "PERSID",
-  0x51: "BINPERSID", 0x52: "REDUCE", 0x53: "STRING", 0x54: "BINSTRING", 0x55: "SHORT_BINSTRING",
-  0x56: "UNICODE", 0x58: "BINUNICODE", 0x61: "APPEND", 0x62: "BUILD", 0x63: "GLOBAL", 0x64: "DICT",
-  0x7d: "EMPTY_DICT", 0x65: "APPENDS", 0x67: "GET", 0x68: "BINGET", 0x69: "INST", 0x6a: "LONG_BINGET",
-  0x6c: "LIST", 0x5d: "EMPTY_LIST", 0x6f: "OBJ", 0x70: "PUT", 0x71: "BINPUT", 0x72: "LONG_BINPUT",
-  0x73: "SETITEM", 0x74: "TUPLE", 0x29: "EMPTY_TUPLE", 0x75: "SETITEMS", 0x47: "BINFLOAT",
-  0x80: "PROTO", 0x81: "NEWOBJ", 0x82: "EXT1", 0x83: "EXT2", 0x84: "EXT4", 0x85: "TUPLE1", 0x86: "TUPLE2",
-  0x87: "TUPLE3", 0x88: "NEWTRUE", 0x89: "NEWFALSE", 0x8a: "LONG1", 0x8b: "LONG4", 0x42: "BINBYTES",
-  0x43: "SHORT_BINBYTES", 0x8c: "SHORT_BINUNICODE", 0x8d: "BINUNICODE8", 0x8e: "BINBYTES8",
-  0x8f: "EMPTY_SET", 0x90: "ADDITEMS", 0x91: "FROZENSET", 0x92: "NEWOBJ_EX", 0x93: "STACK_GLOBAL",
-  0x94: "MEMOIZE", 0x95: "FRAME", 0x96: "BYTEARRAY8", 0x97: "NEXT_BUFFER", 0x98: "READONLY_BUFFER",
-};
+// Opcode names (pickletools) for error messages, including the ones we refuse, as "hex:NAME".
+const OPCODE_NAMES = new Map(
+  `
+  28:MARK 29:EMPTY_TUPLE 2e:STOP 30:POP 31:POP_MARK 32:DUP 42:BINBYTES 43:SHORT_BINBYTES 46:FLOAT
+  47:BINFLOAT 49:INT 4a:BININT 4b:BININT1 4c:LONG 4d:BININT2 4e:NONE 50:PERSID 51:BINPERSID 52:REDUCE
+  53:STRING 54:BINSTRING 55:SHORT_BINSTRING 56:UNICODE 58:BINUNICODE 5d:EMPTY_LIST 61:APPEND 62:BUILD
+  63:GLOBAL 64:DICT 65:APPENDS 67:GET 68:BINGET 69:INST 6a:LONG_BINGET 6c:LIST 6f:OBJ 70:PUT 71:BINPUT
+  72:LONG_BINPUT 73:SETITEM 74:TUPLE 75:SETITEMS 7d:EMPTY_DICT 80:PROTO 81:NEWOBJ 82:EXT1 83:EXT2
+  84:EXT4 85:TUPLE1 86:TUPLE2 87:TUPLE3 88:NEWTRUE 89:NEWFALSE 8a:LONG1 8b:LONG4 8c:SHORT_BINUNICODE
+  8d:BINUNICODE8 8e:BINBYTES8 8f:EMPTY_SET 90:ADDITEMS 91:FROZENSET 92:NEWOBJ_EX 93:STACK_GLOBAL
+  94:MEMOIZE 95:FRAME 96:BYTEARRAY8 97:NEXT_BUFFER 98:READONLY_BUFFER
+  `
+    .trim()
+    .split(/\s+/)
+    .map((p) => [parseInt(p, 16), p.slice(3)] as const),
+);
 
 function fail(msg: string): never {
   throw new Error(`pickle: ${msg}`);
@@ -75,7 +76,8 @@ export function unpickle(data: Uint8Array, opts: UnpickleOptions): PyValue {
   const memo = new Map<number, PyValue>();
 
   const need = (n: number, what: string): number => {
-    if (n > data.byteLength - pos) fail(`${what} needs ${n} bytes at offset ${pos}, only ${data.byteLength - pos} left`);
+    if (n > data.byteLength - pos)
+      fail(`${what} needs ${n} bytes at offset ${pos}, only ${data.byteLength - pos} left`);
     const at = pos;
     pos += n;
     return at;
@@ -96,10 +98,10 @@ export function unpickle(data: Uint8Array, opts: UnpickleOptions): PyValue {
     return items;
   };
   const line = (what: string): string => {
-    const end = data.indexOf(0x0a, pos);
-    if (end < 0 || end - pos > 1024) fail(`unterminated ${what} at offset ${pos}`);
-    const s = latin1.decode(data.subarray(pos, end));
-    pos = end + 1;
+    const len = data.subarray(pos, pos + 1025).indexOf(0x0a);
+    if (len < 0) fail(`unterminated ${what} at offset ${pos}`);
+    const s = latin1.decode(data.subarray(pos, pos + len));
+    pos += len + 1;
     return s;
   };
   const text = (n: number, what: string): string => {
@@ -108,7 +110,8 @@ export function unpickle(data: Uint8Array, opts: UnpickleOptions): PyValue {
   };
   const resolve = (module: string, name: string): PyCallable => {
     const g = opts.globals.get(`${module}.${name}`);
-    if (!g) fail(`refused global ${module}.${name} (only ${opts.allowed ?? "allowlisted"} globals are allowed)`);
+    if (!g)
+      fail(`refused global ${module}.${name} (only ${opts.allowed ?? "allowlisted"} globals are allowed)`);
     return g;
   };
   const asDict = (v: PyValue, op: string): PyDict => {
@@ -191,15 +194,20 @@ export function unpickle(data: Uint8Array, opts: UnpickleOptions): PyValue {
         let v = 0n;
         for (let i = n - 1; i >= 0; i--) v = (v << 8n) | BigInt(data[at + i]!);
         if (n > 0 && data[at + n - 1]! & 0x80) v -= 1n << BigInt(8 * n);
-        stack.push(v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v);
+        stack.push(
+          v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v,
+        );
         break;
       }
       case 0x47: // BINFLOAT (big-endian double)
         stack.push(view.getFloat64(need(8, "BINFLOAT"), false));
         break;
-      case 0x74: // TUPLE
-        stack.push(new PyTuple(popMark()));
+      case 0x74: {
+        // TUPLE (popMark replaces `stack`, so take the items before pushing)
+        const items = popMark();
+        stack.push(new PyTuple(items));
         break;
+      }
       case 0x85: // TUPLE1
         stack.push(new PyTuple([pop()]));
         break;
@@ -302,7 +310,7 @@ export function unpickle(data: Uint8Array, opts: UnpickleOptions): PyValue {
         break;
       }
       default:
-        fail(`unsupported opcode ${OPCODE_NAMES[op] ?? "unknown"} (${hex(op)}) at offset ${pos - 1}`);
+        fail(`unsupported opcode ${OPCODE_NAMES.get(op) ?? "unknown"} (${hex(op)}) at offset ${pos - 1}`);
     }
   }
   fail("data ended before STOP");

@@ -1,8 +1,10 @@
 // PyTorch checkpoint reader for the zip format torch.save writes since 1.6 (`<dir>/data.pkl` pickled
 // with persistent ids ('storage', type, key, location, numel) that name raw `<dir>/data/<key>` entries).
 
+import { closeSync, openSync } from "node:fs";
 import { getAllocator, type Allocator } from "../tensor/storage.js";
 import { Tensor } from "../tensor/tensor.js";
+import { readAt } from "./fileio.js";
 import { PyCallable, PyObject, PyTuple, unpickle, type PyValue } from "./pickle.js";
 import { openZip, type ZipArchive, type ZipEntry } from "./zip.js";
 
@@ -13,21 +15,30 @@ export interface PytorchFile {
 /** Element types of torch.*Storage classes; the integer types are widened or narrowed to i32. */
 type StorageKind = "f32" | "f16" | "bf16" | "i32" | "i64" | "i16" | "i8" | "u8" | "bool" | "f64";
 
-const STORAGE_TYPES: Readonly<Record<string, StorageKind>> = {
-  FloatStorage: "f32",
-  HalfStorage: "f16",
-  BFloat16Storage: "bf16",
-  IntStorage: "i32",
-  LongStorage: "i64",
-  ShortStorage: "i16",
-  CharStorage: "i8",
-  ByteStorage: "u8",
-  BoolStorage: "bool",
-  DoubleStorage: "f64",
-};
+const STORAGE_TYPES: ReadonlyMap<string, StorageKind> = new Map([
+  ["FloatStorage", "f32"],
+  ["HalfStorage", "f16"],
+  ["BFloat16Storage", "bf16"],
+  ["IntStorage", "i32"],
+  ["LongStorage", "i64"],
+  ["ShortStorage", "i16"],
+  ["CharStorage", "i8"],
+  ["ByteStorage", "u8"],
+  ["BoolStorage", "bool"],
+  ["DoubleStorage", "f64"],
+]);
 
 const ELEMENT_BYTES: Readonly<Record<StorageKind, number>> = {
-  f32: 4, f16: 2, bf16: 2, i32: 4, i64: 8, i16: 2, i8: 1, u8: 1, bool: 1, f64: 8,
+  f32: 4,
+  f16: 2,
+  bf16: 2,
+  i32: 4,
+  i64: 8,
+  i16: 2,
+  i8: 1,
+  u8: 1,
+  bool: 1,
+  f64: 8,
 };
 
 interface StorageRef {
@@ -47,24 +58,29 @@ function isIndex(v: PyValue): v is number {
 }
 
 function indexList(v: PyValue, what: string): number[] {
-  if (!(v instanceof PyTuple) || !v.items.every(isIndex)) fail(`${what} must be a tuple of non-negative integers`);
+  if (!(v instanceof PyTuple) || !v.items.every(isIndex))
+    fail(`${what} must be a tuple of non-negative integers`);
   return v.items as number[];
 }
 
 /** Reads the tensors of a torch.save'd state dict (nested dicts are flattened with dotted names). */
 export function readPytorchBin(path: string, opts: { allocator?: Allocator } = {}): PytorchFile {
   const allocator = opts.allocator ?? getAllocator();
+  if (isLegacyPickle(path))
+    fail("legacy (pre-1.6, non-zip) torch.save files are not supported; re-save them");
   const zip = openZip(path);
   try {
     const pkls = [...zip.entries.keys()].filter((n) => /^[^/]+\/data\.pkl$/.test(n));
     if (pkls.length !== 1) fail(`expected one <dir>/data.pkl in the archive, found ${pkls.length}`);
     const prefix = pkls[0]!.slice(0, -"data.pkl".length);
     const order = zip.entries.get(`${prefix}byteorder`);
-    if (order && new TextDecoder().decode(zip.read(order)) !== "little") fail("big-endian checkpoints are not supported");
+    if (order && new TextDecoder().decode(zip.read(order)) !== "little")
+      fail("big-endian checkpoints are not supported");
+    const storages = new Map<string, PyObject>();
     const root = unpickle(zip.read(zip.entries.get(pkls[0]!)!), {
       globals: tensorGlobals(zip, allocator),
       allowed: "tensor-rebuild",
-      persistentLoad: (pid) => storageRef(zip, prefix, pid),
+      persistentLoad: (pid) => storageRef(zip, prefix, pid, storages),
     });
     const tensors = new Map<string, Tensor>();
     collect(root, "", tensors);
@@ -74,28 +90,57 @@ export function readPytorchBin(path: string, opts: { allocator?: Allocator } = {
   }
 }
 
-function collect(v: PyValue, prefix: string, out: Map<string, Tensor>): void {
+/** Dicts nested deeper than this (or containing themselves) are refused. */
+const MAX_DEPTH = 32;
+
+/** The pre-1.6 format is a bare pickle stream (PROTO 2 and a LONG1 magic number), not a zip. */
+function isLegacyPickle(path: string): boolean {
+  const head = new Uint8Array(3);
+  const fd = openSync(path, "r");
+  try {
+    return readAt(fd, head, 0) === 3 && head[0] === 0x80 && head[1] === 0x02 && head[2] === 0x8a;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function collect(v: PyValue, prefix: string, out: Map<string, Tensor>, depth = 0): void {
   if (v instanceof Map) {
-    for (const [k, x] of v) if (typeof k === "string") collect(x, prefix ? `${prefix}.${k}` : k, out);
+    if (depth >= MAX_DEPTH) fail(`dicts are nested more than ${MAX_DEPTH} deep (or contain themselves)`);
+    for (const [k, x] of v) {
+      if (typeof k === "string") collect(x, prefix ? `${prefix}.${k}` : k, out, depth + 1);
+    }
   } else if (v instanceof PyObject && v.value instanceof Tensor) {
     out.set(prefix, v.value);
   }
 }
 
-function storageRef(zip: ZipArchive, prefix: string, pid: PyValue): PyObject {
+/** The storage a persistent id names; one per key, so tensors that share a storage share its bytes. */
+function storageRef(zip: ZipArchive, prefix: string, pid: PyValue, seen: Map<string, PyObject>): PyObject {
   if (!(pid instanceof PyTuple) || pid.items.length !== 5 || pid.items[0] !== "storage") {
     fail("persistent id is not a ('storage', type, key, location, numel) tuple");
   }
   const [, type, key, , numel] = pid.items;
-  const kind = type instanceof PyCallable && type.module === "torch" ? STORAGE_TYPES[type.name] : undefined;
+  const kind =
+    type instanceof PyCallable && type.module === "torch" ? STORAGE_TYPES.get(type.name) : undefined;
   if (!kind) fail("persistent id does not name a torch storage type");
   if (typeof key !== "string" || !isIndex(numel)) fail("persistent id has a bad key or element count");
+  const known = seen.get(key);
+  if (known) {
+    const ref = known.value as StorageRef;
+    if (ref.kind !== kind || ref.numel !== numel)
+      fail(`storage "${key}" is named with two different types or sizes`);
+    return known;
+  }
   const entry = zip.entries.get(`${prefix}data/${key}`);
   if (!entry) fail(`storage "${key}" has no entry ${prefix}data/${key}`);
   const need = numel * ELEMENT_BYTES[kind];
-  if (entry.size < need) fail(`storage "${key}" holds ${entry.size} bytes, ${need} needed for ${numel} elements`);
+  if (entry.size < need)
+    fail(`storage "${key}" holds ${entry.size} bytes, ${need} needed for ${numel} elements`);
   const ref: StorageRef = { kind, entry, numel, bytes: null };
-  return new PyObject("storage", ref);
+  const obj = new PyObject("storage", ref);
+  seen.set(key, obj);
+  return obj;
 }
 
 function tensorGlobals(zip: ZipArchive, allocator: Allocator): Map<string, PyCallable> {
@@ -109,21 +154,24 @@ function tensorGlobals(zip: ZipArchive, allocator: Allocator): Map<string, PyCal
   });
   add("torch._utils", "_rebuild_tensor_v2", (args) => rebuildTensor(zip, allocator, args));
   const parameter = (args: PyValue[]): PyValue => {
-    if (!(args[0] instanceof PyObject) || !(args[0].value instanceof Tensor)) fail("_rebuild_parameter needs a tensor");
+    if (!(args[0] instanceof PyObject) || !(args[0].value instanceof Tensor))
+      fail("_rebuild_parameter needs a tensor");
     return args[0];
   };
   add("torch._utils", "_rebuild_parameter", parameter);
   add("torch._utils", "_rebuild_parameter_with_state", parameter);
-  for (const name of Object.keys(STORAGE_TYPES)) {
+  for (const name of STORAGE_TYPES.keys()) {
     add("torch", name, () => fail(`torch.${name} may only name a storage type`));
   }
   return g;
 }
 
 function rebuildTensor(zip: ZipArchive, allocator: Allocator, args: PyValue[]): PyObject {
-  if (args.length < 6 || args.length > 7) fail(`_rebuild_tensor_v2 expects 6 or 7 arguments, got ${args.length}`);
+  if (args.length < 6 || args.length > 7)
+    fail(`_rebuild_tensor_v2 expects 6 or 7 arguments, got ${args.length}`);
   const [storage, offset, sizeV, strideV] = args;
-  if (!(storage instanceof PyObject) || storage.kind !== "storage") fail("_rebuild_tensor_v2 needs a storage");
+  if (!(storage instanceof PyObject) || storage.kind !== "storage")
+    fail("_rebuild_tensor_v2 needs a storage");
   if (!isIndex(offset!)) fail("storage offset must be a non-negative integer");
   const shape = indexList(sizeV!, "size");
   const stride = indexList(strideV!, "stride");
@@ -137,7 +185,9 @@ function rebuildTensor(zip: ZipArchive, allocator: Allocator, args: PyValue[]): 
   }
   if (!Number.isSafeInteger(count) || !Number.isSafeInteger(last)) fail(`size [${shape}] is too large`);
   if (count > 0 && last >= ref.numel) {
-    fail(`tensor [${shape}] with stride [${stride}] at offset ${offset} overruns its ${ref.numel}-element storage`);
+    fail(
+      `tensor [${shape}] with stride [${stride}] at offset ${offset} overruns its ${ref.numel}-element storage`,
+    );
   }
   if (ref.kind === "f64") fail("float64 (DoubleStorage) tensors are not supported");
   if (!ref.bytes) {
@@ -200,7 +250,12 @@ function isContiguous(shape: number[], stride: number[]): boolean {
 }
 
 /** Calls fn(destination index, storage element index) in row-major order. */
-function forEachStrided(shape: number[], stride: number[], offset: number, fn: (i: number, j: number) => void): void {
+function forEachStrided(
+  shape: number[],
+  stride: number[],
+  offset: number,
+  fn: (i: number, j: number) => void,
+): void {
   const nd = shape.length;
   const count = shape.reduce((a, d) => a * d, 1);
   const idx = new Array<number>(nd).fill(0);

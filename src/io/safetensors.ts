@@ -52,8 +52,10 @@ export function readSafetensors(path: string, opts: { allocator?: Allocator } = 
     const lenBytes = new Uint8Array(8);
     if (readAt(fd, lenBytes, 0) !== 8) fail("cannot read the header length");
     const headerLen = new DataView(lenBytes.buffer).getBigUint64(0, true);
-    if (headerLen > BigInt(fileSize - 8)) fail(`header length ${headerLen} exceeds the file (${fileSize} bytes)`);
-    if (headerLen > BigInt(MAX_HEADER_BYTES)) fail(`header length ${headerLen} exceeds the ${MAX_HEADER_BYTES}-byte cap`);
+    if (headerLen > BigInt(fileSize - 8))
+      fail(`header length ${headerLen} exceeds the file (${fileSize} bytes)`);
+    if (headerLen > BigInt(MAX_HEADER_BYTES))
+      fail(`header length ${headerLen} exceeds the ${MAX_HEADER_BYTES}-byte cap`);
     const n = Number(headerLen);
     const headerBytes = new Uint8Array(n);
     if (readAt(fd, headerBytes, 8) !== n) fail("cannot read the header");
@@ -101,7 +103,11 @@ function parseHeader(bytes: Uint8Array): { metadata: Record<string, string>; ent
     if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
       fail(`tensor "${name}" shape must be a list of non-negative integers, got ${JSON.stringify(shape)}`);
     }
-    if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every((o) => Number.isSafeInteger(o) && o >= 0)) {
+    if (
+      !Array.isArray(offsets) ||
+      offsets.length !== 2 ||
+      !offsets.every((o) => Number.isSafeInteger(o) && o >= 0)
+    ) {
       fail(`tensor "${name}" data_offsets must be two non-negative integers, got ${JSON.stringify(offsets)}`);
     }
     const [begin, end] = offsets as [number, number];
@@ -128,7 +134,9 @@ function checkLayout(entries: Entry[], dataLen: number): void {
   let reachName = "";
   for (const e of entries) {
     if (e.end > dataLen) {
-      fail(`tensor "${e.name}" data_offsets [${e.begin}, ${e.end}] run past the ${dataLen}-byte data section`);
+      fail(
+        `tensor "${e.name}" data_offsets [${e.begin}, ${e.end}] run past the ${dataLen}-byte data section`,
+      );
     }
     if (e.end > e.begin && e.begin < reach) fail(`tensors "${reachName}" and "${e.name}" overlap`);
     if (e.end > reach) {
@@ -155,7 +163,8 @@ function readTensor(fd: number, e: Entry, dataStart: number, allocator: Allocato
   const ints = new Int32Array(out.buffer, out.byteOffset, count);
   for (let i = 0; i < count; i++) {
     const v = wide.getBigInt64(i * 8, true);
-    if (v < -2147483648n || v > 2147483647n) fail(`I64 tensor "${e.name}" holds ${v}, outside the int32 range`);
+    if (v < -2147483648n || v > 2147483647n)
+      fail(`I64 tensor "${e.name}" holds ${v}, outside the int32 range`);
     ints[i] = Number(v);
   }
   return new Tensor("i32", e.shape, ints);
@@ -199,10 +208,16 @@ export function writeSafetensors(
     if (Object.prototype.hasOwnProperty.call(header, name)) fail(`duplicate tensor name "${name}"`);
     const fileDtype = WRITE_DTYPES[t.dtype];
     if (!fileDtype) {
-      fail(`cannot write tensor "${name}" of dtype ${t.dtype}: quantized dtypes have no safetensors encoding (dequantize first)`);
+      fail(
+        `cannot write tensor "${name}" of dtype ${t.dtype}: quantized dtypes have no safetensors encoding (dequantize first)`,
+      );
     }
     const bytes = t.contiguous().bytes();
-    header[name] = { dtype: fileDtype, shape: [...t.shape], data_offsets: [offset, offset + bytes.byteLength] };
+    header[name] = {
+      dtype: fileDtype,
+      shape: [...t.shape],
+      data_offsets: [offset, offset + bytes.byteLength],
+    };
     blobs.push(bytes);
     offset += bytes.byteLength;
   }
@@ -212,7 +227,8 @@ export function writeSafetensors(
   new DataView(head.buffer).setBigUint64(0, BigInt(padded), true);
   head.set(json, 8);
 
-  if (!opts.overwrite && existsSync(path)) fail(`${path} already exists (pass overwrite: true to replace it)`);
+  if (!opts.overwrite && existsSync(path))
+    fail(`${path} already exists (pass overwrite: true to replace it)`);
   const tmp = `${path}.tmp-${process.pid}-${Date.now().toString(36)}`;
   const fd = openSync(tmp, "wx");
   let written = false;

@@ -68,7 +68,10 @@ export function openZip(path: string): ZipArchive {
   }
 }
 
-function readCentralDirectory(fd: number, fileSize: number): { entries: Map<string, ZipEntry>; cdOffset: number } {
+function readCentralDirectory(
+  fd: number,
+  fileSize: number,
+): { entries: Map<string, ZipEntry>; cdOffset: number } {
   if (fileSize < EOCD_SIZE) fail(`file is too small (${fileSize} bytes) to be a zip archive`);
   const tailLen = Math.min(fileSize, EOCD_SIZE + MAX_COMMENT);
   const tailPos = fileSize - tailLen;
@@ -101,7 +104,8 @@ function readCentralDirectory(fd: number, fileSize: number): { entries: Map<stri
     fail(`central directory (offset ${cdOffset}, ${cdSize} bytes) runs past the end record at ${eocdPos}`);
   }
   if (cdSize > MAX_CENTRAL_BYTES) fail(`central directory of ${cdSize} bytes is too large`);
-  if (count * CENTRAL_SIZE > cdSize) fail(`${count} entries cannot fit in a ${cdSize}-byte central directory`);
+  if (count * CENTRAL_SIZE > cdSize)
+    fail(`${count} entries cannot fit in a ${cdSize}-byte central directory`);
 
   const cd = new Uint8Array(cdSize);
   readExactly(fd, cd, cdOffset, "the central directory");
@@ -128,13 +132,18 @@ function readCentralDirectory(fd: number, fileSize: number): { entries: Map<stri
       fail(`entry "${name}" needs zip64, which is not supported`);
     }
     if (flags & 1) fail(`entry "${name}" is encrypted`);
-    if (method !== 0 && method !== 8) fail(`entry "${name}" uses compression method ${method} (only stored and deflate)`);
+    if (method !== 0 && method !== 8)
+      fail(`entry "${name}" uses compression method ${method} (only stored and deflate)`);
     if (method === 0 && compressedSize !== size) fail(`stored entry "${name}" has different sizes`);
     if (method === 8 && size > compressedSize * MAX_DEFLATE_RATIO + 64) {
-      fail(`entry "${name}" claims ${size} bytes from ${compressedSize} compressed, beyond what deflate can produce`);
+      fail(
+        `entry "${name}" claims ${size} bytes from ${compressedSize} compressed, beyond what deflate can produce`,
+      );
     }
     if (localHeaderOffset + LOCAL_SIZE + compressedSize > cdOffset) {
-      fail(`entry "${name}" (offset ${localHeaderOffset}, ${compressedSize} bytes) runs into the central directory`);
+      fail(
+        `entry "${name}" (offset ${localHeaderOffset}, ${compressedSize} bytes) runs into the central directory`,
+      );
     }
     if (entries.has(name)) fail(`duplicate entry "${name}"`);
     entries.set(name, { name, method, compressedSize, size, crc32, localHeaderOffset });
@@ -151,7 +160,8 @@ function readEntry(fd: number, e: ZipEntry, limit: number, into?: Uint8Array): U
   if (hv.getUint32(0, true) !== LOCAL_SIG) fail(`bad local header signature for "${e.name}"`);
   const dataPos = e.localHeaderOffset + LOCAL_SIZE + hv.getUint16(26, true) + hv.getUint16(28, true);
   if (dataPos + e.compressedSize > limit) fail(`entry "${e.name}" runs into the central directory`);
-  if (into && into.byteLength < e.size) fail(`buffer of ${into.byteLength} bytes is too small for "${e.name}"`);
+  if (into && into.byteLength < e.size)
+    fail(`buffer of ${into.byteLength} bytes is too small for "${e.name}"`);
   if (e.method === 0) {
     const dst = (into ?? new Uint8Array(e.size)).subarray(0, e.size);
     readExactly(fd, dst, dataPos, `entry "${e.name}"`);
@@ -165,7 +175,8 @@ function readEntry(fd: number, e: ZipEntry, limit: number, into?: Uint8Array): U
   } catch (err) {
     fail(`cannot inflate "${e.name}": ${(err as Error).message}`);
   }
-  if (raw.byteLength !== e.size) fail(`entry "${e.name}" inflates to ${raw.byteLength} bytes, expected ${e.size}`);
+  if (raw.byteLength !== e.size)
+    fail(`entry "${e.name}" inflates to ${raw.byteLength} bytes, expected ${e.size}`);
   if (crc32(raw) !== e.crc32) fail(`CRC-32 mismatch in "${e.name}"`);
   if (!into) return new Uint8Array(raw.buffer, raw.byteOffset, raw.byteLength);
   into.set(raw);

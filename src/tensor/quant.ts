@@ -93,6 +93,17 @@ function f32View(src: Uint8Array, byteOff: number, n: number): Float32Array<Arra
   }
   return viewF32;
 }
+let viewBuf16: ArrayBufferLike | null = null;
+let viewU16: Uint16Array<ArrayBufferLike> = new Uint16Array(0);
+function u16View(src: Uint8Array, byteOff: number, n: number): Uint16Array<ArrayBufferLike> | null {
+  const start = src.byteOffset + byteOff;
+  if (start % 2 !== 0) return null;
+  if (src.buffer !== viewBuf16 || viewU16.length < start / 2 + n) {
+    viewBuf16 = src.buffer;
+    viewU16 = new Uint16Array(src.buffer, 0, Math.floor(src.buffer.byteLength / 2));
+  }
+  return viewU16;
+}
 function readF32(src: Uint8Array, o: number): number {
   u8Scratch[0] = src[o]!;
   u8Scratch[1] = src[o + 1]!;
@@ -248,7 +259,18 @@ export function dotRow(
       const v = f32View(src, o, n);
       if (v) {
         const w = (src.byteOffset + o) / 4;
-        for (let i = 0; i < n; i++) acc += v[w + i]! * x[xi + i]!;
+        let a1 = 0;
+        let a2 = 0;
+        let a3 = 0;
+        let i = 0;
+        for (; i + 4 <= n; i += 4) {
+          acc += v[w + i]! * x[xi + i]!;
+          a1 += v[w + i + 1]! * x[xi + i + 1]!;
+          a2 += v[w + i + 2]! * x[xi + i + 2]!;
+          a3 += v[w + i + 3]! * x[xi + i + 3]!;
+        }
+        for (; i < n; i++) acc += v[w + i]! * x[xi + i]!;
+        acc += a1 + a2 + a3;
       } else for (let i = 0; i < n; i++) acc += readF32(src, o + 4 * i) * x[xi + i]!;
       return acc;
     }
@@ -257,9 +279,28 @@ export function dotRow(
         acc += (src[o]! | (src[o + 1]! << 8) | (src[o + 2]! << 16) | (src[o + 3]! << 24)) * x[xi + i]!;
       }
       return acc;
-    case "f16":
-      for (let i = 0; i < n; i++, o += 2) acc += LUT[src[o]! | (src[o + 1]! << 8)]! * x[xi + i]!;
-      return acc;
+    case "f16": {
+      const h = u16View(src, o, n);
+      if (h) {
+        const w = (src.byteOffset + o) / 2;
+        let a1 = 0;
+        let i = 0;
+        for (; i + 2 <= n; i += 2) {
+          acc += LUT[h[w + i]!]! * x[xi + i]!;
+          a1 += LUT[h[w + i + 1]!]! * x[xi + i + 1]!;
+        }
+        if (i < n) acc += LUT[h[w + i]!]! * x[xi + i]!;
+        return acc + a1;
+      }
+      let a1 = 0;
+      let i = 0;
+      for (; i + 2 <= n; i += 2, o += 4) {
+        acc += LUT[src[o]! | (src[o + 1]! << 8)]! * x[xi + i]!;
+        a1 += LUT[src[o + 2]! | (src[o + 3]! << 8)]! * x[xi + i + 1]!;
+      }
+      if (i < n) acc += LUT[src[o]! | (src[o + 1]! << 8)]! * x[xi + i]!;
+      return acc + a1;
+    }
     case "bf16":
       for (let i = 0; i < n; i++, o += 2) {
         u32Scratch[0] = (src[o]! << 16) | (src[o + 1]! << 24);

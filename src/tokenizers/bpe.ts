@@ -50,8 +50,12 @@ export class BpeTokenizer implements Tokenizer {
 
   constructor(v: BpeVocab) {
     const n = v.tokens.length;
-    if (v.types && v.types.length !== n) throw new Error(`bpe: ${n} tokens but ${v.types.length} token types`);
-    for (const [name, id] of [["bos", v.bosId], ["eos", v.eosId]] as const) {
+    if (v.types && v.types.length !== n)
+      throw new Error(`bpe: ${n} tokens but ${v.types.length} token types`);
+    for (const [name, id] of [
+      ["bos", v.bosId],
+      ["eos", v.eosId],
+    ] as const) {
       if (id !== null && !(id >= 0 && id < n)) throw new Error(`bpe: ${name} id ${id} outside vocab of ${n}`);
     }
     this.vocabSize = n;
@@ -79,7 +83,13 @@ export class BpeTokenizer implements Tokenizer {
     const entries = Object.entries(obj);
     const tokens = new Array<string>(entries.length);
     for (const [piece, id] of entries) {
-      if (typeof id !== "number" || !Number.isInteger(id) || id < 0 || id >= entries.length || tokens[id] !== undefined) {
+      if (
+        typeof id !== "number" ||
+        !Number.isInteger(id) ||
+        id < 0 ||
+        id >= entries.length ||
+        tokens[id] !== undefined
+      ) {
         throw new Error(`${vocabJsonPath}: bad or duplicate id ${String(id)} for ${JSON.stringify(piece)}`);
       }
       tokens[id] = piece;

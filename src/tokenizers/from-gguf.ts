@@ -18,7 +18,8 @@ function fail(msg: string): never {
 
 function strings(meta: Meta, key: string): string[] {
   const v = meta.get(key);
-  if (!Array.isArray(v) || !v.every((s) => typeof s === "string")) fail(`${key} missing or not a string array`);
+  if (!Array.isArray(v) || !v.every((s) => typeof s === "string"))
+    fail(`${key} missing or not a string array`);
   return v as string[];
 }
 
@@ -27,12 +28,14 @@ function numbers(meta: Meta, key: string, n: number): number[] | null {
   if (v === undefined) return null;
   const arr = ArrayBuffer.isView(v) ? Array.from(v as unknown as ArrayLike<number | bigint>) : v;
   if (!Array.isArray(arr) || arr.length !== n) fail(`${key} should be an array of ${n} numbers`);
-  return arr.map((x: unknown) => (typeof x === "bigint" ? Number(x) : typeof x === "number" ? x : fail(`${key} holds a non-number`)));
+  return arr.map((x: unknown) =>
+    typeof x === "bigint" ? Number(x) : typeof x === "number" ? x : fail(`${key} holds a non-number`),
+  );
 }
 
-function id(meta: Meta, key: string, n: number): number | null {
+function id(meta: Meta, key: string, n: number, dflt: number | null = null): number | null {
   const v = meta.get(key);
-  if (v === undefined) return null;
+  if (v === undefined) return dflt !== null && dflt < n ? dflt : null;
   const x = typeof v === "bigint" ? Number(v) : v;
   if (typeof x !== "number" || !Number.isInteger(x)) fail(`${key} is not an integer`);
   // Some converters write -1 (as u32: 0xFFFFFFFF) for "none".
@@ -57,9 +60,10 @@ export function tokenizerFromGGUF(metadata: ReadonlyMap<string, unknown>): Token
 function spmFromGGUF(meta: Meta): SpmTokenizer {
   const tokens = strings(meta, "tokenizer.ggml.tokens");
   const n = tokens.length;
-  const bosId = id(meta, "tokenizer.ggml.bos_token_id", n);
-  const eosId = id(meta, "tokenizer.ggml.eos_token_id", n);
-  const unkId = id(meta, "tokenizer.ggml.unknown_token_id", n);
+  // llama.cpp's SentencePiece defaults when the keys are absent: <unk> 0, <s> 1, </s> 2.
+  const bosId = id(meta, "tokenizer.ggml.bos_token_id", n, 1);
+  const eosId = id(meta, "tokenizer.ggml.eos_token_id", n, 2);
+  const unkId = id(meta, "tokenizer.ggml.unknown_token_id", n, 0);
   const types = numbers(meta, "tokenizer.ggml.token_type", n) ?? inferTypes(tokens, [bosId, eosId], unkId);
   return new SpmTokenizer({
     tokens,

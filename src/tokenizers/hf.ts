@@ -11,7 +11,8 @@ type Json = Record<string, unknown>;
 /** A token named in tokenizer_config.json: a string or an AddedToken object `{content: ...}`. */
 function tokenName(v: unknown): string | null {
   if (typeof v === "string") return v;
-  if (v && typeof v === "object" && typeof (v as Json)["content"] === "string") return (v as Json)["content"] as string;
+  if (v && typeof v === "object" && typeof (v as Json)["content"] === "string")
+    return (v as Json)["content"] as string;
   return null;
 }
 
@@ -63,6 +64,7 @@ export class HfTokenizer implements Tokenizer {
   /** No clean-up of spaces before punctuation: it depends on later tokens and would break streaming. */
   decode(ids: readonly number[], opts: DecodeOptions = {}): string {
     for (const id of ids) this.check(id);
+    if (ids.length === 0) return "";
     return this.core.decode([...ids], {
       skip_special_tokens: opts.skipSpecial ?? false,
       clean_up_tokenization_spaces: false,

@@ -2,9 +2,10 @@
 // score, int32 length, bytes. Encoding and decoding follow run.c's encode() and decode().
 
 import * as fs from "node:fs";
-import { ByteBuffer, parseBytePiece, utf8Encode } from "./bytes.js";
+import { ByteBuffer, parseBytePiece, utf8Decode, utf8Encode } from "./bytes.js";
 import { mergeByScore } from "./merge.js";
-import type { DecodeOptions, EncodeOptions, Tokenizer } from "./tokenizer.js";
+import { TokenType } from "./token-type.js";
+import type { DecodeOptions, EncodeOptions, GGUFVocab, Tokenizer } from "./tokenizer.js";
 
 const BOS = 1;
 const EOS = 2;
@@ -49,9 +50,11 @@ export class Llama2cTokenizer implements Tokenizer {
   /** Parses tokenizer.bin; `vocabSize` (from the model header) is checked, or inferred from the size. */
   static fromBuffer(buf: Uint8Array, vocabSize?: number): Llama2cTokenizer {
     const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
-    if (buf.byteLength < 4) throw new Error(`tokenizer.bin: ${buf.byteLength} bytes, too short for the header`);
+    if (buf.byteLength < 4)
+      throw new Error(`tokenizer.bin: ${buf.byteLength} bytes, too short for the header`);
     const maxLen = dv.getInt32(0, true);
-    if (maxLen <= 0 || maxLen > 1 << 16) throw new Error(`tokenizer.bin: implausible max_token_length ${maxLen}`);
+    if (maxLen <= 0 || maxLen > 1 << 16)
+      throw new Error(`tokenizer.bin: implausible max_token_length ${maxLen}`);
     if (vocabSize !== undefined && !(Number.isInteger(vocabSize) && vocabSize > 0)) {
       throw new Error(`tokenizer.bin: vocab size ${vocabSize} must be a positive integer`);
     }
@@ -61,7 +64,9 @@ export class Llama2cTokenizer implements Tokenizer {
     while (vocabSize === undefined ? o < buf.byteLength : pieces.length < vocabSize) {
       const i = pieces.length;
       if (o + 8 > buf.byteLength) {
-        throw new Error(`tokenizer.bin: ends at token ${i} (offset ${o}) but the vocab has ${vocabSize ?? "more"}`);
+        throw new Error(
+          `tokenizer.bin: ends at token ${i} (offset ${o}) but the vocab has ${vocabSize ?? "more"}`,
+        );
       }
       const score = dv.getFloat32(o, true);
       const len = dv.getInt32(o + 4, true);
@@ -70,13 +75,16 @@ export class Llama2cTokenizer implements Tokenizer {
       if (len < 0 || len > maxLen) {
         throw new Error(`tokenizer.bin: token ${i} has length ${len} outside 0..max_token_length ${maxLen}`);
       }
-      if (o + len > buf.byteLength) throw new Error(`tokenizer.bin: token ${i} runs past the end of the file`);
+      if (o + len > buf.byteLength)
+        throw new Error(`tokenizer.bin: token ${i} runs past the end of the file`);
       pieces.push(binary(buf.subarray(o, o + len)));
       scores.push(score);
       o += len;
     }
     if (o !== buf.byteLength) {
-      throw new Error(`tokenizer.bin: ${buf.byteLength - o} bytes left after ${vocabSize} tokens (vocab size mismatch?)`);
+      throw new Error(
+        `tokenizer.bin: ${buf.byteLength - o} bytes left after ${vocabSize} tokens (vocab size mismatch?)`,
+      );
     }
     if (pieces.length <= EOS) throw new Error(`tokenizer.bin: only ${pieces.length} tokens; BOS/EOS need 3`);
     return new Llama2cTokenizer(pieces, Float32Array.from(scores), maxLen);
@@ -110,7 +118,8 @@ export class Llama2cTokenizer implements Tokenizer {
 
   private byteSymbol(b: number): string {
     const id = b + 3;
-    if (id >= this.vocabSize) throw new Error(`tokenizer.bin: byte fallback id ${id} outside vocab of ${this.vocabSize}`);
+    if (id >= this.vocabSize)
+      throw new Error(`tokenizer.bin: byte fallback id ${id} outside vocab of ${this.vocabSize}`);
     return this.pieces[id]!;
   }
 
@@ -132,7 +141,20 @@ export class Llama2cTokenizer implements Tokenizer {
   /** The raw entry, its bytes read as UTF-8. */
   idToPiece(id: number): string {
     this.check(id);
-    return new TextDecoder().decode(binaryBytes(this.pieces[id]!));
+    return utf8Decode(binaryBytes(this.pieces[id]!));
+  }
+
+  /**
+   * The vocabulary as llama.cpp's SentencePiece ("llama") GGUF tokenizer reads it: spaces as U+2581,
+   * <unk>/<s>/</s> as unknown/control tokens, <0xXX> pieces as byte tokens.
+   */
+  ggufVocab(): GGUFVocab {
+    const specials = ["<unk>", "<s>", "</s>"];
+    const tokens = this.pieces.map((p, id) => (id < 3 ? specials[id]! : utf8Decode(binaryBytes(p)).replace(/ /g, "\u2581")));
+    const types = this.pieces.map((p, id) =>
+      id === 0 ? TokenType.unknown : id < 3 ? TokenType.control : parseBytePiece(p) !== null ? TokenType.byte : TokenType.normal,
+    );
+    return { tokens, scores: this.scores, types, bosId: BOS, eosId: EOS, unkId: 0, addBos: true };
   }
 
   /** <unk>, BOS and EOS (ids 0, 1, 2). */

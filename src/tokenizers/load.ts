@@ -35,7 +35,9 @@ export async function loadTokenizer(p: string, opts: { vocabSize?: number } = {}
   if (ext === ".bin") return Llama2cTokenizer.fromFile(p, opts.vocabSize);
   if (ext === ".gguf") return tokenizerFromGGUF(readGGUF(p, { metadataOnly: true }).metadata);
   if (ext === ".model") {
-    throw new Error(`${p}: SentencePiece .model protobufs are not read; use tokenizer.json, a llama2.c .bin or a GGUF`);
+    throw new Error(
+      `${p}: SentencePiece .model protobufs are not read; use tokenizer.json, a llama2.c .bin or a GGUF`,
+    );
   }
   throw new Error(`${p}: not a tokenizer we read (a folder, tokenizer.json, llama2.c .bin or .gguf)`);
 }

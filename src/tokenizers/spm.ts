@@ -41,12 +41,17 @@ export class SpmTokenizer implements Tokenizer {
   constructor(v: SpmVocab) {
     const n = v.tokens.length;
     if (v.scores.length !== n) throw new Error(`spm: ${n} tokens but ${v.scores.length} scores`);
-    if (v.types && v.types.length !== n) throw new Error(`spm: ${n} tokens but ${v.types.length} token types`);
+    if (v.types && v.types.length !== n)
+      throw new Error(`spm: ${n} tokens but ${v.types.length} token types`);
     this.vocabSize = n;
     this.tokens = v.tokens;
     this.scores = v.scores;
     this.types = Uint8Array.from(v.types ?? new Uint8Array(n).fill(TokenType.normal));
-    for (const [name, id] of [["bos", v.bosId], ["eos", v.eosId], ["unk", v.unkId]] as const) {
+    for (const [name, id] of [
+      ["bos", v.bosId],
+      ["eos", v.eosId],
+      ["unk", v.unkId],
+    ] as const) {
       if (id !== null && !(id >= 0 && id < n)) throw new Error(`spm: ${name} id ${id} outside vocab of ${n}`);
     }
     this.bosId = v.bosId;

@@ -11,6 +11,17 @@ export interface DecodeOptions {
   skipSpecial?: boolean;
 }
 
+/** A SentencePiece-style vocabulary in the form GGUF files carry (tokenizer.ggml.*), for export. */
+export interface GGUFVocab {
+  readonly tokens: readonly string[];
+  readonly scores: ArrayLike<number>;
+  readonly types: ArrayLike<number>;
+  readonly bosId: number | null;
+  readonly eosId: number | null;
+  readonly unkId: number | null;
+  readonly addBos: boolean;
+}
+
 export interface Tokenizer {
   readonly vocabSize: number;
   readonly bosId: number | null;
