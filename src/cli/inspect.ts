@@ -1,7 +1,7 @@
 // `decoderkit inspect`: architecture, parameter count, dtypes and memory of a checkpoint.
 
 import { readCheckpoint } from "../io/checkpoint.js";
-import { architectureOf } from "../models/registry.js";
+import { ARCHITECTURES, architectureOf } from "../models/registry.js";
 import { parse, UsageError } from "./args.js";
 
 export const INSPECT_HELP = `Usage: decoderkit inspect [--json] PATH
@@ -30,6 +30,7 @@ export async function inspectCommand(argv: string[]): Promise<number> {
     path: p,
     format: ck.format,
     architecture: architectureOf(ck.config),
+    supported: ARCHITECTURES[architectureOf(ck.config)] !== undefined,
     parameters: params,
     tensors: ck.tensors.size,
     dtypes,
@@ -42,7 +43,7 @@ export async function inspectCommand(argv: string[]): Promise<number> {
   }
   const lines = [
     `format        ${info.format}`,
-    `architecture  ${info.architecture}`,
+    `architecture  ${info.architecture}${info.supported ? "" : " (not supported)"}`,
     `parameters    ${params.toLocaleString("en-US")}`,
     `tensors       ${info.tensors} (${Object.entries(dtypes).map(([d, n]) => `${n} ${d}`).join(", ")})`,
     `memory        ${(bytes / 2 ** 20).toFixed(2)} MiB`,
