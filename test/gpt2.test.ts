@@ -10,7 +10,10 @@ import { normalizeHF } from "../src/io/checkpoint.js";
 import { readOnnxInitializers } from "../src/io/onnx.js";
 import { GPT2LMHeadModel } from "../src/models/gpt2.js";
 import type { Tensor } from "../src/tensor/tensor.js";
-import { SHARED } from "./helpers/paths.js";
+import { writeHFFolder } from "../src/io/export.js";
+import { readSafetensors } from "../src/io/safetensors.js";
+import { loadModel } from "../src/models/load.js";
+import { SHARED, tmpDir } from "./helpers/paths.js";
 
 interface Fixture {
   config: Record<string, unknown>;
@@ -59,3 +62,17 @@ for (const c of fx.cases) {
     assert.deepEqual(out, c.greedy);
   });
 }
+
+test("tiny GPT-2 written as a Hugging Face safetensors folder loads back with the same logits", async () => {
+  const m = model();
+  const dir = path.join(tmpDir(), "gpt2");
+  writeHFFolder(dir, { format: "safetensors", path: dir, config: m.config as Record<string, unknown>, tensors: new Map(m.weights) });
+  const st = readSafetensors(path.join(dir, "model.safetensors"));
+  assert.deepEqual(st.tensors.get("transformer.h.0.attn.c_attn.weight")!.shape, [32, 96], "Conv1D layout on disk");
+  const loaded = await loadModel(dir);
+  const c = fx.cases[0]!;
+  const a = loaded.model.forward(c.prompt, loaded.model.newCache()).f32();
+  const b = m.forward(c.prompt, m.newCache()).f32();
+  assert.deepEqual(Array.from(a), Array.from(b));
+  fs.rmSync(path.dirname(dir), { recursive: true, force: true });
+});

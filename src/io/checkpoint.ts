@@ -4,8 +4,8 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import type { Allocator } from "../tensor/storage.js";
-import { dequantizeRow } from "../tensor/quant.js";
-import { Tensor } from "../tensor/tensor.js";
+import { toF32 } from "../tensor/convert.js";
+import type { Tensor } from "../tensor/tensor.js";
 import { readGGUF } from "./gguf.js";
 import type { GGUFValue } from "./gguf-types.js";
 import { hfConfigFromGGUF, hfTensorsFromGGUF } from "./gguf-names.js";
@@ -71,10 +71,7 @@ function normalizeGpt2(tensors: Map<string, Tensor>): Map<string, Tensor> {
   for (const [k, t] of tensors) {
     const name = k.startsWith("transformer.") || k.startsWith("lm_head.") ? k : `transformer.${k}`;
     if (/\.attn\.(masked_)?bias$/.test(name)) continue; // causal-mask buffers, not parameters
-    if (GPT2_CONV1D.test(name)) {
-      if (t.dtype !== "f32") throw new Error(`GPT-2 weight ${k} must be f32 or f16 (got ${t.dtype})`);
-      out.set(name, t.transpose(0, 1).contiguous());
-    } else out.set(name, t);
+    out.set(name, GPT2_CONV1D.test(name) ? toF32(t).transpose(0, 1).contiguous() : t);
   }
   return out;
 }
@@ -83,23 +80,8 @@ function normalizeGpt2(tensors: Map<string, Tensor>): Map<string, Tensor> {
 export function normalizeHF(config: Record<string, unknown>, tensors: Map<string, Tensor>): Map<string, Tensor> {
   const type = config["model_type"];
   const arch = Array.isArray(config["architectures"]) ? config["architectures"][0] : undefined;
-  if (type === "gpt2" || arch === "GPT2LMHeadModel") return normalizeGpt2(toF32IfHalf(tensors, GPT2_CONV1D));
+  if (type === "gpt2" || arch === "GPT2LMHeadModel") return normalizeGpt2(tensors);
   return tensors;
-}
-
-function toF32IfHalf(tensors: Map<string, Tensor>, only: RegExp): Map<string, Tensor> {
-  const out = new Map<string, Tensor>();
-  for (const [k, t] of tensors) {
-    const name = k.startsWith("transformer.") ? k : `transformer.${k}`;
-    out.set(k, (t.dtype === "f16" || t.dtype === "bf16") && only.test(name) ? halfToF32(t) : t);
-  }
-  return out;
-}
-
-function halfToF32(t: Tensor): Tensor {
-  const out = Tensor.zeros(t.shape);
-  dequantizeRow(t.dtype, t.data as Uint8Array, 0, out.f32(), 0, t.size);
-  return out;
 }
 
 function readHFWeights(dir: string, opts: ReadOptions): [CheckpointFormat, Map<string, Tensor>] {

@@ -3,30 +3,14 @@
 
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { dequantizeRow, floatToHalf } from "../tensor/quant.js";
-import { Tensor } from "../tensor/tensor.js";
+import { toF16, toF32 } from "../tensor/convert.js";
+import type { Tensor } from "../tensor/tensor.js";
 import type { Checkpoint } from "./checkpoint.js";
 import { writeGGUF } from "./gguf.js";
 import type { GGUFValue } from "./gguf-types.js";
 import { ggufTensorsFromHF } from "./gguf-names.js";
 import { writeSafetensors } from "./safetensors.js";
 import type { GGUFVocab } from "../tokenizers/tokenizer.js";
-
-function toF32(t: Tensor): Tensor {
-  if (t.dtype === "f32") return t;
-  const out = Tensor.zeros(t.shape);
-  dequantizeRow(t.dtype, t.data as Uint8Array, 0, out.f32(), 0, t.size);
-  return out;
-}
-
-function toF16(t: Tensor): Tensor {
-  if (t.dtype === "f16") return t;
-  const f = toF32(t).f32();
-  const bytes = new Uint8Array(f.length * 2);
-  const dv = new DataView(bytes.buffer);
-  for (let i = 0; i < f.length; i++) dv.setUint16(i * 2, floatToHalf(f[i]!), true);
-  return Tensor.fromBytes("f16", t.shape, bytes);
-}
 
 function ensureFreshDir(dir: string, overwrite: boolean): void {
   if (fs.existsSync(dir)) {

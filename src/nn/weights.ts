@@ -1,8 +1,8 @@
 // Path-scoped weight lookups (candle's VarBuilder `vb.pp("q_proj")`): modules ask for the checkpoint names
 // they mirror, with shape checks, so a missing or misshapen tensor is reported by its full name.
 
-import { dequantizeRow } from "../tensor/quant.js";
-import { Tensor } from "../tensor/tensor.js";
+import { toF32 } from "../tensor/convert.js";
+import type { Tensor } from "../tensor/tensor.js";
 
 export class Weights {
   constructor(
@@ -46,11 +46,4 @@ export class Weights {
   maybeF32(name: string, shape?: readonly number[]): Tensor | null {
     return this.has(name) ? this.getF32(name, shape) : null;
   }
-}
-
-export function toF32(t: Tensor): Tensor {
-  if (t.dtype === "f32") return t;
-  const out = Tensor.zeros(t.shape);
-  dequantizeRow(t.dtype, t.data as Uint8Array, 0, out.f32(), 0, t.size);
-  return out;
 }
