@@ -81,12 +81,12 @@ export interface SamplerOptions {
   readonly topP?: number;
 }
 
-/** The processor chain for these options, in the order temperature → top-k → top-p. */
+/** The processor chain for these options, in the order temperature → top-k → top-p; topK 0 and topP 1 mean off. */
 export function processorsFor(o: SamplerOptions): LogitsProcessor[] {
   const chain: LogitsProcessor[] = [];
   if (o.temperature && o.temperature > 0) chain.push(temperature(o.temperature));
-  if (o.topK !== undefined && o.topK > 0) chain.push(topK(o.topK));
-  if (o.topP !== undefined && o.topP < 1) chain.push(topP(o.topP));
+  if (o.topK !== undefined && o.topK !== 0) chain.push(topK(o.topK));
+  if (o.topP !== undefined && o.topP !== 1) chain.push(topP(o.topP));
   return chain;
 }
 
