@@ -50,12 +50,21 @@ test("missing, truncated and foreign files give one clear line and exit 1", () =
   const bin = fs.readFileSync(STORIES_BIN);
   const cutBin = path.join(dir, "cut.bin");
   fs.writeFileSync(cutBin, bin.subarray(0, 100_000));
-  oneLineError(["generate", "--model", cutBin, "--tokenizer", path.join(SHARED, "models/stories260K/tok512.bin")], /llama2c/);
+  oneLineError(
+    ["generate", "--model", cutBin, "--tokenizer", path.join(SHARED, "models/stories260K/tok512.bin")],
+    /llama2c/,
+  );
   const emptyDir = path.join(dir, "folder");
   fs.mkdirSync(emptyDir);
   oneLineError(["generate", "--model", emptyDir], /config\.json/);
-  fs.writeFileSync(path.join(emptyDir, "config.json"), JSON.stringify({ architectures: ["MambaForCausalLM"] }));
-  fs.writeFileSync(path.join(emptyDir, "model.safetensors"), Buffer.from([8, 0, 0, 0, 0, 0, 0, 0, 123, 125, 32, 32, 32, 32, 32, 32]));
+  fs.writeFileSync(
+    path.join(emptyDir, "config.json"),
+    JSON.stringify({ architectures: ["MambaForCausalLM"] }),
+  );
+  fs.writeFileSync(
+    path.join(emptyDir, "model.safetensors"),
+    Buffer.from([8, 0, 0, 0, 0, 0, 0, 0, 123, 125, 32, 32, 32, 32, 32, 32]),
+  );
   assert.match(runCli(["inspect", emptyDir]).stdout, /MambaForCausalLM \(not supported\)/);
   oneLineError(["generate", "--model", emptyDir], /unsupported architecture "MambaForCausalLM"/);
   fs.rmSync(dir, { recursive: true, force: true });
@@ -68,7 +77,13 @@ test("tokenize: ids without BOS by default, with --add-special, -- before dashed
   const dashed = runCli(["tokenize", "--json", "--", "-n is a flag"]);
   assert.equal(dashed.code, 0, dashed.stderr);
   assert.ok(JSON.parse(dashed.stdout).ids.length > 0);
-  const vocab = runCli(["tokenize", "--model", path.join(SHARED, "vocab/ggml-vocab-llama-spm.gguf"), "--json", "Hello world"]);
+  const vocab = runCli([
+    "tokenize",
+    "--model",
+    path.join(SHARED, "vocab/ggml-vocab-llama-spm.gguf"),
+    "--json",
+    "Hello world",
+  ]);
   assert.equal(vocab.code, 0, vocab.stderr);
   assert.deepEqual(JSON.parse(vocab.stdout).ids, [15043, 3186]);
 });
@@ -85,7 +100,14 @@ test("inspect reports architecture, parameters and dtypes", () => {
 });
 
 test("eval prints tokens, loss and perplexity as JSON", () => {
-  const r = runCli(["eval", "--data", path.join(SHARED, "data/tinystories/tinystories-train-head.txt"), "--max-tokens", "1024", "--json"]);
+  const r = runCli([
+    "eval",
+    "--data",
+    path.join(SHARED, "data/tinystories/tinystories-train-head.txt"),
+    "--max-tokens",
+    "1024",
+    "--json",
+  ]);
   assert.equal(r.code, 0, r.stderr);
   const j = JSON.parse(r.stdout);
   assert.equal(j.tokens, 1022);

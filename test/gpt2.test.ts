@@ -42,7 +42,8 @@ for (const c of fx.cases) {
     const logits = m.forward(c.prompt, m.newCache(), { allLogits: true }).f32();
     let maxDiff = 0;
     for (let t = 0; t < c.prompt.length; t++) {
-      for (let v = 0; v < m.vocabSize; v++) maxDiff = Math.max(maxDiff, Math.abs(logits[t * m.vocabSize + v]! - c.logits[t]![v]!));
+      for (let v = 0; v < m.vocabSize; v++)
+        maxDiff = Math.max(maxDiff, Math.abs(logits[t * m.vocabSize + v]! - c.logits[t]![v]!));
     }
     console.log(`gpt2 prompt of ${c.prompt.length}: max |logit - torch| = ${maxDiff.toExponential(2)}`);
     assert.ok(maxDiff < 1e-4, `max abs diff ${maxDiff}`);
@@ -66,9 +67,18 @@ for (const c of fx.cases) {
 test("tiny GPT-2 written as a Hugging Face safetensors folder loads back with the same logits", async () => {
   const m = model();
   const dir = path.join(tmpDir(), "gpt2");
-  writeHFFolder(dir, { format: "safetensors", path: dir, config: m.config as Record<string, unknown>, tensors: new Map(m.weights) });
+  writeHFFolder(dir, {
+    format: "safetensors",
+    path: dir,
+    config: m.config as Record<string, unknown>,
+    tensors: new Map(m.weights),
+  });
   const st = readSafetensors(path.join(dir, "model.safetensors"));
-  assert.deepEqual(st.tensors.get("transformer.h.0.attn.c_attn.weight")!.shape, [32, 96], "Conv1D layout on disk");
+  assert.deepEqual(
+    st.tensors.get("transformer.h.0.attn.c_attn.weight")!.shape,
+    [32, 96],
+    "Conv1D layout on disk",
+  );
   const loaded = await loadModel(dir);
   const c = fx.cases[0]!;
   const a = loaded.model.forward(c.prompt, loaded.model.newCache()).f32();

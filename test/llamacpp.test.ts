@@ -19,7 +19,9 @@ interface Case {
   greedyMargins: number[];
   lastLogitsF32Base64: string;
 }
-const fixture = JSON.parse(fs.readFileSync("test/fixtures/tiny-llama-llamacpp.json", "utf8")) as { cases: Case[] };
+const fixture = JSON.parse(fs.readFileSync("test/fixtures/tiny-llama-llamacpp.json", "utf8")) as {
+  cases: Case[];
+};
 
 async function greedy(modelPath: string, prompt: number[], n: number, tokenizer?: string): Promise<number[]> {
   const { model } = await loadModel(modelPath, { tokenizer });
@@ -73,7 +75,17 @@ test("stories260K → GGUF (ours) → llama.cpp and decoderkit produce the same 
   }
   // The converted file's text output through the CLI is still the model card sample.
   const gen = runCli(["generate", "--model", out, "--temperature", "0", "--max-new-tokens", "256"]);
-  const orig = runCli(["generate", "--model", STORIES_BIN, "--tokenizer", STORIES_TOK, "--temperature", "0", "--max-new-tokens", "256"]);
+  const orig = runCli([
+    "generate",
+    "--model",
+    STORIES_BIN,
+    "--tokenizer",
+    STORIES_TOK,
+    "--temperature",
+    "0",
+    "--max-new-tokens",
+    "256",
+  ]);
   assert.equal(gen.code, 0, gen.stderr);
   assert.equal(gen.stdout, orig.stdout);
   fs.rmSync(dir, { recursive: true, force: true });
@@ -82,7 +94,17 @@ test("stories260K → GGUF (ours) → llama.cpp and decoderkit produce the same 
 test("stories260K → q8_0 GGUF loads in both engines and stays close", async () => {
   const dir = tmpDir();
   const out = path.join(dir, "stories260K-q8_0.gguf");
-  const r = runCli(["convert", STORIES_BIN, out, "--to", "gguf", "--dtype", "q8_0", "--tokenizer", STORIES_TOK]);
+  const r = runCli([
+    "convert",
+    STORIES_BIN,
+    out,
+    "--to",
+    "gguf",
+    "--dtype",
+    "q8_0",
+    "--tokenizer",
+    STORIES_TOK,
+  ]);
   assert.equal(r.code, 0, r.stderr);
   const ours = await greedy(out, [1], 24);
   const cpp = await llamaCppGreedy(out, [1], 24);
@@ -94,7 +116,9 @@ test("stories260K → Hugging Face safetensors folder gives identical greedy out
   const dir = path.join(tmpDir(), "hf");
   const r = runCli(["convert", STORIES_BIN, dir, "--to", "safetensors", "--tokenizer", STORIES_TOK]);
   assert.equal(r.code, 0, r.stderr);
-  assert.ok(fs.existsSync(path.join(dir, "config.json")) && fs.existsSync(path.join(dir, "model.safetensors")));
+  assert.ok(
+    fs.existsSync(path.join(dir, "config.json")) && fs.existsSync(path.join(dir, "model.safetensors")),
+  );
   assert.deepEqual(await greedy(dir, [1], 64), await greedy(STORIES_BIN, [1], 64, STORIES_TOK));
   const again = runCli(["convert", STORIES_BIN, dir, "--to", "safetensors"]);
   assert.notEqual(again.code, 0, "must refuse to overwrite");

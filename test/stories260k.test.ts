@@ -11,7 +11,17 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 
 test("CLI greedy from BOS prints the model card sample character for character", () => {
-  const r = runCli(["generate", "--model", STORIES_BIN, "--tokenizer", STORIES_TOK, "--temperature", "0", "--max-new-tokens", "256"]);
+  const r = runCli([
+    "generate",
+    "--model",
+    STORIES_BIN,
+    "--tokenizer",
+    STORIES_TOK,
+    "--temperature",
+    "0",
+    "--max-new-tokens",
+    "256",
+  ]);
   assert.equal(r.stderr, "");
   assert.equal(r.code, 0);
   assert.equal(r.stdout, modelCardSample() + "\n");
@@ -24,13 +34,22 @@ test("the bundled default model gives the same sample with no --model", () => {
 });
 
 test("generate --json reports tokens, timings and cache size", () => {
-  const r = runCli(["generate", "--temperature", "0", "--max-new-tokens", "20", "--json", "Once upon a time"]);
+  const r = runCli([
+    "generate",
+    "--temperature",
+    "0",
+    "--max-new-tokens",
+    "20",
+    "--json",
+    "Once upon a time",
+  ]);
   assert.equal(r.code, 0, r.stderr);
   const j = JSON.parse(r.stdout);
   assert.equal(j.tokens.length, 20);
   assert.equal(j.prompt_tokens[0], 1);
   assert.ok(j.text.length > 0);
-  for (const k of ["load_ms", "prefill_ms", "decode_ms", "prefill_tok_s", "decode_tok_s"]) assert.equal(typeof j.timings[k], "number", k);
+  for (const k of ["load_ms", "prefill_ms", "decode_ms", "prefill_tok_s", "decode_tok_s"])
+    assert.equal(typeof j.timings[k], "number", k);
   // 5 layers × 2 (k, v) × 4 kv heads × 8 dims × 4 bytes per position
   assert.equal(j.kv_cache_bytes, (j.prompt_tokens.length + 19) * 5 * 2 * 4 * 8 * 4);
 });

@@ -54,7 +54,9 @@ export class F32KVCache implements KVCache {
   private ensure(n: number): void {
     if (n <= this.cap) return;
     if (n > this.shape.maxLength) {
-      throw new Error(`context full: ${n} positions exceed the model's context length ${this.shape.maxLength}`);
+      throw new Error(
+        `context full: ${n} positions exceed the model's context length ${this.shape.maxLength}`,
+      );
     }
     const cap = Math.min(this.shape.maxLength, Math.max(n, this.cap * 2, 16));
     const row = this.shape.nKvHeads * this.shape.headDim;
@@ -74,7 +76,8 @@ export class F32KVCache implements KVCache {
   update(layer: number, k: Tensor, v: Tensor): { k: Tensor; v: Tensor } {
     const row = this.shape.nKvHeads * this.shape.headDim;
     const T = k.size / row;
-    if (!Number.isInteger(T) || v.size !== k.size) throw new Error("kv cache: k/v rows do not match the cache shape");
+    if (!Number.isInteger(T) || v.size !== k.size)
+      throw new Error("kv cache: k/v rows do not match the cache shape");
     this.ensure(this.len + T);
     this.keys[layer]!.set(k.f32(), this.len * row);
     this.values[layer]!.set(v.f32(), this.len * row);

@@ -7,22 +7,38 @@ export class UsageError extends Error {}
 
 export type Options = NonNullable<ParseArgsConfig["options"]>;
 
-export function parse(argv: string[], options: Options, maxPositionals = Infinity): { values: Record<string, unknown>; positionals: string[] } {
+export function parse(
+  argv: string[],
+  options: Options,
+  maxPositionals = Infinity,
+): { values: Record<string, unknown>; positionals: string[] } {
   let r;
   try {
-    r = parseArgs({ args: argv, options: { ...options, help: { type: "boolean", short: "h" } }, allowPositionals: true, strict: true });
+    r = parseArgs({
+      args: argv,
+      options: { ...options, help: { type: "boolean", short: "h" } },
+      allowPositionals: true,
+      strict: true,
+    });
   } catch (e) {
     throw new UsageError((e as Error).message.split("\n")[0]!);
   }
-  if (r.positionals.length > maxPositionals) throw new UsageError(`unexpected argument "${r.positionals[maxPositionals]}"`);
+  if (r.positionals.length > maxPositionals)
+    throw new UsageError(`unexpected argument "${r.positionals[maxPositionals]}"`);
   return { values: r.values as Record<string, unknown>, positionals: r.positionals };
 }
 
-export function num(v: unknown, flag: string, check: (n: number) => boolean, what: string): number | undefined {
+export function num(
+  v: unknown,
+  flag: string,
+  check: (n: number) => boolean,
+  what: string,
+): number | undefined {
   if (v === undefined) return undefined;
   const s = String(v).trim();
   const n = Number(s);
-  if (s === "" || !Number.isFinite(n) || !check(n)) throw new UsageError(`--${flag} must be ${what}, got "${String(v)}"`);
+  if (s === "" || !Number.isFinite(n) || !check(n))
+    throw new UsageError(`--${flag} must be ${what}, got "${String(v)}"`);
   return n;
 }
 

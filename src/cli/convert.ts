@@ -27,7 +27,12 @@ function vocabOf(tok: unknown): GGUFVocab | undefined {
 export async function convertCommand(argv: string[]): Promise<number> {
   const { values: v, positionals } = parse(
     argv,
-    { to: { type: "string" }, dtype: { type: "string" }, tokenizer: { type: "string" }, force: { type: "boolean" } },
+    {
+      to: { type: "string" },
+      dtype: { type: "string" },
+      tokenizer: { type: "string" },
+      force: { type: "boolean" },
+    },
     2,
   );
   if (v["help"]) {
@@ -37,10 +42,13 @@ export async function convertCommand(argv: string[]): Promise<number> {
   const [input, output] = positionals;
   if (!input || !output) throw new UsageError("give IN and OUT");
   const to = str(v["to"]);
-  if (to !== "safetensors" && to !== "gguf") throw new UsageError(`--to must be safetensors or gguf, got "${to ?? ""}"`);
+  if (to !== "safetensors" && to !== "gguf")
+    throw new UsageError(`--to must be safetensors or gguf, got "${to ?? ""}"`);
   const dtype = str(v["dtype"]) ?? "f32";
-  if (dtype !== "f32" && dtype !== "f16" && dtype !== "q8_0") throw new UsageError(`--dtype must be f32, f16 or q8_0, got "${dtype}"`);
-  if (to === "safetensors" && dtype === "q8_0") throw new UsageError("safetensors holds f32 or f16; use --to gguf for q8_0");
+  if (dtype !== "f32" && dtype !== "f16" && dtype !== "q8_0")
+    throw new UsageError(`--dtype must be f32, f16 or q8_0, got "${dtype}"`);
+  if (to === "safetensors" && dtype === "q8_0")
+    throw new UsageError("safetensors holds f32 or f16; use --to gguf for q8_0");
   const overwrite = v["force"] === true;
   const tokPath = str(v["tokenizer"]);
   const ck = readCheckpoint(input);
@@ -48,7 +56,10 @@ export async function convertCommand(argv: string[]): Promise<number> {
     writeHFFolder(output, ck, { dtype: dtype as "f32" | "f16", tokenizerFile: tokPath, overwrite });
   } else {
     const vocab = tokPath ? vocabOf(await loadTokenizer(tokPath)) : undefined;
-    if (tokPath && !vocab) throw new Error(`${tokPath}: this tokenizer cannot be embedded in GGUF (need a SentencePiece-style vocabulary)`);
+    if (tokPath && !vocab)
+      throw new Error(
+        `${tokPath}: this tokenizer cannot be embedded in GGUF (need a SentencePiece-style vocabulary)`,
+      );
     writeGGUFFile(output, ck, { dtype: dtype as "f32" | "f16" | "q8_0", vocab, overwrite });
   }
   process.stderr.write(`wrote ${output}\n`);

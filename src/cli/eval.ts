@@ -64,7 +64,11 @@ export async function evalCommand(argv: string[]): Promise<number> {
   }
   const scored = maxTokens !== undefined ? ids.slice(0, maxTokens) : ids;
   const r = perplexity(loaded.model, scored, { window });
-  if (v["json"]) process.stdout.write(JSON.stringify({ tokens: r.tokens, loss: r.loss, perplexity: r.perplexity }) + "\n");
-  else process.stdout.write(`tokens ${r.tokens}  loss ${r.loss.toFixed(4)} nats  perplexity ${r.perplexity.toFixed(3)}\n`);
+  if (v["json"])
+    process.stdout.write(JSON.stringify({ tokens: r.tokens, loss: r.loss, perplexity: r.perplexity }) + "\n");
+  else
+    process.stdout.write(
+      `tokens ${r.tokens}  loss ${r.loss.toFixed(4)} nats  perplexity ${r.perplexity.toFixed(3)}\n`,
+    );
   return 0;
 }

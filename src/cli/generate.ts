@@ -50,16 +50,21 @@ export async function generateCommand(argv: string[]): Promise<number> {
     process.stdout.write(GENERATE_HELP);
     return 0;
   }
-  const maxNewTokens = num(v["max-new-tokens"], "max-new-tokens", isNonNegInt, "a non-negative integer") ?? 256;
+  const maxNewTokens =
+    num(v["max-new-tokens"], "max-new-tokens", isNonNegInt, "a non-negative integer") ?? 256;
   const temperature = num(v["temperature"], "temperature", (n) => n >= 0, "a number >= 0") ?? 1.0;
   const topK = num(v["top-k"], "top-k", isPosInt, "a positive integer");
   const topP = num(v["top-p"], "top-p", (n) => n > 0 && n <= 1, "a number in (0, 1]") ?? 0.9;
-  const seed = num(v["seed"], "seed", (n) => Number.isSafeInteger(n) && n >= 0, "a non-negative integer") ?? Date.now() % 2 ** 31;
+  const seed =
+    num(v["seed"], "seed", (n) => Number.isSafeInteger(n) && n >= 0, "a non-negative integer") ??
+    Date.now() % 2 ** 31;
   num(v["threads"], "threads", isPosInt, "a positive integer");
   const promptText = str(v["prompt"]) ?? positionals[0];
   const promptTokens = str(v["prompt-tokens"]);
-  if (promptText !== undefined && promptTokens !== undefined) throw new UsageError("give either a prompt or --prompt-tokens, not both");
-  if (promptText !== undefined && positionals.length && str(v["prompt"]) !== undefined) throw new UsageError("give the prompt once");
+  if (promptText !== undefined && promptTokens !== undefined)
+    throw new UsageError("give either a prompt or --prompt-tokens, not both");
+  if (promptText !== undefined && positionals.length && str(v["prompt"]) !== undefined)
+    throw new UsageError("give the prompt once");
   const modelPath = str(v["model"]) ?? BUNDLED_MODEL;
   const tokPath = str(v["tokenizer"]) ?? (v["model"] === undefined ? BUNDLED_TOKENIZER : undefined);
 
@@ -79,11 +84,20 @@ export async function generateCommand(argv: string[]): Promise<number> {
   } else {
     ids = tokenizer.encode(promptText ?? "");
     if (loaded.addBos && loaded.bosId !== null) ids.unshift(loaded.bosId);
-    if (ids.length === 0) throw new UsageError("the prompt is empty and the model has no BOS token; give a prompt");
+    if (ids.length === 0)
+      throw new UsageError("the prompt is empty and the model has no BOS token; give a prompt");
   }
 
   const stats = emptyStats();
-  const opts = { maxNewTokens, temperature, topK, topP, seed, stopTokens: loaded.stopTokens, stopStrings: (v["stop"] as string[] | undefined) ?? [] };
+  const opts = {
+    maxNewTokens,
+    temperature,
+    topK,
+    topP,
+    seed,
+    stopTokens: loaded.stopTokens,
+    stopStrings: (v["stop"] as string[] | undefined) ?? [],
+  };
   const tokens: number[] = [];
   let text = "";
   const json = v["json"] === true;

@@ -45,10 +45,24 @@ export async function inspectCommand(argv: string[]): Promise<number> {
     `format        ${info.format}`,
     `architecture  ${info.architecture}${info.supported ? "" : " (not supported)"}`,
     `parameters    ${params.toLocaleString("en-US")}`,
-    `tensors       ${info.tensors} (${Object.entries(dtypes).map(([d, n]) => `${n} ${d}`).join(", ")})`,
+    `tensors       ${info.tensors} (${Object.entries(dtypes)
+      .map(([d, n]) => `${n} ${d}`)
+      .join(", ")})`,
     `memory        ${(bytes / 2 ** 20).toFixed(2)} MiB`,
   ];
-  for (const k of ["hidden_size", "n_embd", "num_hidden_layers", "n_layer", "num_attention_heads", "n_head", "num_key_value_heads", "intermediate_size", "vocab_size", "max_position_embeddings", "n_positions"]) {
+  for (const k of [
+    "hidden_size",
+    "n_embd",
+    "num_hidden_layers",
+    "n_layer",
+    "num_attention_heads",
+    "n_head",
+    "num_key_value_heads",
+    "intermediate_size",
+    "vocab_size",
+    "max_position_embeddings",
+    "n_positions",
+  ]) {
     if (ck.config[k] !== undefined) lines.push(`${k.padEnd(14)}${String(ck.config[k])}`);
   }
   process.stdout.write(lines.join("\n") + "\n");

@@ -54,7 +54,9 @@ main(process.argv.slice(2)).then(
   },
   (e: unknown) => {
     const msg = e instanceof Error ? e.message : String(e);
-    process.stderr.write(`decoderkit: ${e instanceof UsageError ? "usage: " : "error: "}${msg.split("\n")[0]}\n`);
+    process.stderr.write(
+      `decoderkit: ${e instanceof UsageError ? "usage: " : "error: "}${msg.split("\n")[0]}\n`,
+    );
     process.exitCode = e instanceof UsageError ? 2 : 1;
   },
 );

@@ -29,7 +29,8 @@ async function tokenizerFor(model: string | undefined, tok: string | undefined):
     const b = Buffer.alloc(4);
     fs.readSync(fd, b, 0, 4, 0);
     fs.closeSync(fd);
-    if (b.toString("latin1") === "GGUF") return tokenizerFromGGUF(readGGUF(model, { metadataOnly: true }).metadata);
+    if (b.toString("latin1") === "GGUF")
+      return tokenizerFromGGUF(readGGUF(model, { metadataOnly: true }).metadata);
   }
   const loaded = await loadModel(model);
   if (!loaded.tokenizer) throw new Error(`${model}: no tokenizer found; pass --tokenizer`);
@@ -39,7 +40,12 @@ async function tokenizerFor(model: string | undefined, tok: string | undefined):
 export async function tokenizeCommand(argv: string[]): Promise<number> {
   const { values: v, positionals } = parse(
     argv,
-    { model: { type: "string" }, tokenizer: { type: "string" }, "add-special": { type: "boolean" }, json: { type: "boolean" } },
+    {
+      model: { type: "string" },
+      tokenizer: { type: "string" },
+      "add-special": { type: "boolean" },
+      json: { type: "boolean" },
+    },
     1,
   );
   if (v["help"]) {
@@ -49,9 +55,13 @@ export async function tokenizeCommand(argv: string[]): Promise<number> {
   const text = positionals[0];
   if (text === undefined) throw new UsageError("give the TEXT to tokenize");
   const model = str(v["model"]);
-  const tok = await tokenizerFor(model === undefined && !v["tokenizer"] ? undefined : (model ?? BUNDLED_MODEL), str(v["tokenizer"]));
+  const tok = await tokenizerFor(
+    model === undefined && !v["tokenizer"] ? undefined : (model ?? BUNDLED_MODEL),
+    str(v["tokenizer"]),
+  );
   const ids = tok.encode(text, { addSpecial: v["add-special"] === true });
-  if (v["json"]) process.stdout.write(JSON.stringify({ ids, pieces: ids.map((i) => tok.idToPiece(i)) }) + "\n");
+  if (v["json"])
+    process.stdout.write(JSON.stringify({ ids, pieces: ids.map((i) => tok.idToPiece(i)) }) + "\n");
   else process.stdout.write(ids.map((i) => `${i}\t${JSON.stringify(tok.idToPiece(i))}`).join("\n") + "\n");
   return 0;
 }

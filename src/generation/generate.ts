@@ -40,14 +40,17 @@ export async function* generateTokens(
     }
   }
   const max = opts.maxNewTokens ?? 256;
-  if (!Number.isInteger(max) || max < 0) throw new Error(`max new tokens must be a non-negative integer, got ${max}`);
+  if (!Number.isInteger(max) || max < 0)
+    throw new Error(`max new tokens must be a non-negative integer, got ${max}`);
   const cache = opts.cache ?? model.newCache();
   const stop = new Set(opts.stopTokens ?? []);
   const pick = makeSampler(opts, new Rng(opts.seed ?? 0));
   stats.promptTokens = promptIds.length;
   stats.cache = cache;
   if (cache.length + promptIds.length > model.contextLength) {
-    throw new Error(`the prompt (${promptIds.length} tokens) does not fit the context length ${model.contextLength}`);
+    throw new Error(
+      `the prompt (${promptIds.length} tokens) does not fit the context length ${model.contextLength}`,
+    );
   }
   let t0 = performance.now();
   let logits = model.forward(promptIds, cache).f32();

@@ -44,7 +44,8 @@ function readJson(p: string): Record<string, unknown> {
   } catch (e) {
     throw new Error(`${p}: not valid JSON (${(e as Error).message})`);
   }
-  if (typeof v !== "object" || v === null || Array.isArray(v)) throw new Error(`${p}: expected a JSON object`);
+  if (typeof v !== "object" || v === null || Array.isArray(v))
+    throw new Error(`${p}: expected a JSON object`);
   return v as Record<string, unknown>;
 }
 
@@ -77,7 +78,10 @@ function normalizeGpt2(tensors: Map<string, Tensor>): Map<string, Tensor> {
 }
 
 /** Hugging Face tensors as our models expect them (GPT-2: "transformer." prefix, Conv1D transposed). */
-export function normalizeHF(config: Record<string, unknown>, tensors: Map<string, Tensor>): Map<string, Tensor> {
+export function normalizeHF(
+  config: Record<string, unknown>,
+  tensors: Map<string, Tensor>,
+): Map<string, Tensor> {
   const type = config["model_type"];
   const arch = Array.isArray(config["architectures"]) ? config["architectures"][0] : undefined;
   if (type === "gpt2" || arch === "GPT2LMHeadModel") return normalizeGpt2(tensors);
@@ -94,7 +98,8 @@ function readHFWeights(dir: string, opts: ReadOptions): [CheckpointFormat, Map<s
     const files = [...new Set(Object.values(map as Record<string, unknown>))];
     const all = new Map<string, Tensor>();
     for (const f of files) {
-      if (typeof f !== "string" || f.includes("/") || f.includes("\\")) throw new Error(`${index}: bad shard name ${JSON.stringify(f)}`);
+      if (typeof f !== "string" || f.includes("/") || f.includes("\\"))
+        throw new Error(`${index}: bad shard name ${JSON.stringify(f)}`);
       for (const [k, t] of readSafetensors(path.join(dir, f), opts).tensors) all.set(k, t);
     }
     return ["safetensors", all];
@@ -123,7 +128,13 @@ export function readCheckpoint(p: string, opts: ReadOptions = {}): Checkpoint {
   if (format === "gguf") {
     const g = readGGUF(p, opts);
     const config = hfConfigFromGGUF(g.metadata, g.tensors);
-    return { format, path: p, config, tensors: hfTensorsFromGGUF(g.metadata, g.tensors, config), ggufMetadata: g.metadata };
+    return {
+      format,
+      path: p,
+      config,
+      tensors: hfTensorsFromGGUF(g.metadata, g.tensors, config),
+      ggufMetadata: g.metadata,
+    };
   }
   if (format === "llama2c") {
     const m = readLlama2c(p, opts);
@@ -154,5 +165,7 @@ export function readCheckpoint(p: string, opts: ReadOptions = {}): Checkpoint {
     const raw = format === "safetensors" ? readSafetensors(p, opts).tensors : readPytorchBin(p, opts).tensors;
     return { format, path: p, config, tensors: normalizeHF(config, raw) };
   }
-  throw new Error(`${p}: unknown checkpoint format (expected .gguf, .safetensors, .bin or a Hugging Face folder)`);
+  throw new Error(
+    `${p}: unknown checkpoint format (expected .gguf, .safetensors, .bin or a Hugging Face folder)`,
+  );
 }

@@ -16,7 +16,8 @@ function ensureFreshDir(dir: string, overwrite: boolean): void {
   if (fs.existsSync(dir)) {
     if (!fs.statSync(dir).isDirectory()) throw new Error(`${dir} exists and is not a folder`);
     const clash = ["config.json", "model.safetensors"].filter((f) => fs.existsSync(path.join(dir, f)));
-    if (clash.length && !overwrite) throw new Error(`${dir} already holds ${clash.join(", ")} (use --force to replace)`);
+    if (clash.length && !overwrite)
+      throw new Error(`${dir} already holds ${clash.join(", ")} (use --force to replace)`);
   } else fs.mkdirSync(dir, { recursive: true });
 }
 
@@ -38,7 +39,10 @@ export function writeHFFolder(
     tensors.set(name, dtype === "f16" && w.ndim >= 2 ? toF16(w) : toF32(w));
   }
   const config = { ...ck.config, torch_dtype: dtype === "f16" ? "float16" : "float32" };
-  writeSafetensors(path.join(dir, "model.safetensors"), tensors, { metadata: { format: "pt" }, overwrite: opts.overwrite ?? false });
+  writeSafetensors(path.join(dir, "model.safetensors"), tensors, {
+    metadata: { format: "pt" },
+    overwrite: opts.overwrite ?? false,
+  });
   fs.writeFileSync(path.join(dir, "config.json"), JSON.stringify(config, null, 2) + "\n");
   if (opts.tokenizerFile) {
     const base = path.basename(opts.tokenizerFile);
@@ -96,7 +100,8 @@ export function writeGGUFFile(
   opts: { dtype?: "f32" | "f16" | "q8_0"; vocab?: GGUFVocab; overwrite?: boolean } = {},
 ): void {
   const arch = ck.config["model_type"];
-  if (arch !== "llama") throw new Error(`GGUF export supports llama-architecture models, not ${String(arch)}`);
+  if (arch !== "llama")
+    throw new Error(`GGUF export supports llama-architecture models, not ${String(arch)}`);
   const meta = llamaMetadata(ck);
   if (ck.ggufMetadata) {
     for (const [k, v] of ck.ggufMetadata) if (k.startsWith("tokenizer.")) meta.set(k, v);
@@ -107,5 +112,9 @@ export function writeGGUFFile(
     name,
     tensor: tensor.dtype === "f32" || tensor.dtype === opts.dtype ? tensor : toF32(tensor),
   }));
-  writeGGUF(file, { metadata: meta, tensors }, { dtype: opts.dtype ?? "f32", overwrite: opts.overwrite ?? false });
+  writeGGUF(
+    file,
+    { metadata: meta, tensors },
+    { dtype: opts.dtype ?? "f32", overwrite: opts.overwrite ?? false },
+  );
 }

@@ -9,7 +9,8 @@ function num(c: Json, keys: string[], dflt?: number): number {
   for (const k of keys) {
     const v = c[k];
     if (typeof v === "number" && Number.isFinite(v)) return v;
-    if (v !== undefined && v !== null) throw new Error(`config: "${k}" must be a number, got ${JSON.stringify(v)}`);
+    if (v !== undefined && v !== null)
+      throw new Error(`config: "${k}" must be a number, got ${JSON.stringify(v)}`);
   }
   if (dflt === undefined) throw new Error(`config: missing "${keys[0]}"`);
   return dflt;
@@ -17,7 +18,8 @@ function num(c: Json, keys: string[], dflt?: number): number {
 
 function posInt(c: Json, keys: string[], dflt?: number): number {
   const v = num(c, keys, dflt);
-  if (!Number.isSafeInteger(v) || v <= 0) throw new Error(`config: "${keys[0]}" must be a positive integer, got ${v}`);
+  if (!Number.isSafeInteger(v) || v <= 0)
+    throw new Error(`config: "${keys[0]}" must be a positive integer, got ${v}`);
   return v;
 }
 
@@ -53,7 +55,8 @@ function ropeScaling(c: Json): RopeScaling | null {
   const o = r as Json;
   const type = (o["rope_type"] ?? o["type"]) as unknown;
   if (type === "default") return null;
-  if (type !== "linear" && type !== "llama3") throw new Error(`config: rope_scaling type ${JSON.stringify(type)} is not supported`);
+  if (type !== "linear" && type !== "llama3")
+    throw new Error(`config: rope_scaling type ${JSON.stringify(type)} is not supported`);
   return {
     type,
     factor: num(o, ["factor"]),
@@ -67,7 +70,8 @@ export function llamaConfigFromHF(c: Json): LlamaConfig {
   const hiddenSize = posInt(c, ["hidden_size"]);
   const numHeads = posInt(c, ["num_attention_heads"]);
   const numKvHeads = posInt(c, ["num_key_value_heads"], numHeads);
-  if (numHeads % numKvHeads !== 0) throw new Error(`config: ${numHeads} heads not divisible by ${numKvHeads} kv heads`);
+  if (numHeads % numKvHeads !== 0)
+    throw new Error(`config: ${numHeads} heads not divisible by ${numKvHeads} kv heads`);
   const headDim = posInt(c, ["head_dim"], hiddenSize / numHeads);
   const sw = c["sliding_window"];
   const useSw = c["use_sliding_window"] !== false && typeof sw === "number" && sw > 0;

@@ -29,7 +29,10 @@ class GPT2Attention {
     const qkv = this.c_attn.forward(x); // (T, 3D)
     const q = qkv.narrow(1, 0, D).contiguous().reshape([T, H, hd]); // (T, nh, hs)
     const k = qkv.narrow(1, D, D).contiguous().reshape([T, H, hd]);
-    const v = qkv.narrow(1, 2 * D, D).contiguous().reshape([T, H, hd]);
+    const v = qkv
+      .narrow(1, 2 * D, D)
+      .contiguous()
+      .reshape([T, H, hd]);
     const kv = cache.update(layer, k, v);
     const y = ops.attention(q, kv.k, kv.v, { queryPos: start, window: 0, scale: 1 / Math.sqrt(hd) });
     return this.c_proj.forward(y.reshape([T, D]));
@@ -94,7 +97,8 @@ export class GPT2LMHeadModel implements CausalLM {
     this.h = [];
     for (let i = 0; i < cfg.nLayer; i++) this.h.push(new GPT2Block(t.pp("h").pp(i), cfg));
     this.ln_f = new LayerNorm(t.pp("ln_f"), cfg.nEmbd, cfg.layerNormEps);
-    this.lm_head = new Weights(weights).maybe("lm_head.weight", [cfg.vocabSize, cfg.nEmbd]) ?? this.wte.weight;
+    this.lm_head =
+      new Weights(weights).maybe("lm_head.weight", [cfg.vocabSize, cfg.nEmbd]) ?? this.wte.weight;
   }
 
   get vocabSize(): number {
@@ -107,14 +111,20 @@ export class GPT2LMHeadModel implements CausalLM {
 
   newCache(): KVCache {
     const c = this.cfg;
-    return new F32KVCache({ nLayers: c.nLayer, nKvHeads: c.nHead, headDim: c.nEmbd / c.nHead, maxLength: c.nPositions });
+    return new F32KVCache({
+      nLayers: c.nLayer,
+      nKvHeads: c.nHead,
+      headDim: c.nEmbd / c.nHead,
+      maxLength: c.nPositions,
+    });
   }
 
   forward(ids: readonly number[], cache: KVCache, opts: ForwardOptions = {}): Tensor {
     const T = ids.length;
     if (T === 0) throw new Error("forward: no tokens");
     const start = cache.length;
-    if (start + T > this.cfg.nPositions) throw new Error(`context full: ${start + T} positions exceed ${this.cfg.nPositions}`);
+    if (start + T > this.cfg.nPositions)
+      throw new Error(`context full: ${start + T} positions exceed ${this.cfg.nPositions}`);
     const pos = Array.from({ length: T }, (_, i) => start + i);
     let x = ops.add(this.wte.forward(ids), this.wpe.forward(pos)); // (T, D)
     for (let l = 0; l < this.h.length; l++) x = this.h[l]!.forward(x, l, cache, start);

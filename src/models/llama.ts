@@ -70,7 +70,11 @@ class LlamaBlock {
   constructor(vb: Weights, cfg: LlamaConfig, invFreq: Float32Array) {
     this.input_layernorm = new RMSNorm(vb.pp("input_layernorm"), cfg.hiddenSize, cfg.rmsNormEps);
     this.self_attn = new LlamaAttention(vb.pp("self_attn"), cfg, invFreq);
-    this.post_attention_layernorm = new RMSNorm(vb.pp("post_attention_layernorm"), cfg.hiddenSize, cfg.rmsNormEps);
+    this.post_attention_layernorm = new RMSNorm(
+      vb.pp("post_attention_layernorm"),
+      cfg.hiddenSize,
+      cfg.rmsNormEps,
+    );
     this.mlp = new LlamaMLP(vb.pp("mlp"), cfg);
   }
 
@@ -102,7 +106,8 @@ export class LlamaForCausalLM implements CausalLM {
     this.embed_tokens = new Embedding(m.pp("embed_tokens"), cfg.vocabSize, cfg.hiddenSize);
     const invFreq = ropeInvFreq(cfg.headDim, cfg.ropeTheta, cfg.ropeScaling);
     this.layers = [];
-    for (let i = 0; i < cfg.numLayers; i++) this.layers.push(new LlamaBlock(m.pp("layers").pp(i), cfg, invFreq));
+    for (let i = 0; i < cfg.numLayers; i++)
+      this.layers.push(new LlamaBlock(m.pp("layers").pp(i), cfg, invFreq));
     this.norm = new RMSNorm(m.pp("norm"), cfg.hiddenSize, cfg.rmsNormEps);
     this.lm_head = vb.maybe("lm_head.weight", [cfg.vocabSize, cfg.hiddenSize]) ?? this.embed_tokens.weight;
   }
@@ -117,7 +122,12 @@ export class LlamaForCausalLM implements CausalLM {
 
   newCache(): KVCache {
     const c = this.cfg;
-    return new F32KVCache({ nLayers: c.numLayers, nKvHeads: c.numKvHeads, headDim: c.headDim, maxLength: c.contextLength });
+    return new F32KVCache({
+      nLayers: c.numLayers,
+      nKvHeads: c.numKvHeads,
+      headDim: c.headDim,
+      maxLength: c.contextLength,
+    });
   }
 
   forward(ids: readonly number[], cache: KVCache, opts: ForwardOptions = {}): Tensor {

@@ -49,14 +49,20 @@ export async function loadModel(p: string, opts: LoadOptions = {}): Promise<Load
   const t0 = performance.now();
   const checkpoint = readCheckpoint(p, opts);
   const model = buildModel(checkpoint.config, checkpoint.tensors);
-  const tokenizer = opts.tokenizer ? await loadTokenizer(opts.tokenizer) : await findTokenizer(checkpoint, model.vocabSize);
+  const tokenizer = opts.tokenizer
+    ? await loadTokenizer(opts.tokenizer)
+    : await findTokenizer(checkpoint, model.vocabSize);
   const cfgEos = checkpoint.config["eos_token_id"];
   const stop = new Set<number>();
   if (tokenizer?.eosId !== null && tokenizer?.eosId !== undefined) stop.add(tokenizer.eosId);
   else if (typeof cfgEos === "number") stop.add(cfgEos);
   else if (Array.isArray(cfgEos)) for (const e of cfgEos) if (typeof e === "number") stop.add(e);
   const llama2c = checkpoint.format === "llama2c";
-  const bosId = tokenizer?.bosId ?? (typeof checkpoint.config["bos_token_id"] === "number" ? (checkpoint.config["bos_token_id"] as number) : null);
+  const bosId =
+    tokenizer?.bosId ??
+    (typeof checkpoint.config["bos_token_id"] === "number"
+      ? (checkpoint.config["bos_token_id"] as number)
+      : null);
   if (llama2c && bosId !== null) stop.add(bosId);
   return {
     model,

@@ -10,7 +10,8 @@ export class Linear {
 
   constructor(vb: Weights, inF: number, outF: number, bias: boolean | "optional" = false) {
     this.weight = vb.get("weight", [outF, inF]);
-    this.bias = bias === true ? vb.getF32("bias", [outF]) : bias === "optional" ? vb.maybeF32("bias", [outF]) : null;
+    this.bias =
+      bias === true ? vb.getF32("bias", [outF]) : bias === "optional" ? vb.maybeF32("bias", [outF]) : null;
   }
 
   forward(x: Tensor): Tensor {

@@ -10,8 +10,13 @@ export interface RopeScaling {
 }
 
 /** invFreq[i] = base^(-2i/rotaryDim) for i < rotaryDim/2, rescaled as the config says. */
-export function ropeInvFreq(rotaryDim: number, base: number, scaling: RopeScaling | null = null): Float32Array {
-  if (rotaryDim % 2 !== 0 || rotaryDim <= 0) throw new Error(`rotary dimension ${rotaryDim} must be positive and even`);
+export function ropeInvFreq(
+  rotaryDim: number,
+  base: number,
+  scaling: RopeScaling | null = null,
+): Float32Array {
+  if (rotaryDim % 2 !== 0 || rotaryDim <= 0)
+    throw new Error(`rotary dimension ${rotaryDim} must be positive and even`);
   const half = rotaryDim / 2;
   const inv = new Float32Array(half);
   for (let i = 0; i < half; i++) {

@@ -19,7 +19,14 @@ export interface AttentionParams {
 
 export interface Kernels {
   /** out[M, N] = x[M, K] · w[N, K]ᵀ (+ bias); w may be any stored dtype (f32, f16, quantized). */
-  linear(x: Float32Array, M: number, K: number, w: Tensor, bias: Float32Array | null, out: Float32Array): void;
+  linear(
+    x: Float32Array,
+    M: number,
+    K: number,
+    w: Tensor,
+    bias: Float32Array | null,
+    out: Float32Array,
+  ): void;
   /** out[i, :] = row ids[i] of w[V, D] (any stored dtype). */
   embedding(w: Tensor, ids: ArrayLike<number>, out: Float32Array): void;
   rmsnorm(x: Float32Array, M: number, D: number, weight: Float32Array, eps: number, out: Float32Array): void;
@@ -63,7 +70,8 @@ export function registerBackend(name: string, kernels: Kernels): void {
 }
 
 export function setBackend(name: string): void {
-  if (!registry.has(name)) throw new Error(`unknown backend "${name}" (have: ${[...registry.keys()].join(", ")})`);
+  if (!registry.has(name))
+    throw new Error(`unknown backend "${name}" (have: ${[...registry.keys()].join(", ")})`);
   active = name;
 }
 

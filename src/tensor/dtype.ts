@@ -43,7 +43,8 @@ export function byteSize(dtype: DType, shape: readonly number[]): number {
 export function numel(shape: readonly number[]): number {
   let n = 1;
   for (const d of shape) {
-    if (!Number.isSafeInteger(d) || d < 0) throw new Error(`bad dimension ${d} in shape [${shape.join(", ")}]`);
+    if (!Number.isSafeInteger(d) || d < 0)
+      throw new Error(`bad dimension ${d} in shape [${shape.join(", ")}]`);
     n *= d;
   }
   if (!Number.isSafeInteger(n)) throw new Error(`shape [${shape.join(", ")}] is too large`);

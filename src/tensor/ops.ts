@@ -44,7 +44,15 @@ export function layerNorm(x: Tensor, w: Tensor, b: Tensor | null, eps: number): 
   const [M, D] = rows(x);
   if (w.size !== D || (b && b.size !== D)) throw new Error(`layerNorm: parameters do not match rows of ${D}`);
   const out = Tensor.zeros(x.shape);
-  kernels().layernorm(f32(x, "layerNorm"), M, D, f32(w, "layerNorm"), b ? f32(b, "layerNorm") : null, eps, out.f32());
+  kernels().layernorm(
+    f32(x, "layerNorm"),
+    M,
+    D,
+    f32(w, "layerNorm"),
+    b ? f32(b, "layerNorm") : null,
+    eps,
+    out.f32(),
+  );
   return out;
 }
 
@@ -80,18 +88,31 @@ export function softmax(x: Tensor): Tensor {
 export function rope(x: Tensor, positions: ArrayLike<number>, invFreq: Float32Array): Tensor {
   if (x.ndim !== 3) throw new Error(`rope: expected [T, heads, headDim], got [${x.shape}]`);
   const [T, H, hd] = x.shape as [number, number, number];
-  if (positions.length !== T || invFreq.length * 2 > hd) throw new Error("rope: positions or frequencies do not fit");
+  if (positions.length !== T || invFreq.length * 2 > hd)
+    throw new Error("rope: positions or frequencies do not fit");
   const out = Tensor.fromArray(f32(x, "rope"), x.shape);
   kernels().rope(out.f32(), T, H, hd, positions, invFreq);
   return out;
 }
 
 /** Causal attention of q [T, nHeads, hd] over cached k, v [S, nKvHeads, hd] → [T, nHeads, hd]. */
-export function attention(q: Tensor, k: Tensor, v: Tensor, p: Omit<AttentionParams, "T" | "S" | "nHeads" | "nKvHeads" | "headDim">): Tensor {
+export function attention(
+  q: Tensor,
+  k: Tensor,
+  v: Tensor,
+  p: Omit<AttentionParams, "T" | "S" | "nHeads" | "nKvHeads" | "headDim">,
+): Tensor {
   const [T, nHeads, hd] = q.shape as [number, number, number];
   const [S, nKvHeads] = k.shape as [number, number];
-  if (k.shape[2] !== hd || v.shape[2] !== hd || v.shape[0] !== S) throw new Error("attention: q/k/v shapes disagree");
+  if (k.shape[2] !== hd || v.shape[2] !== hd || v.shape[0] !== S)
+    throw new Error("attention: q/k/v shapes disagree");
   const out = Tensor.zeros([T, nHeads, hd]);
-  kernels().attention(f32(q, "attention"), f32(k, "attention"), f32(v, "attention"), { ...p, T, S, nHeads, nKvHeads, headDim: hd }, out.f32());
+  kernels().attention(
+    f32(q, "attention"),
+    f32(k, "attention"),
+    f32(v, "attention"),
+    { ...p, T, S, nHeads, nKvHeads, headDim: hd },
+    out.f32(),
+  );
   return out;
 }

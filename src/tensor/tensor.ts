@@ -33,20 +33,29 @@ export class Tensor {
   grad: Tensor | null = null;
   gradNode: GradNode | null = null;
 
-  constructor(dtype: DType, shape: readonly number[], data: Storage, strides?: readonly number[], offset = 0) {
+  constructor(
+    dtype: DType,
+    shape: readonly number[],
+    data: Storage,
+    strides?: readonly number[],
+    offset = 0,
+  ) {
     this.dtype = dtype;
     this.shape = Object.freeze([...shape]);
     this.strides = Object.freeze(strides ? [...strides] : contiguousStrides(shape));
     this.offset = offset;
     this.data = data;
     const plain = dtype === "f32" || dtype === "i32";
-    if (plain !== !(data instanceof Uint8Array)) throw new Error(`storage kind does not match dtype ${dtype}`);
-    if (dtype === "f32" && !(data instanceof Float32Array)) throw new Error("f32 tensor needs a Float32Array");
+    if (plain !== !(data instanceof Uint8Array))
+      throw new Error(`storage kind does not match dtype ${dtype}`);
+    if (dtype === "f32" && !(data instanceof Float32Array))
+      throw new Error("f32 tensor needs a Float32Array");
     if (dtype === "i32" && !(data instanceof Int32Array)) throw new Error("i32 tensor needs an Int32Array");
     if (!plain && (offset !== 0 || !this.isContiguous())) {
       throw new Error(`${dtype} tensors must be contiguous`);
     }
-    if (!plain && data.length < byteSize(dtype, shape)) throw new Error(`${dtype} storage too small for shape`);
+    if (!plain && data.length < byteSize(dtype, shape))
+      throw new Error(`${dtype} storage too small for shape`);
   }
 
   /** Zero-filled f32 tensor from the current allocator. */
@@ -91,7 +100,9 @@ export class Tensor {
       }
       const n = need / 4;
       const data =
-        dtype === "f32" ? new Float32Array(b.buffer, b.byteOffset, n) : new Int32Array(b.buffer, b.byteOffset, n);
+        dtype === "f32"
+          ? new Float32Array(b.buffer, b.byteOffset, n)
+          : new Int32Array(b.buffer, b.byteOffset, n);
       return new Tensor(dtype, shape, data);
     }
     return new Tensor(dtype, shape, bytes.subarray(0, need));
@@ -167,7 +178,8 @@ export class Tensor {
   /** A contiguous copy (or this tensor when it already is contiguous and starts at 0). */
   contiguous(): Tensor {
     if (this.isContiguous() && this.offset === 0) return this;
-    if (this.dtype !== "f32" && this.dtype !== "i32") throw new Error(`${this.dtype} tensors are always contiguous`);
+    if (this.dtype !== "f32" && this.dtype !== "i32")
+      throw new Error(`${this.dtype} tensors are always contiguous`);
     const out = Tensor.zeros(this.shape, this.dtype);
     const src = this.data as Float32Array | Int32Array;
     const dst = out.data as Float32Array | Int32Array;
@@ -197,7 +209,8 @@ export class Tensor {
   }
 
   toArray(): number[] {
-    if (this.dtype !== "f32" && this.dtype !== "i32") throw new Error(`toArray on ${this.dtype}; dequantize first`);
+    if (this.dtype !== "f32" && this.dtype !== "i32")
+      throw new Error(`toArray on ${this.dtype}; dequantize first`);
     const t = this.contiguous();
     return Array.from((t.data as Float32Array | Int32Array).subarray(t.offset, t.offset + t.size));
   }

@@ -150,9 +150,17 @@ export class Llama2cTokenizer implements Tokenizer {
    */
   ggufVocab(): GGUFVocab {
     const specials = ["<unk>", "<s>", "</s>"];
-    const tokens = this.pieces.map((p, id) => (id < 3 ? specials[id]! : utf8Decode(binaryBytes(p)).replace(/ /g, "\u2581")));
+    const tokens = this.pieces.map((p, id) =>
+      id < 3 ? specials[id]! : utf8Decode(binaryBytes(p)).replace(/ /g, "\u2581"),
+    );
     const types = this.pieces.map((p, id) =>
-      id === 0 ? TokenType.unknown : id < 3 ? TokenType.control : parseBytePiece(p) !== null ? TokenType.byte : TokenType.normal,
+      id === 0
+        ? TokenType.unknown
+        : id < 3
+          ? TokenType.control
+          : parseBytePiece(p) !== null
+            ? TokenType.byte
+            : TokenType.normal,
     );
     return { tokens, scores: this.scores, types, bosId: BOS, eosId: EOS, unkId: 0, addBos: true };
   }

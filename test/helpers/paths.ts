@@ -14,13 +14,22 @@ export const CLI = path.resolve("dist/cli/main.js");
 /** The greedy sample published in the stories260K model card. */
 export function modelCardSample(): string {
   const card = fs.readFileSync(path.join(SHARED, "models/stories260K/MODEL_CARD.md"), "utf8");
-  const m = /\$ \.\/run stories260K\/stories260K\.bin -z stories260K\/tok512\.bin -t 0\.0\n([\s\S]*?)\n```/.exec(card);
+  const m =
+    /\$ \.\/run stories260K\/stories260K\.bin -z stories260K\/tok512\.bin -t 0\.0\n([\s\S]*?)\n```/.exec(
+      card,
+    );
   if (!m) throw new Error("greedy sample not found in MODEL_CARD.md");
   return m[1]!;
 }
 
-export function runCli(args: string[], opts: { timeout?: number } = {}): { code: number; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: "utf8", timeout: opts.timeout ?? 120_000 });
+export function runCli(
+  args: string[],
+  opts: { timeout?: number } = {},
+): { code: number; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [CLI, ...args], {
+    encoding: "utf8",
+    timeout: opts.timeout ?? 120_000,
+  });
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
 

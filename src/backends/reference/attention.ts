@@ -29,9 +29,16 @@ export function rope(
   }
 }
 
-export function attention(q: Float32Array, k: Float32Array, v: Float32Array, p: AttentionParams, out: Float32Array): void {
+export function attention(
+  q: Float32Array,
+  k: Float32Array,
+  v: Float32Array,
+  p: AttentionParams,
+  out: Float32Array,
+): void {
   const { T, S, nHeads, nKvHeads, headDim: hd, queryPos, window, scale } = p;
-  if (nHeads % nKvHeads !== 0) throw new Error(`attention: ${nHeads} heads not divisible by ${nKvHeads} kv heads`);
+  if (nHeads % nKvHeads !== 0)
+    throw new Error(`attention: ${nHeads} heads not divisible by ${nKvHeads} kv heads`);
   const group = nHeads / nKvHeads;
   const scores = new Float32Array(S);
   const kvStride = nKvHeads * hd;

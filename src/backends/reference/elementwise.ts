@@ -1,6 +1,13 @@
 // Reference element-wise kernels and row normalisations (RMSNorm: Zhang & Sennrich 2019; LayerNorm: Ba et al. 2016).
 
-export function rmsnorm(x: Float32Array, M: number, D: number, w: Float32Array, eps: number, out: Float32Array): void {
+export function rmsnorm(
+  x: Float32Array,
+  M: number,
+  D: number,
+  w: Float32Array,
+  eps: number,
+  out: Float32Array,
+): void {
   for (let m = 0; m < M; m++) {
     const o = m * D;
     let ss = 0;
@@ -73,7 +80,11 @@ export function erf(x: number): number {
               (0.37409196 +
                 t *
                   (0.09678418 +
-                    t * (-0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))),
+                    t *
+                      (-0.18628806 +
+                        t *
+                          (0.27886807 +
+                            t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))),
     );
   return x >= 0 ? 1 - r : r - 1;
 }

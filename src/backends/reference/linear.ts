@@ -29,7 +29,8 @@ export function linear(
   bias: Float32Array | null,
   out: Float32Array,
 ): void {
-  if (w.ndim !== 2 || w.shape[1] !== K) throw new Error(`linear: weight [${w.shape}] does not take ${K} inputs`);
+  if (w.ndim !== 2 || w.shape[1] !== K)
+    throw new Error(`linear: weight [${w.shape}] does not take ${K} inputs`);
   const N = w.shape[0]!;
   if (x.length < M * K || out.length < M * N) throw new Error("linear: buffers too small");
   if (w.dtype === "f32") {
@@ -66,7 +67,8 @@ export function embedding(w: Tensor, ids: ArrayLike<number>, out: Float32Array):
   const rowBytes = (D / info.blockSize) * info.blockBytes;
   for (let i = 0; i < ids.length; i++) {
     const id = ids[i]!;
-    if (!Number.isInteger(id) || id < 0 || id >= V) throw new Error(`token id ${id} outside vocabulary of ${V}`);
+    if (!Number.isInteger(id) || id < 0 || id >= V)
+      throw new Error(`token id ${id} outside vocabulary of ${V}`);
     if (w.dtype === "f32") {
       const wd = w.contiguous().f32();
       out.set(wd.subarray(id * D, id * D + D), i * D);
