@@ -24,17 +24,27 @@ export function topK(k: number): LogitsProcessor {
   };
 }
 
-/** Keeps the smallest set of most likely tokens whose probability sums to at least p. */
+/** Keeps the smallest set of most likely tokens whose probability sums to at least p; ties go to the lower id. */
 export function topP(p: number): LogitsProcessor {
   if (!(p > 0 && p <= 1)) throw new Error(`top-p must be in (0, 1], got ${p}`);
   return (l) => {
     if (p >= 1) return;
     const probs = softmaxCopy(l);
-    const order = Array.from(probs.keys()).sort((a, b) => probs[b]! - probs[a]! || a - b);
+    const sorted = Float64Array.from(probs).sort(); // ascending; a native sort, no comparator
     let cum = 0;
-    let n = 0;
-    while (n < order.length && cum < p) cum += probs[order[n++]!]!;
-    for (let i = n; i < order.length; i++) l[order[i]!] = -Infinity;
+    let cut = 0;
+    let ties = 0; // how many tokens of probability `cut` the nucleus takes (lowest ids first)
+    for (let i = sorted.length - 1; i >= 0; i--) {
+      cum += sorted[i]!;
+      ties = sorted[i] === cut ? ties + 1 : 1;
+      cut = sorted[i]!;
+      if (cum >= p) break;
+    }
+    for (let i = 0; i < l.length; i++) {
+      if (probs[i]! > cut) continue;
+      if (probs[i] === cut && ties > 0) ties--;
+      else l[i] = -Infinity;
+    }
   };
 }
 
