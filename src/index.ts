@@ -25,3 +25,4 @@ export { generateText, type TextGenerateOptions, type TextChunk } from "./genera
 export { Rng } from "./generation/rng.js";
 export * as sampling from "./generation/sampling.js";
 export { perplexity } from "./eval/perplexity.js";
+export { sinusoidalPositions } from "./nn/positions.js";
