@@ -7,25 +7,12 @@ import { join } from "node:path";
 import { after, test } from "node:test";
 import { readLlama2c } from "../src/io/llama2c.js";
 import { halfToInterleaved, interleavedToHalf } from "../src/io/rope-layout.js";
-import type { Allocator } from "../src/tensor/storage.js";
 import { Tensor } from "../src/tensor/tensor.js";
+import { countingAllocator } from "./helpers/fixtures.js";
 
 const STORIES = "../shared/models/stories260K/stories260K.bin";
 const dir = mkdtempSync(join(tmpdir(), "decoderkit-llama2c-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
-
-/** An allocator that records every request and refuses anything above `max` bytes. */
-function countingAllocator(max = 1 << 24): Allocator & { requests: number[] } {
-  const requests: number[] = [];
-  return {
-    requests,
-    alloc(n: number) {
-      requests.push(n);
-      if (n > max) throw new Error(`test allocator: refusing ${n} bytes`);
-      return new Uint8Array(n);
-    },
-  };
-}
 
 /** A llama2.c file whose float at index i (after the header) is i, so every tensor shows where it was read. */
 function writeModel(name: string, h: number[], floats: number): string {

@@ -11,19 +11,9 @@ import { LlamaForCausalLM } from "../src/models/llama.js";
 import type { CausalLM } from "../src/models/model.js";
 import { architectureOf, buildModel } from "../src/models/registry.js";
 import { Tensor } from "../src/tensor/tensor.js";
+import { rng } from "./helpers/fixtures.js";
 
 type Config = Record<string, unknown>;
-
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function baseConfig(over: Config = {}): Config {
   return {

@@ -10,6 +10,7 @@ import { DTYPES, type DType } from "../src/tensor/dtype.js";
 import * as ops from "../src/tensor/ops.js";
 import { dequantizeRow, quantizeRow, type QuantizeDType } from "../src/tensor/quant.js";
 import { Tensor } from "../src/tensor/tensor.js";
+import { rng } from "./helpers/fixtures.js";
 
 interface Golden {
   act_x: number[];
@@ -27,17 +28,6 @@ interface Golden {
 }
 
 const G = JSON.parse(fs.readFileSync("test/fixtures/ops-golden.json", "utf8")) as Golden;
-
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function randn(n: number, r: () => number, scale = 1): Float32Array {
   const out = new Float32Array(n);

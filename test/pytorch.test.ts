@@ -10,7 +10,7 @@ import { deflateRawSync } from "node:zlib";
 import { unpickle, PyCallable, PyTuple } from "../src/io/pickle.js";
 import { readPytorchBin } from "../src/io/pytorch.js";
 import { crc32, openZip } from "../src/io/zip.js";
-import type { Allocator } from "../src/tensor/storage.js";
+import { countingAllocator } from "./helpers/fixtures.js";
 
 const T5 = "../shared/models/tiny-random-t5/pytorch_model.bin";
 const FIXTURE = "test/fixtures/t5-tensors.json";
@@ -175,18 +175,6 @@ export function mixedArchive(deflate = false): Buffer {
     },
     { deflate },
   );
-}
-
-function countingAllocator(max = 1 << 24): Allocator & { requests: number[] } {
-  const requests: number[] = [];
-  return {
-    requests,
-    alloc(n: number) {
-      requests.push(n);
-      if (n > max) throw new Error(`test allocator: refusing ${n} bytes`);
-      return new Uint8Array(n);
-    },
-  };
 }
 
 // ---- the real file against the PyTorch dump ----

@@ -14,17 +14,7 @@ import {
   HALF_TO_FLOAT,
   quantizeRow,
 } from "../src/tensor/quant.js";
-
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { rng } from "./helpers/fixtures.js";
 
 test("halfToFloat golden values", () => {
   assert.equal(halfToFloat(0x0000), 0);

@@ -14,23 +14,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import { readSafetensors, writeSafetensors } from "../src/io/safetensors.js";
-import type { Allocator } from "../src/tensor/storage.js";
 import { Tensor } from "../src/tensor/tensor.js";
+import { countingAllocator } from "./helpers/fixtures.js";
 
 const dir = mkdtempSync(join(tmpdir(), "decoderkit-safetensors-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
-
-function countingAllocator(max = 1 << 24): Allocator & { requests: number[] } {
-  const requests: number[] = [];
-  return {
-    requests,
-    alloc(n: number) {
-      requests.push(n);
-      if (n > max) throw new Error(`test allocator: refusing ${n} bytes`);
-      return new Uint8Array(n);
-    },
-  };
-}
 
 /** A safetensors file from a header (object or raw JSON text) and data bytes; `len` overrides the length field. */
 function rawFile(name: string, header: unknown, data: Uint8Array = new Uint8Array(0), len?: bigint): string {

@@ -5,6 +5,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { loadTokenizer } from "../src/tokenizers/load.js";
 import { StreamDecoder, type DecodeOptions, type Tokenizer } from "../src/tokenizers/tokenizer.js";
+import { rng } from "./helpers/fixtures.js";
 
 const PATHS: Record<string, string> = {
   spm: "../shared/vocab/ggml-vocab-llama-spm.gguf",
@@ -13,18 +14,6 @@ const PATHS: Record<string, string> = {
   llama2c32k: "../shared/tokenizers/llama2-32k/tokenizer.bin",
   hf: "../shared/models/tiny-random-t5",
 };
-
-/** mulberry32: a small seeded generator so failures reproduce. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Random ids, weighted towards the hard cases: specials, low ids (byte tokens) and multi-byte text. */
 function randomIds(tok: Tokenizer, rand: () => number, n: number): number[] {

@@ -6,6 +6,7 @@ import * as path from "node:path";
 import type { Allocator } from "../tensor/storage.js";
 import { toF32 } from "../tensor/convert.js";
 import type { Tensor } from "../tensor/tensor.js";
+import { isFile, readAt, withOpenFile } from "./fileio.js";
 import { readGGUF } from "./gguf.js";
 import type { GGUFValue } from "./gguf-types.js";
 import { hfConfigFromGGUF, hfTensorsFromGGUF } from "./gguf-names.js";
@@ -29,14 +30,6 @@ export interface ReadOptions {
   readonly allocator?: Allocator;
 }
 
-function isFile(p: string): boolean {
-  try {
-    return fs.statSync(p).isFile();
-  } catch {
-    return false;
-  }
-}
-
 function readJson(p: string): Record<string, unknown> {
   let v: unknown;
   try {
@@ -50,15 +43,10 @@ function readJson(p: string): Record<string, unknown> {
 }
 
 function sniff(file: string): CheckpointFormat | null {
-  const fd = fs.openSync(file, "r");
-  try {
-    const b = Buffer.alloc(4);
-    const n = fs.readSync(fd, b, 0, 4, 0);
-    if (n === 4 && b.toString("latin1") === "GGUF") return "gguf";
-    if (n === 4 && b[0] === 0x50 && b[1] === 0x4b) return "pytorch"; // zip
-  } finally {
-    fs.closeSync(fd);
-  }
+  const b = new Uint8Array(4);
+  const n = withOpenFile(file, "checkpoint", (fd) => readAt(fd, b, 0));
+  if (n === 4 && String.fromCharCode(...b) === "GGUF") return "gguf";
+  if (n === 4 && b[0] === 0x50 && b[1] === 0x4b) return "pytorch"; // zip
   if (file.endsWith(".safetensors")) return "safetensors";
   if (file.endsWith(".bin")) return "llama2c";
   return null;

@@ -1,8 +1,8 @@
 // GGUF reader (ggml's model container, versions 2 and 3, little endian). Every count and length from
 // the file is checked against the bytes that remain before anything is allocated; errors start "GGUF:".
 
-import * as fs from "node:fs";
 import { DTYPES, type DType } from "../tensor/dtype.js";
+import { readAt, withOpenFile } from "./fileio.js";
 import { getAllocator, type Allocator } from "../tensor/storage.js";
 import { Tensor } from "../tensor/tensor.js";
 import {
@@ -200,13 +200,8 @@ const TYPED_ARRAY: Record<number, (b: ArrayBuffer, n: number) => GGUFValue> = {
 };
 
 function readFully(fd: number, buf: Uint8Array, off: number, n: number, position: number): void {
-  while (n > 0) {
-    const got = fs.readSync(fd, buf, off, Math.min(n, 1 << 30), position);
-    if (got <= 0) fail(`unexpected end of file at byte ${position}`);
-    off += got;
-    position += got;
-    n -= got;
-  }
+  const got = readAt(fd, buf.subarray(off, off + n), position);
+  if (got < n) fail(`unexpected end of file at byte ${position + got}`);
 }
 
 function typeName(t: number): GGUFType {
@@ -219,24 +214,16 @@ function ggmlTypeLabel(t: number): string {
 
 /** Reads a GGUF file: metadata, tensor infos and (unless `metadataOnly`) every tensor's bytes. */
 export function readGGUF(path: string, opts: ReadGGUFOptions = {}): GGUFFile {
-  let fd: number;
   try {
-    fd = fs.openSync(path, "r");
-  } catch (e) {
-    return fail(`cannot open ${path}: ${(e as Error).message}`);
-  }
-  try {
-    return readOpen(fd, opts);
+    return withOpenFile(path, "GGUF", (fd, size) => readOpen(fd, size, opts));
   } catch (e) {
     if (e instanceof Error && e.message.startsWith("GGUF:")) throw e;
     throw new Error(`GGUF: ${path}: ${(e as Error).message}`, { cause: e });
-  } finally {
-    fs.closeSync(fd);
   }
 }
 
-function readOpen(fd: number, opts: ReadGGUFOptions): GGUFFile {
-  const r = new HeaderReader(fd, fs.fstatSync(fd).size);
+function readOpen(fd: number, fileSize: number, opts: ReadGGUFOptions): GGUFFile {
+  const r = new HeaderReader(fd, fileSize);
   if (r.fileSize < 4) fail(`file too short for a header (${r.fileSize} bytes)`);
   const magic = r.u32("magic");
   if (magic !== GGUF_MAGIC) fail(`bad magic 0x${magic.toString(16).padStart(8, "0")} (not a GGUF file)`);

@@ -1,10 +1,9 @@
 // Reader for llama2.c v0 checkpoints (karpathy/llama2.c run.c `memory_map_weights`: a 7 x int32 header,
 // then float32 weights), emitted under Hugging Face Llama names with q/k rows in the rotate-half layout.
 
-import { closeSync, fstatSync, openSync } from "node:fs";
 import { getAllocator, heapAllocator, type Allocator } from "../tensor/storage.js";
 import { Tensor } from "../tensor/tensor.js";
-import { readAt } from "./fileio.js";
+import { readAt, withOpenFile } from "./fileio.js";
 import { interleavedToHalf } from "./rope-layout.js";
 
 export interface Llama2cConfig {
@@ -59,14 +58,7 @@ function llama2cConfig(header: Int32Array): Llama2cConfig {
 
 export function readLlama2c(path: string, opts: { allocator?: Allocator } = {}): Llama2cFile {
   const allocator = opts.allocator ?? getAllocator();
-  let fd: number;
-  try {
-    fd = openSync(path, "r");
-  } catch (e) {
-    fail(`cannot open ${path}: ${(e as Error).message}`);
-  }
-  try {
-    const fileSize = fstatSync(fd).size;
+  return withOpenFile(path, "llama2c", (fd, fileSize) => {
     const head = new Uint8Array(HEADER_BYTES);
     if (readAt(fd, head, 0) !== HEADER_BYTES)
       fail(`file is ${fileSize} bytes, too short for the 28-byte header`);
@@ -128,7 +120,5 @@ export function readLlama2c(path: string, opts: { allocator?: Allocator } = {}):
     tensors.set("model.norm.weight", read(rmsFinal, [dim]));
     if (!config.sharedClassifier) tensors.set("lm_head.weight", read(wcls, [vocab, dim]));
     return { config, tensors };
-  } finally {
-    closeSync(fd);
-  }
+  });
 }

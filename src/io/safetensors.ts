@@ -1,11 +1,11 @@
 // Safetensors reader and writer (huggingface/safetensors format: u64 little-endian header length,
 // a JSON header of {name: {dtype, shape, data_offsets}} plus "__metadata__", then raw little-endian data).
 
-import { closeSync, existsSync, fstatSync, openSync, renameSync, unlinkSync, writeSync } from "node:fs";
+import { closeSync, existsSync, openSync, renameSync, unlinkSync, writeSync } from "node:fs";
 import { numel, type DType } from "../tensor/dtype.js";
 import { getAllocator, type Allocator } from "../tensor/storage.js";
 import { Tensor } from "../tensor/tensor.js";
-import { readAt } from "./fileio.js";
+import { readAt, withOpenFile } from "./fileio.js";
 
 export interface SafetensorsFile {
   metadata: Record<string, string>;
@@ -40,14 +40,7 @@ interface Entry {
 
 export function readSafetensors(path: string, opts: { allocator?: Allocator } = {}): SafetensorsFile {
   const allocator = opts.allocator ?? getAllocator();
-  let fd: number;
-  try {
-    fd = openSync(path, "r");
-  } catch (e) {
-    fail(`cannot open ${path}: ${(e as Error).message}`);
-  }
-  try {
-    const fileSize = fstatSync(fd).size;
+  return withOpenFile(path, "safetensors", (fd, fileSize) => {
     if (fileSize < 8) fail(`file is ${fileSize} bytes, too short for the 8-byte header length`);
     const lenBytes = new Uint8Array(8);
     if (readAt(fd, lenBytes, 0) !== 8) fail("cannot read the header length");
@@ -66,9 +59,7 @@ export function readSafetensors(path: string, opts: { allocator?: Allocator } = 
     const tensors = new Map<string, Tensor>();
     for (const e of entries) tensors.set(e.name, readTensor(fd, e, dataStart, allocator));
     return { metadata, tensors };
-  } finally {
-    closeSync(fd);
-  }
+  });
 }
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {

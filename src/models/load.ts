@@ -2,6 +2,7 @@
 
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { isFile } from "../io/fileio.js";
 import { readCheckpoint, type Checkpoint, type ReadOptions } from "../io/checkpoint.js";
 import { tokenizerFromGGUF } from "../tokenizers/from-gguf.js";
 import { loadTokenizer } from "../tokenizers/load.js";
@@ -27,20 +28,12 @@ export interface LoadOptions extends ReadOptions {
   readonly tokenizer?: string;
 }
 
-function exists(p: string): boolean {
-  try {
-    return fs.statSync(p).isFile();
-  } catch {
-    return false;
-  }
-}
-
 async function findTokenizer(ck: Checkpoint, vocabSize: number): Promise<Tokenizer | null> {
   if (ck.ggufMetadata?.has("tokenizer.ggml.model")) return tokenizerFromGGUF(ck.ggufMetadata);
   const dir = fs.statSync(ck.path).isDirectory() ? ck.path : path.dirname(ck.path);
   for (const name of ["tokenizer.json", "tokenizer.bin", `tok${vocabSize}.bin`]) {
     const p = path.join(dir, name);
-    if (exists(p)) return loadTokenizer(p);
+    if (isFile(p)) return loadTokenizer(p);
   }
   return null;
 }

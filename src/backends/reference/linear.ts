@@ -65,12 +65,12 @@ export function embedding(w: Tensor, ids: ArrayLike<number>, out: Float32Array):
   const [V, D] = w.shape as [number, number];
   const info = DTYPES[w.dtype];
   const rowBytes = (D / info.blockSize) * info.blockBytes;
+  const wd = w.dtype === "f32" ? w.contiguous().f32() : null;
   for (let i = 0; i < ids.length; i++) {
     const id = ids[i]!;
     if (!Number.isInteger(id) || id < 0 || id >= V)
       throw new Error(`token id ${id} outside vocabulary of ${V}`);
-    if (w.dtype === "f32") {
-      const wd = w.contiguous().f32();
+    if (wd) {
       out.set(wd.subarray(id * D, id * D + D), i * D);
     } else {
       dequantizeRow(w.dtype, w.data as Uint8Array, id * rowBytes, out, i * D, D);
