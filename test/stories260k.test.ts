@@ -92,3 +92,19 @@ test("loss on the head of TinyStories train is near the published validation los
   assert.ok(r.loss > 0.9 && r.loss < 1.7, `loss ${r.loss}`);
   assert.ok(Math.abs(r.perplexity - Math.exp(r.loss)) < 1e-9);
 });
+
+test("logits deep into the context (positions 100, 300, 500) equal a float64 PyTorch forward", async () => {
+  const fx = JSON.parse(fs.readFileSync("test/fixtures/stories260k-long-context.json", "utf8")) as {
+    ids: number[];
+    lengths: number[];
+    lastLogits: number[][];
+  };
+  const { model } = await loadModel(STORIES_BIN, { tokenizer: STORIES_TOK });
+  fx.lengths.forEach((n, k) => {
+    const ours = model.forward(fx.ids.slice(0, n), model.newCache()).f32();
+    let diff = 0;
+    for (let i = 0; i < ours.length; i++) diff = Math.max(diff, Math.abs(ours[i]! - fx.lastLogits[k]![i]!));
+    console.log(`stories260K ${n} tokens: max |logit - torch float64| = ${diff.toExponential(2)}`);
+    assert.ok(diff < 1e-4, `length ${n}: max abs diff ${diff}`);
+  });
+});
