@@ -1,8 +1,11 @@
 // `decoderkit generate`: stream a continuation of a prompt to stdout (or one JSON object with --json).
 
+import { tryInitWasmBackend } from "../backends/wasm/index.js";
 import { generateText } from "../generation/text.js";
 import { emptyStats } from "../generation/generate.js";
 import { loadModel } from "../models/load.js";
+import { backendName, setBackend } from "../tensor/backend.js";
+import type { Allocator } from "../tensor/storage.js";
 import { isNonNegInt, isPosInt, num, parse, str, UsageError } from "./args.js";
 import { BUNDLED_MODEL, BUNDLED_TOKENIZER } from "./defaults.js";
 
@@ -22,7 +25,9 @@ Options:
   --top-p P              nucleus sampling threshold in (0, 1] (default 0.9)
   --seed S               random seed (default: from the clock; printed with --json)
   --stop TEXT            stop string (repeatable)
-  --threads N            worker threads (the reference backend uses 1)
+  --backend NAME         reference | wasm (default: wasm where WebAssembly SIMD and shared memory
+                         work, else reference); wasm loads the weights into its memory
+  --threads N            worker threads (both backends use 1 for now)
   --json                 print one JSON object instead of streaming text
   -h, --help             this help
 `;
@@ -42,6 +47,7 @@ export async function generateCommand(argv: string[]): Promise<number> {
       seed: { type: "string" },
       stop: { type: "string", multiple: true },
       threads: { type: "string" },
+      backend: { type: "string" },
       json: { type: "boolean" },
     },
     1,
@@ -59,6 +65,9 @@ export async function generateCommand(argv: string[]): Promise<number> {
     num(v["seed"], "seed", (n) => Number.isSafeInteger(n) && n >= 0, "a non-negative integer") ??
     Date.now() % 2 ** 31;
   num(v["threads"], "threads", isPosInt, "a positive integer");
+  const backend = str(v["backend"]);
+  if (backend !== undefined && backend !== "reference" && backend !== "wasm")
+    throw new UsageError(`--backend: "${backend}" is not reference or wasm`);
   const promptText = str(v["prompt"]) ?? positionals[0];
   const promptTokens = str(v["prompt-tokens"]);
   if (promptText !== undefined && promptTokens !== undefined)
@@ -68,7 +77,8 @@ export async function generateCommand(argv: string[]): Promise<number> {
   const modelPath = str(v["model"]) ?? BUNDLED_MODEL;
   const tokPath = str(v["tokenizer"]) ?? (v["model"] === undefined ? BUNDLED_TOKENIZER : undefined);
 
-  const loaded = await loadModel(modelPath, { tokenizer: tokPath });
+  const allocator = chooseBackend(backend);
+  const loaded = await loadModel(modelPath, { tokenizer: tokPath, allocator });
   const { model, tokenizer } = loaded;
   if (!tokenizer) throw new Error(`${modelPath}: no tokenizer found; pass --tokenizer`);
   let ids: number[];
@@ -114,6 +124,7 @@ export async function generateCommand(argv: string[]): Promise<number> {
       tokens,
       prompt_tokens: ids,
       seed,
+      backend: backendName(),
       finish_reason: stats.finishReason,
       timings: {
         load_ms: round(loaded.loadMs),
@@ -130,6 +141,20 @@ export async function generateCommand(argv: string[]): Promise<number> {
     process.stdout.write("\n");
   }
   return 0;
+}
+
+/** Activates the backend; returns the allocator weights must be loaded into. */
+function chooseBackend(name: "reference" | "wasm" | undefined): Allocator | undefined {
+  if (name !== "reference") {
+    const { backend, error } = tryInitWasmBackend();
+    if (backend) {
+      setBackend("wasm");
+      return backend.arena;
+    }
+    if (name === "wasm") throw new Error(`--backend wasm: ${error}`);
+  }
+  setBackend("reference");
+  return undefined;
 }
 
 function round(x: number): number {

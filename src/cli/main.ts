@@ -1,8 +1,9 @@
 #!/usr/bin/env node
-// The decoderkit command line: generate, eval, tokenize, inspect, convert. Errors print one line and exit non-zero.
+// The decoderkit command line: generate, eval, tokenize, inspect, convert, bench. Errors print one line and exit non-zero.
 
 import "../backends/reference/index.js";
 import { UsageError } from "./args.js";
+import { benchCommand } from "./bench.js";
 import { convertCommand } from "./convert.js";
 import { evalCommand } from "./eval.js";
 import { generateCommand } from "./generate.js";
@@ -17,6 +18,7 @@ Commands:
   tokenize   token ids of a text
   inspect    architecture, parameters, dtypes and memory of a checkpoint
   convert    write a checkpoint as a Hugging Face safetensors folder or a GGUF file
+  bench      decoderkit's prefill and decode speed beside llama.cpp's on random-weight Llama models
 
 Run "decoderkit <command> --help" for a command's options.
 `;
@@ -27,6 +29,7 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
   tokenize: tokenizeCommand,
   inspect: inspectCommand,
   convert: convertCommand,
+  bench: benchCommand,
 };
 
 async function main(argv: string[]): Promise<number> {

@@ -1,6 +1,7 @@
 // GGUF ↔ Hugging Face naming for the llama and gpt2 architectures: tensor names, config keys, and the
 // rotary layout (GGUF llama q/k rows are Meta-interleaved; Hugging Face uses rotate-half).
 
+import { getAllocator, type Allocator } from "../tensor/storage.js";
 import type { Tensor } from "../tensor/tensor.js";
 import type { GGUFValue } from "./gguf-types.js";
 import { halfToInterleaved, interleavedToHalf } from "./rope-layout.js";
@@ -148,6 +149,7 @@ export function hfTensorsFromGGUF(
   meta: Meta,
   tensors: ReadonlyMap<string, Tensor>,
   cfg: Json,
+  allocator: Allocator = getAllocator(),
 ): Map<string, Tensor> {
   const arch = ggufArchitecture(meta);
   const out = new Map<string, Tensor>();
@@ -158,8 +160,8 @@ export function hfTensorsFromGGUF(
     if (hf === null) throw new Error(`GGUF: unexpected tensor "${name}" for architecture ${arch}`);
     let w = t;
     if (arch === "llama" || arch === "mistral") {
-      if (/\.attn_q\.(weight|bias)$/.test(name)) w = interleavedToHalf(t, H);
-      else if (/\.attn_k\.(weight|bias)$/.test(name)) w = interleavedToHalf(t, KV);
+      if (/\.attn_q\.(weight|bias)$/.test(name)) w = interleavedToHalf(t, H, allocator);
+      else if (/\.attn_k\.(weight|bias)$/.test(name)) w = interleavedToHalf(t, KV, allocator);
     }
     out.set(hf, w);
   }

@@ -1,0 +1,11 @@
+// The decoderkit WebAssembly SIMD kernels (AssemblyScript): every pointer is a byte offset into the one
+// shared memory that the host imports; the host owns all allocation.
+
+export { linear } from "./linear";
+export { rmsnorm, softmax } from "./rows";
+export { attention } from "./attention";
+
+/** First byte past the module's static data; the host's arena starts above it. */
+export function heapBase(): usize {
+  return __heap_base;
+}

@@ -1,0 +1,165 @@
+// The wasm Kernels object: the reference kernels, with linear (f32/f16/Q8_0/Q4_0 weights), rmsnorm, softmax
+// and attention overridden by the SIMD kernels. Weights must lie in the arena (else the reference kernel
+// runs); activations may live anywhere: those outside the memory pass through a reusable scratch region.
+
+import { referenceKernels } from "../reference/index.js";
+import type { AttentionParams, Kernels } from "../../tensor/backend.js";
+import type { DType } from "../../tensor/dtype.js";
+import type { Tensor } from "../../tensor/tensor.js";
+import type { WasmArena } from "./arena.js";
+import type { KernelExports } from "./runtime.js";
+
+/** Weight dtypes the wasm linear kernel computes on (codes of assembly/linear.ts). */
+export const WASM_LINEAR_DTYPES: Partial<Record<DType, number>> = { f32: 0, f16: 1, q8_0: 2, q4_0: 3 };
+
+const ALIGN = 64;
+const align = (n: number): number => Math.ceil(n / ALIGN) * ALIGN;
+
+/** A region of the arena reused by every call for operands that live outside the memory. */
+class Scratch {
+  private base = 0;
+  private cap = 0;
+  private used = 0;
+  private view: Float32Array = new Float32Array(0);
+
+  constructor(private readonly arena: WasmArena) {}
+
+  /** Starts a call needing at most `bytes` (the sum of aligned pieces). */
+  begin(bytes: number): void {
+    if (bytes > this.cap) {
+      const cap = align(Math.max(bytes, 2 * this.cap, 1 << 16));
+      this.base = this.arena.alloc(cap).byteOffset;
+      this.cap = cap;
+    }
+    this.used = 0;
+  }
+
+  take(bytes: number): number {
+    const p = this.base + this.used;
+    this.used += align(bytes);
+    return p;
+  }
+
+  /** f32 view over the whole memory, refreshed after growth. */
+  f32(): Float32Array {
+    const b = this.arena.buffer;
+    if (this.view.buffer !== b) this.view = new Float32Array(b, 0, Math.floor(b.byteLength / 4));
+    return this.view;
+  }
+
+  /** Offset of the first n floats of `a`: in place when it lies in the memory, else copied into scratch. */
+  input(a: Float32Array, n: number): number {
+    const off = this.arena.offsetOf(a);
+    if (off >= 0) return off;
+    const p = this.take(n * 4);
+    this.f32().set(a.subarray(0, n), p / 4);
+    return p;
+  }
+
+  /** Offset to write n floats of `a` to: in place, or a scratch piece that `finish` copies back. */
+  output(a: Float32Array, n: number): number {
+    const off = this.arena.offsetOf(a);
+    return off >= 0 ? off : this.take(n * 4);
+  }
+
+  finish(a: Float32Array, off: number, n: number): void {
+    if (this.arena.offsetOf(a) >= 0) return;
+    a.set(this.f32().subarray(off / 4, off / 4 + n));
+  }
+
+  /** Aligned bytes for n floats when `a` must be staged, else 0. */
+  need(a: Float32Array, n: number): number {
+    return this.arena.offsetOf(a) >= 0 ? 0 : align(n * 4);
+  }
+}
+
+/** Byte offset of a contiguous weight in the arena, or -1. */
+function weightOffset(arena: WasmArena, w: Tensor): number {
+  if (!w.isContiguous()) return -1;
+  const d = w.data;
+  const off = arena.offsetOf(d);
+  return off < 0 ? -1 : off + w.offset * (d instanceof Uint8Array ? 1 : 4);
+}
+
+export function makeWasmKernels(arena: WasmArena, k: KernelExports): Kernels {
+  const ref = referenceKernels;
+  const s = new Scratch(arena);
+
+  function linear(
+    x: Float32Array,
+    M: number,
+    K: number,
+    w: Tensor,
+    bias: Float32Array | null,
+    out: Float32Array,
+  ): void {
+    const code = WASM_LINEAR_DTYPES[w.dtype];
+    const wOff = code === undefined || w.ndim !== 2 || w.shape[1] !== K ? -1 : weightOffset(arena, w);
+    if (wOff < 0) return ref.linear(x, M, K, w, bias, out);
+    const N = w.shape[0]!;
+    if (x.length < M * K || out.length < M * N || (bias && bias.length < N))
+      throw new Error("linear: buffers too small");
+    if (M === 0 || N === 0) return;
+    const rowbuf = M > 1 && code !== 0 ? align(K * 4) : 0;
+    s.begin(s.need(x, M * K) + s.need(out, M * N) + (bias ? s.need(bias, N) : 0) + rowbuf);
+    const xp = s.input(x, M * K);
+    const bp = bias ? s.input(bias, N) : 0;
+    const op = s.output(out, M * N);
+    const rp = rowbuf ? s.take(K * 4) : 0;
+    k.linear(code!, xp, M, K, wOff, N, bp, op, rp);
+    s.finish(out, op, M * N);
+  }
+
+  function rmsnorm(
+    x: Float32Array,
+    M: number,
+    D: number,
+    w: Float32Array,
+    eps: number,
+    out: Float32Array,
+  ): void {
+    if (x.length < M * D || out.length < M * D || w.length < D) throw new Error("rmsnorm: buffers too small");
+    if (M === 0 || D === 0) return ref.rmsnorm(x, M, D, w, eps, out);
+    s.begin(s.need(x, M * D) + s.need(w, D) + s.need(out, M * D));
+    const xp = s.input(x, M * D);
+    const wp = s.input(w, D);
+    const op = s.output(out, M * D);
+    k.rmsnorm(xp, M, D, wp, eps, op);
+    s.finish(out, op, M * D);
+  }
+
+  function softmax(x: Float32Array, M: number, N: number): void {
+    if (x.length < M * N) throw new Error("softmax: buffer too small");
+    if (M === 0 || N === 0) return;
+    s.begin(s.need(x, M * N));
+    const xp = s.input(x, M * N);
+    k.softmax(xp, M, N);
+    s.finish(x, xp, M * N);
+  }
+
+  function attention(
+    q: Float32Array,
+    kk: Float32Array,
+    v: Float32Array,
+    p: AttentionParams,
+    out: Float32Array,
+  ): void {
+    const { T, S, nHeads, nKvHeads, headDim: hd } = p;
+    if (nKvHeads <= 0 || nHeads % nKvHeads !== 0 || T === 0 || S === 0 || hd === 0)
+      return ref.attention(q, kk, v, p, out);
+    const nq = T * nHeads * hd;
+    const nkv = S * nKvHeads * hd;
+    if (q.length < nq || kk.length < nkv || v.length < nkv || out.length < nq)
+      throw new Error("attention: buffers too small");
+    s.begin(s.need(q, nq) + s.need(kk, nkv) + s.need(v, nkv) + s.need(out, nq) + align(S * 4));
+    const qp = s.input(q, nq);
+    const kp = s.input(kk, nkv);
+    const vp = s.input(v, nkv);
+    const op = s.output(out, nq);
+    const sp = s.take(S * 4);
+    k.attention(qp, kp, vp, op, T, S, nHeads, nKvHeads, hd, p.queryPos, p.window, p.scale, sp);
+    s.finish(out, op, nq);
+  }
+
+  return { ...ref, linear, rmsnorm, softmax, attention };
+}

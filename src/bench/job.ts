@@ -1,0 +1,39 @@
+// What one engine run is asked to do and what it reports back (passed as JSON to and from a child process).
+
+export type EngineName = "decoderkit" | "llamacpp";
+
+export interface EngineJob {
+  readonly engine: EngineName;
+  readonly modelPath: string;
+  readonly promptIds: readonly number[];
+  /** Single-token decode steps after the prompt (the prompt's own pass yields the first new token). */
+  readonly decodeTokens: number;
+  readonly threads: number;
+  /** Timed passes after the warm-up; the fastest prefill and the fastest decode are reported. */
+  readonly repeat: number;
+  /** decoderkit kernel backend name (ignored by llama.cpp). */
+  readonly backend: string;
+}
+
+export interface EngineTimings {
+  readonly loadMs: number;
+  readonly prefillMs: number;
+  readonly decodeMs: number;
+  /** Greedy tokens: the prefill's pick, then one per decode step (decodeTokens + 1 in all). */
+  readonly tokens: number[];
+  /** Threads the engine actually computed with. */
+  readonly threadsUsed: number;
+  /** Peak resident set size of the process that ran the job, in bytes. */
+  readonly peakRssBytes: number;
+  /** Engine details for the header, e.g. the llama.cpp release. */
+  readonly info?: string;
+}
+
+export type EngineResult =
+  | { readonly ok: true; readonly timings: EngineTimings }
+  | { readonly ok: false; readonly unavailable: boolean; readonly error: string };
+
+/** Process peak RSS; Node reports `maxRSS` in kilobytes. */
+export function peakRssBytes(): number {
+  return process.resourceUsage().maxRSS * 1024;
+}

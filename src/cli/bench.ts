@@ -1,0 +1,115 @@
+// `decoderkit bench`: decoderkit's prefill and decode speed beside llama.cpp's, measured in the same run on
+// random-weight Llama GGUF files of published shapes (see src/bench/).
+
+import * as os from "node:os";
+import * as path from "node:path";
+import { selectBackend } from "../bench/backend.js";
+import { defaultCacheDir, defaultVocabPath, nodeLlamaCppVersion } from "../bench/paths.js";
+import { runBench } from "../bench/run.js";
+import { DEFAULT_SHAPES, parseShapes, SHAPES } from "../bench/shapes.js";
+import { formatTable, type ReportContext } from "../bench/table.js";
+import { isNonNegInt, isPosInt, num, parse, str, UsageError } from "./args.js";
+
+const shapeList = SHAPES.filter((s) => !s.hidden)
+  .map((s) => `${s.name} (${s.description}, ${s.dtype}${s.optIn ? ", opt-in" : ""})`)
+  .join(", ");
+
+export const BENCH_HELP = `Usage: decoderkit bench [options]
+
+Measures decoderkit's prefill and decode speed beside llama.cpp's (through node-llama-cpp, if installed) on
+random-weight Llama GGUF files written by decoderkit and cached in --cache-dir.
+
+Options:
+  --shapes LIST          comma-separated shapes, or "all" (default ${DEFAULT_SHAPES.join(",")})
+                         shapes: ${shapeList}
+  --threads LIST         llama.cpp thread counts, e.g. 1,2 (default 1; decoderkit runs single-threaded)
+  --prompt-tokens N      prompt length including BOS (default 32)
+  --decode-tokens N      greedy decode steps after the prompt (default 64)
+  --repeat N             timed passes per engine after the warm-up; the fastest is shown (default 1)
+  --backend NAME         decoderkit kernel backend, e.g. reference or wasm (default: as generate,
+                         wasm where it runs, else reference)
+  --cache-dir DIR        where the generated models are kept (default ~/.cache/decoderkit/bench)
+  --vocab PATH           GGUF file whose 32000-token tokenizer.* metadata is embedded
+                         (default ../shared/vocab/ggml-vocab-llama-spm.gguf beside the package)
+  --seed S               weight and prompt seed (default 0)
+  --json                 one JSON object per row instead of the table
+  -h, --help             this help
+`;
+
+function intList(v: unknown, flag: string, fallback: number[]): number[] {
+  const s = str(v);
+  if (s === undefined) return fallback;
+  const items = s
+    .split(",")
+    .map((x) => num(x, flag, isPosInt, "a comma-separated list of positive integers")!);
+  return [...new Set(items)];
+}
+
+export async function benchCommand(argv: string[]): Promise<number> {
+  const { values: v } = parse(
+    argv,
+    {
+      shapes: { type: "string" },
+      threads: { type: "string" },
+      "prompt-tokens": { type: "string" },
+      "decode-tokens": { type: "string" },
+      repeat: { type: "string" },
+      backend: { type: "string" },
+      "cache-dir": { type: "string" },
+      vocab: { type: "string" },
+      seed: { type: "string" },
+      json: { type: "boolean" },
+    },
+    0,
+  );
+  if (v["help"]) {
+    process.stdout.write(BENCH_HELP);
+    return 0;
+  }
+  let shapes;
+  try {
+    shapes = parseShapes(str(v["shapes"]) ?? DEFAULT_SHAPES.join(","));
+  } catch (e) {
+    throw new UsageError(`--shapes: ${(e as Error).message}`);
+  }
+  const threads = intList(v["threads"], "threads", [1]);
+  const promptTokens = num(v["prompt-tokens"], "prompt-tokens", isPosInt, "a positive integer") ?? 32;
+  const decodeTokens = num(v["decode-tokens"], "decode-tokens", isNonNegInt, "a non-negative integer") ?? 64;
+  const repeat = num(v["repeat"], "repeat", isPosInt, "a positive integer") ?? 1;
+  const seed = num(v["seed"], "seed", isNonNegInt, "a non-negative integer") ?? 0;
+  let backend: string;
+  try {
+    backend = (await selectBackend(str(v["backend"]))).name;
+  } catch (e) {
+    throw new UsageError(`--backend: ${(e as Error).message}`);
+  }
+  const cacheDir = path.resolve(str(v["cache-dir"]) ?? defaultCacheDir());
+  const vocabPath = path.resolve(str(v["vocab"]) ?? defaultVocabPath());
+  const json = v["json"] === true;
+
+  const ctx: ReportContext = {
+    cores: os.cpus().length,
+    cpu: os.cpus()[0]?.model.trim() ?? "unknown CPU",
+    node: process.version,
+    nodeLlamaCpp: nodeLlamaCppVersion(),
+    backend,
+    promptTokens,
+    decodeTokens,
+    repeat,
+  };
+  const rows = await runBench({
+    shapes,
+    threads,
+    promptTokens,
+    decodeTokens,
+    repeat,
+    backend,
+    cacheDir,
+    vocabPath,
+    seed,
+    onProgress: (line) => process.stderr.write(`bench: ${line}\n`),
+    onRow: json ? (row) => process.stdout.write(JSON.stringify(row) + "\n") : undefined,
+  });
+  if (!json) process.stdout.write(formatTable(rows, ctx));
+  return 0;
+}

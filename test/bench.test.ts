@@ -1,0 +1,161 @@
+// The benchmark machinery (src/bench/, `decoderkit bench`) on the hidden `tiny` shape: JSON rows with positive
+// figures, a cached and deterministic model file, one-line usage errors. Timings are never compared to thresholds.
+
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { test } from "node:test";
+import { ensureBenchModel } from "../src/bench/model-file.js";
+import { runBench, type BenchRow } from "../src/bench/run.js";
+import { parseShapes } from "../src/bench/shapes.js";
+import { formatTable } from "../src/bench/table.js";
+import { runCli, SHARED, tmpDir } from "./helpers/paths.js";
+
+const VOCAB = path.join(SHARED, "vocab/ggml-vocab-llama-spm.gguf");
+const ARGS = ["--shapes", "tiny", "--prompt-tokens", "8", "--decode-tokens", "3"];
+
+const NUMBER_FIELDS = [
+  "params",
+  "file_bytes",
+  "threads",
+  "decoderkit_load_ms",
+  "decoderkit_prefill_ms",
+  "decoderkit_decode_ms",
+  "decoderkit_prefill_tok_s",
+  "decoderkit_decode_tok_s",
+  "decoderkit_peak_rss_bytes",
+] as const;
+const LLAMA_FIELDS = [
+  "llamacpp_load_ms",
+  "llamacpp_prefill_ms",
+  "llamacpp_decode_ms",
+  "llamacpp_prefill_tok_s",
+  "llamacpp_decode_tok_s",
+  "llamacpp_peak_rss_bytes",
+  "prefill_ratio",
+  "decode_ratio",
+] as const;
+
+function checkRow(row: BenchRow, backend: string): void {
+  assert.equal(row.shape, "tiny");
+  assert.equal(row.dtype, "f32");
+  assert.equal(row.prompt_tokens, 8);
+  assert.equal(row.decode_tokens, 3);
+  assert.equal(row.compared_tokens, 4);
+  assert.equal(row.backend, backend);
+  for (const k of NUMBER_FIELDS) assert.ok(Number.isFinite(row[k]) && row[k] > 0, `${k} = ${row[k]}`);
+  if (row.llamacpp_error !== null) {
+    assert.match(row.llamacpp_error, /llama\.cpp/);
+    for (const k of LLAMA_FIELDS) assert.equal(row[k], null, k);
+    return;
+  }
+  for (const k of LLAMA_FIELDS) {
+    const x = row[k];
+    assert.ok(x !== null && Number.isFinite(x) && x > 0, `${k} = ${x}`);
+  }
+  assert.equal(row.llamacpp_threads_used, row.threads);
+  // Same f32 weights and prompt in both engines: the greedy tokens match.
+  assert.equal(row.agree_tokens, row.compared_tokens);
+}
+
+test("bench rows on the tiny shape; the model file is cached and not rewritten", async () => {
+  const cacheDir = tmpDir();
+  const rows = await runBench({
+    shapes: parseShapes("tiny"),
+    threads: [1],
+    promptTokens: 8,
+    decodeTokens: 3,
+    backend: "reference",
+    cacheDir,
+    vocabPath: VOCAB,
+    seed: 0,
+  });
+  assert.equal(rows.length, 1);
+  checkRow(rows[0]!, "reference");
+  const files = fs.readdirSync(cacheDir).filter((f) => f.endsWith(".gguf"));
+  assert.equal(files.length, 1);
+  const file = path.join(cacheDir, files[0]!);
+  const mtime = fs.statSync(file).mtimeMs;
+
+  const r = runCli(["bench", ...ARGS, "--cache-dir", cacheDir, "--vocab", VOCAB, "--json"]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /using cached/);
+  const lines = r.stdout.trim().split("\n");
+  assert.equal(lines.length, 1);
+  const row = JSON.parse(lines[0]!) as BenchRow;
+  checkRow(row, row.backend); // generate's default backend: wasm where it runs, else reference
+  assert.match(row.backend, /^(wasm|reference)$/);
+  assert.equal(fs.statSync(file).mtimeMs, mtime);
+  assert.deepEqual(fs.readdirSync(cacheDir), files, "no temporary files left behind");
+});
+
+test("the generated model is the same bytes for the same seed", () => {
+  const [tiny] = parseShapes("tiny");
+  const hash = (dir: string, seed: number): string => {
+    const f = ensureBenchModel(tiny!, { cacheDir: dir, seed, vocabPath: VOCAB });
+    return createHash("sha256").update(fs.readFileSync(f.path)).digest("hex");
+  };
+  const a = hash(tmpDir(), 0);
+  assert.equal(hash(tmpDir(), 0), a);
+  assert.notEqual(hash(tmpDir(), 1), a);
+});
+
+test("the table says when llama.cpp is not available", () => {
+  const row = {
+    shape: "tiny",
+    dtype: "f32",
+    params: 4e6,
+    threads: 2,
+    decoderkit_threads_used: 1,
+    decoderkit_prefill_tok_s: 10,
+    decoderkit_decode_tok_s: 5,
+    decoderkit_peak_rss_bytes: 8e7,
+    llamacpp_prefill_tok_s: null,
+    llamacpp_decode_tok_s: null,
+    llamacpp_peak_rss_bytes: null,
+    llamacpp_error: "llama.cpp not available: node-llama-cpp cannot be imported",
+    llamacpp_version: null,
+    prefill_ratio: null,
+    decode_ratio: null,
+    agree_tokens: null,
+    compared_tokens: 4,
+  } as unknown as BenchRow;
+  const ctx = {
+    cores: 2,
+    cpu: "cpu",
+    node: "v20",
+    nodeLlamaCpp: null,
+    backend: "reference",
+    promptTokens: 8,
+    decodeTokens: 3,
+    repeat: 1,
+  };
+  const out = formatTable([row], ctx);
+  assert.match(out, /llama\.cpp not available/);
+  assert.match(out, /single-threaded/);
+  assert.match(out, /^tiny +f32 +4\.0M +2 +10\.0 +- +- +5\.0 +- +- +80 +- +-$/m);
+});
+
+test("bench: bad flags give one line and exit 2", () => {
+  const cases: [string[], RegExp][] = [
+    [["bench", "--threads", "0"], /--threads/],
+    [["bench", "--threads", "1,x"], /--threads/],
+    [["bench", "--shapes", "huge"], /unknown shape "huge"/],
+    [["bench", "--decode-tokens", "-1"], /--decode-tokens/],
+    [["bench", "--backend", "nonesuch"], /backend "nonesuch"/],
+    [["bench", "--repeat", "0"], /--repeat/],
+    [["bench", "--bogus"], /bogus/],
+  ];
+  for (const [args, pattern] of cases) {
+    const r = runCli(args);
+    assert.equal(r.code, 2, args.join(" "));
+    assert.equal(r.stdout, "");
+    const lines = r.stderr.trimEnd().split("\n");
+    assert.equal(lines.length, 1, r.stderr);
+    assert.match(lines[0]!, pattern);
+  }
+  const help = runCli(["bench", "--help"]);
+  assert.equal(help.code, 0);
+  assert.match(help.stdout, /Usage: decoderkit bench/);
+});

@@ -1,0 +1,298 @@
+// The wasm SIMD backend against the reference kernels: linear on f32/f16/Q8_0/Q4_0 weights (odd sizes,
+// unaligned offsets, operands inside and outside wasm memory), every half pattern, row kernels, attention,
+// the arena, and end to end (stories260K model card sample, tiny GGUF tokens equal to the reference's).
+
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import "../src/backends/reference/index.js";
+import { referenceKernels as ref } from "../src/backends/reference/index.js";
+import { initWasmBackend, WASM_LINEAR_DTYPES } from "../src/backends/wasm/index.js";
+import { DTYPES, type DType } from "../src/tensor/dtype.js";
+import { dequantizeRow, quantizeRow, type QuantizeDType } from "../src/tensor/quant.js";
+import { Tensor } from "../src/tensor/tensor.js";
+import type { AttentionParams } from "../src/tensor/backend.js";
+import { loadModel } from "../src/models/load.js";
+import { rng } from "./helpers/fixtures.js";
+import { modelCardSample, runCli, STORIES_BIN, STORIES_TOK, TINY_LLAMA_GGUF } from "./helpers/paths.js";
+
+const wasm = initWasmBackend();
+const { arena } = wasm;
+const wk = wasm.kernels;
+
+function randoms(n: number, r: () => number, scale = 1): Float32Array {
+  const a = new Float32Array(n);
+  for (let i = 0; i < n; i++) a[i] = (r() * 2 - 1) * scale;
+  return a;
+}
+
+/** n floats inside wasm memory, starting `skew` bytes past a 64-byte boundary. */
+function arenaF32(values: Float32Array, skew = 4): Float32Array {
+  const b = arena.alloc(values.length * 4 + skew);
+  const a = new Float32Array(b.buffer, b.byteOffset + skew, values.length);
+  a.set(values);
+  return a;
+}
+
+/** A weight [N, K] of `dtype` made from random values, stored in wasm memory (at a byte skew) or on the heap. */
+function weight(dtype: DType, N: number, K: number, r: () => number, inArena: boolean, skew: number): Tensor {
+  const src = randoms(N * K, r);
+  const bytes = (N * K * DTYPES[dtype].blockBytes) / DTYPES[dtype].blockSize;
+  const raw = inArena ? arena.alloc(bytes + skew).subarray(skew) : new Uint8Array(bytes);
+  const rowBytes = bytes / N;
+  for (let n = 0; n < N; n++) {
+    if (dtype === "f32")
+      new Float32Array(raw.buffer, raw.byteOffset + n * rowBytes, K).set(src.subarray(n * K, n * K + K));
+    else quantizeRow(dtype as QuantizeDType, src, n * K, K, raw, n * rowBytes);
+  }
+  return Tensor.fromBytes(dtype, [N, K], raw);
+}
+
+/** Tolerance for one output: 1e-6 of the sum of |terms| (f32 vs the reference's f64 sums; observed ≤ 7e-8). */
+function bounds(x: Float32Array, M: number, K: number, w: Tensor, bias: Float32Array | null): Float32Array {
+  const N = w.shape[0]!;
+  const info = DTYPES[w.dtype];
+  const row = new Float32Array(K);
+  const t = new Float32Array(M * N);
+  for (let n = 0; n < N; n++) {
+    dequantizeRow(w.dtype, w.bytes(), (n * K * info.blockBytes) / info.blockSize, row, 0, K);
+    for (let m = 0; m < M; m++) {
+      let s = bias ? Math.abs(bias[n]!) : 0;
+      for (let k = 0; k < K; k++) s += Math.abs(x[m * K + k]! * row[k]!);
+      t[m * N + n] = 1e-6 * s + 1e-7;
+    }
+  }
+  return t;
+}
+
+function assertClose(got: Float32Array, want: Float32Array, tol: Float32Array | number, what: string): void {
+  assert.equal(got.length, want.length);
+  for (let i = 0; i < got.length; i++) {
+    const t = typeof tol === "number" ? tol * (1 + Math.abs(want[i]!)) : tol[i]!;
+    if (!(Math.abs(got[i]! - want[i]!) <= t))
+      assert.fail(`${what}: [${i}] wasm ${got[i]} vs reference ${want[i]} (tolerance ${t})`);
+  }
+}
+
+const CASES: [DType, number[], number[]][] = [
+  ["f32", [37, 4, 1, 64, 133], [1, 2, 3, 9, 17, 40]],
+  ["f16", [37, 8, 7, 64, 133], [1, 3, 9, 17]],
+  ["q8_0", [32, 96, 160], [1, 3, 9, 17, 40]],
+  ["q4_0", [32, 96, 160], [1, 3, 9, 17]],
+];
+
+test("wasm linear matches the reference on f32, f16, Q8_0 and Q4_0 weights of odd sizes", () => {
+  const r = rng(1);
+  let cases = 0;
+  for (const [dtype, Ks, Ms] of CASES) {
+    for (const K of Ks) {
+      for (const N of [5, 7]) {
+        for (const M of Ms) {
+          const skew = dtype === "f32" ? 4 : dtype === "f16" ? 2 : 3;
+          const w = weight(dtype, N, K, r, true, skew);
+          const xs = randoms(M * K, r);
+          const bs = randoms(N, r);
+          for (const placement of ["heap", "arena"] as const) {
+            const x = placement === "heap" ? xs : arenaF32(xs, 4);
+            const bias = (M + K) % 2 ? null : placement === "heap" ? bs : arenaF32(bs, 8);
+            const want = new Float32Array(M * N);
+            ref.linear(x, M, K, w, bias, want);
+            const got =
+              placement === "heap" ? new Float32Array(M * N) : arenaF32(new Float32Array(M * N), 12);
+            wk.linear(x, M, K, w, bias, got);
+            assertClose(got, want, bounds(x, M, K, w, bias), `${dtype} M=${M} K=${K} N=${N} ${placement}`);
+            cases++;
+          }
+        }
+      }
+    }
+  }
+  assert.ok(cases > 100);
+});
+
+test("wasm linear falls back to the reference for weights outside wasm memory and other dtypes", () => {
+  const r = rng(2);
+  for (const dtype of ["f32", "q8_0", "q4_1", "bf16", "q4_k"] as DType[]) {
+    const K = DTYPES[dtype].blockSize === 256 ? 256 : 64;
+    const inArena = dtype !== "f32" && dtype !== "q8_0";
+    let w: Tensor;
+    if (dtype === "q4_1" || dtype === "q4_k") {
+      // No quantizer for these: random blocks whose half scales are kept small and finite.
+      const bytes = (3 * K * DTYPES[dtype].blockBytes) / DTYPES[dtype].blockSize;
+      const raw = arena.alloc(bytes);
+      for (let i = 0; i < bytes; i++) raw[i] = Math.floor(r() * 256);
+      for (let i = 0; i < bytes; i += DTYPES[dtype].blockBytes) {
+        raw[i + 1] = 0x20;
+        raw[i + 3] = 0x20;
+      }
+      w = Tensor.fromBytes(dtype, [3, K], raw);
+    } else w = weight(dtype as QuantizeDType | "f32", 3, K, r, inArena, 0);
+    assert.equal(WASM_LINEAR_DTYPES[dtype] === undefined || !inArena, true);
+    for (const M of [1, 9]) {
+      const x = randoms(M * K, r);
+      const want = new Float32Array(M * 3);
+      const got = new Float32Array(M * 3);
+      ref.linear(x, M, K, w, null, want);
+      wk.linear(x, M, K, w, null, got);
+      assert.deepEqual(got, want, `${dtype} M=${M}`);
+    }
+  }
+});
+
+test("wasm f16 conversion is exact for all 65536 half patterns (SIMD lanes and scalar tails)", () => {
+  for (const K of [8, 7]) {
+    const N = Math.ceil(65536 / K);
+    const raw = arena.alloc(N * K * 2 + 2).subarray(2);
+    for (let i = 0; i < N * K; i++) {
+      raw[2 * i] = i & 0xff;
+      raw[2 * i + 1] = (i >> 8) & 0xff;
+    }
+    const w = Tensor.fromBytes("f16", [N, K], raw);
+    for (const M of [1, 2]) {
+      for (let j = 0; j < K; j++) {
+        const x = new Float32Array(M * K);
+        for (let m = 0; m < M; m++) x[m * K + j] = 1;
+        const want = new Float32Array(M * N);
+        const got = new Float32Array(M * N);
+        ref.linear(x, M, K, w, null, want);
+        wk.linear(x, M, K, w, null, got);
+        for (let i = 0; i < got.length; i++) {
+          const ok = Number.isNaN(want[i]!) ? Number.isNaN(got[i]!) : got[i] === want[i];
+          if (!ok) assert.fail(`K=${K} M=${M} column ${j} row ${i % N}: ${got[i]} vs ${want[i]}`);
+        }
+      }
+    }
+  }
+});
+
+test("wasm rmsnorm and softmax match the reference (odd widths, -inf rows, in and out of wasm memory)", () => {
+  const r = rng(3);
+  for (const D of [1, 3, 8, 37, 130]) {
+    for (const M of [1, 4]) {
+      const x = randoms(M * D, r, 3);
+      const w = randoms(D, r);
+      const want = new Float32Array(M * D);
+      const got = new Float32Array(M * D);
+      ref.rmsnorm(x, M, D, w, 1e-5, want);
+      wk.rmsnorm(x, M, D, w, 1e-5, got);
+      assertClose(got, want, 2e-6, `rmsnorm D=${D} M=${M}`);
+      const gotArena = arenaF32(new Float32Array(M * D), 20);
+      wk.rmsnorm(arenaF32(x), M, D, arenaF32(w, 36), 1e-5, gotArena);
+      assertClose(gotArena, want, 2e-6, `rmsnorm in memory D=${D} M=${M}`);
+
+      const sx = randoms(M * D, r, 10);
+      if (M > 1) sx.fill(-Infinity, 0, D);
+      const sw = Float32Array.from(sx);
+      ref.softmax(sw, M, D);
+      const sg = Float32Array.from(sx);
+      wk.softmax(sg, M, D);
+      assertClose(sg, sw, 2e-6, `softmax D=${D} M=${M}`);
+      const sa = arenaF32(sx, 8);
+      wk.softmax(sa, M, D);
+      assertClose(sa, sw, 2e-6, `softmax in memory D=${D} M=${M}`);
+    }
+  }
+});
+
+test("wasm attention matches the reference (GQA, sliding window, prefill and decode rows)", () => {
+  const r = rng(4);
+  const shapes: Omit<AttentionParams, "scale">[] = [
+    { T: 1, S: 1, nHeads: 2, nKvHeads: 2, headDim: 8, queryPos: 0, window: 0 },
+    { T: 1, S: 37, nHeads: 8, nKvHeads: 4, headDim: 8, queryPos: 36, window: 0 },
+    { T: 5, S: 5, nHeads: 4, nKvHeads: 1, headDim: 6, queryPos: 0, window: 0 },
+    { T: 3, S: 20, nHeads: 6, nKvHeads: 2, headDim: 64, queryPos: 17, window: 7 },
+    { T: 4, S: 9, nHeads: 3, nKvHeads: 3, headDim: 13, queryPos: 5, window: 0 },
+  ];
+  for (const s of shapes) {
+    const p = { ...s, scale: 1 / Math.sqrt(s.headDim) };
+    const q = randoms(p.T * p.nHeads * p.headDim, r, 2);
+    const k = randoms(p.S * p.nKvHeads * p.headDim, r, 2);
+    const v = randoms(p.S * p.nKvHeads * p.headDim, r);
+    const want = new Float32Array(q.length);
+    const got = new Float32Array(q.length);
+    ref.attention(q, k, v, p, want);
+    wk.attention(q, k, v, p, got);
+    assertClose(got, want, 1e-5, `attention ${JSON.stringify(s)}`);
+    const gotArena = arenaF32(new Float32Array(q.length));
+    wk.attention(arenaF32(q), arenaF32(k, 8), v, p, gotArena);
+    assertClose(gotArena, want, 1e-5, `attention in memory ${JSON.stringify(s)}`);
+  }
+});
+
+test("the arena hands out zeroed 64-byte aligned ranges and keeps old views usable across growth", () => {
+  const a = arena.alloc(100);
+  assert.equal(a.byteOffset % 64, 0);
+  assert.ok(a.every((b) => b === 0));
+  const before = arena.memory.buffer.byteLength;
+  const x = arenaF32(Float32Array.from([1, 2, 3, 4, 5]));
+  const big = arena.alloc(before + (1 << 20)); // forces grow(): memory.buffer becomes a new object
+  assert.ok(arena.memory.buffer.byteLength > before);
+  assert.notEqual(big.buffer, x.buffer);
+  assert.ok(arena.offsetOf(x) >= 0, "a view made before growth is still recognised");
+  assert.deepEqual(Array.from(x), [1, 2, 3, 4, 5]);
+  const w = weight("f32", 2, 5, rng(5), true, 4);
+  const out = new Float32Array(2);
+  const want = new Float32Array(2);
+  wk.linear(x, 1, 5, w, null, out);
+  ref.linear(x, 1, 5, w, null, want);
+  assertClose(out, want, 1e-6, "linear on a pre-growth view");
+  assert.equal(arena.offsetOf(new Float32Array(4)), -1);
+  assert.throws(() => arena.alloc(-1), /refusing/);
+});
+
+test("GGUF weights loaded into the arena stay there (q/k rows permuted in place)", async () => {
+  const { checkpoint } = await loadModel(TINY_LLAMA_GGUF, { allocator: arena });
+  for (const [name, t] of checkpoint.tensors) {
+    assert.ok(arena.offsetOf(t.data) >= 0, `${name} is outside wasm memory`);
+  }
+});
+
+test("CLI --backend wasm: stories260K greedy prints the model card sample", () => {
+  const r = runCli([
+    "generate",
+    "--backend",
+    "wasm",
+    "--model",
+    STORIES_BIN,
+    "--tokenizer",
+    STORIES_TOK,
+    "--temperature",
+    "0",
+    "--max-new-tokens",
+    "256",
+  ]);
+  assert.equal(r.stderr, "");
+  assert.equal(r.code, 0);
+  assert.equal(r.stdout, modelCardSample() + "\n");
+});
+
+test("CLI: tiny random Llama GGUF (f16) greedy tokens are the same on wasm and reference", () => {
+  const run = (backend: string): { tokens: number[]; backend: string } => {
+    const r = runCli([
+      "generate",
+      "--backend",
+      backend,
+      "--model",
+      TINY_LLAMA_GGUF,
+      "--temperature",
+      "0",
+      "--max-new-tokens",
+      "48",
+      "--json",
+      "Hello world",
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    return JSON.parse(r.stdout) as { tokens: number[]; backend: string };
+  };
+  const w = run("wasm");
+  const ref = run("reference");
+  assert.equal(w.backend, "wasm");
+  assert.equal(ref.backend, "reference");
+  assert.ok(w.tokens.length > 0);
+  assert.deepEqual(w.tokens, ref.tokens);
+});
+
+test("CLI rejects an unknown --backend", () => {
+  const r = runCli(["generate", "--backend", "cuda", "hi"]);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /--backend/);
+});
