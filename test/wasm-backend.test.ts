@@ -1,9 +1,11 @@
 // The wasm SIMD backend against the reference kernels: linear on f32/f16/Q8_0/Q4_0 weights (odd sizes,
-// unaligned offsets, operands inside and outside wasm memory), every half pattern, row kernels, attention,
-// the arena, and end to end (stories260K model card sample, tiny GGUF tokens equal to the reference's).
+// unaligned offsets, operands inside and outside wasm memory; exact and quantized-activation paths), every half
+// pattern, row kernels, attention, the arena, threads (bit-equal to one thread), and end to end (stories260K
+// model card sample on one and two threads, tiny GGUF tokens equal to the reference's).
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { availableParallelism } from "node:os";
 import "../src/backends/reference/index.js";
 import { referenceKernels as ref } from "../src/backends/reference/index.js";
 import { initWasmBackend, WASM_LINEAR_DTYPES } from "../src/backends/wasm/index.js";
@@ -18,6 +20,17 @@ import { modelCardSample, runCli, STORIES_BIN, STORIES_TOK, TINY_LLAMA_GGUF } fr
 const wasm = initWasmBackend();
 const { arena } = wasm;
 const wk = wasm.kernels;
+
+/** Runs f with the given activation mode, restoring the default after. */
+function withQuantizedActivations<T>(on: boolean, f: () => T): T {
+  const before = wasm.quantizeActivations;
+  wasm.quantizeActivations = on;
+  try {
+    return f();
+  } finally {
+    wasm.quantizeActivations = before;
+  }
+}
 
 function randoms(n: number, r: () => number, scale = 1): Float32Array {
   const a = new Float32Array(n);
@@ -80,33 +93,112 @@ const CASES: [DType, number[], number[]][] = [
   ["q4_0", [32, 96, 160], [1, 3, 9, 17]],
 ];
 
-test("wasm linear matches the reference on f32, f16, Q8_0 and Q4_0 weights of odd sizes", () => {
-  const r = rng(1);
-  let cases = 0;
-  for (const [dtype, Ks, Ms] of CASES) {
-    for (const K of Ks) {
-      for (const N of [5, 7]) {
-        for (const M of Ms) {
-          const skew = dtype === "f32" ? 4 : dtype === "f16" ? 2 : 3;
-          const w = weight(dtype, N, K, r, true, skew);
-          const xs = randoms(M * K, r);
-          const bs = randoms(N, r);
-          for (const placement of ["heap", "arena"] as const) {
-            const x = placement === "heap" ? xs : arenaF32(xs, 4);
-            const bias = (M + K) % 2 ? null : placement === "heap" ? bs : arenaF32(bs, 8);
-            const want = new Float32Array(M * N);
-            ref.linear(x, M, K, w, bias, want);
-            const got =
-              placement === "heap" ? new Float32Array(M * N) : arenaF32(new Float32Array(M * N), 12);
-            wk.linear(x, M, K, w, bias, got);
-            assertClose(got, want, bounds(x, M, K, w, bias), `${dtype} M=${M} K=${K} N=${N} ${placement}`);
-            cases++;
+test("wasm linear matches the reference on f32, f16, Q8_0 and Q4_0 weights of odd sizes (exact path)", () =>
+  withQuantizedActivations(false, () => {
+    const r = rng(1);
+    let cases = 0;
+    for (const [dtype, Ks, Ms] of CASES) {
+      for (const K of Ks) {
+        for (const N of [5, 7]) {
+          for (const M of Ms) {
+            const skew = dtype === "f32" ? 4 : dtype === "f16" ? 2 : 3;
+            const w = weight(dtype, N, K, r, true, skew);
+            const xs = randoms(M * K, r);
+            const bs = randoms(N, r);
+            for (const placement of ["heap", "arena"] as const) {
+              const x = placement === "heap" ? xs : arenaF32(xs, 4);
+              const bias = (M + K) % 2 ? null : placement === "heap" ? bs : arenaF32(bs, 8);
+              const want = new Float32Array(M * N);
+              ref.linear(x, M, K, w, bias, want);
+              const got =
+                placement === "heap" ? new Float32Array(M * N) : arenaF32(new Float32Array(M * N), 12);
+              wk.linear(x, M, K, w, bias, got);
+              assertClose(got, want, bounds(x, M, K, w, bias), `${dtype} M=${M} K=${K} N=${N} ${placement}`);
+              cases++;
+            }
           }
         }
       }
     }
+    assert.ok(cases > 100);
+  }));
+
+/**
+ * Tolerance of the quantized-activation path: x is rounded to q8 blocks (d = max|x_block| / 127, so each x
+ * moves by at most d / 2), which moves an output by at most Σ_blocks (max|x_block| / 254) · Σ_block |w|;
+ * on top, the f32 rounding allowance of `bounds` and 1e-6 of that bound for the f32 scale arithmetic.
+ */
+function quantizedBounds(
+  x: Float32Array,
+  M: number,
+  K: number,
+  w: Tensor,
+  bias: Float32Array | null,
+): Float32Array {
+  const N = w.shape[0]!;
+  const info = DTYPES[w.dtype];
+  const row = new Float32Array(K);
+  const t = bounds(x, M, K, w, bias);
+  for (let n = 0; n < N; n++) {
+    dequantizeRow(w.dtype, w.bytes(), (n * K * info.blockBytes) / info.blockSize, row, 0, K);
+    for (let m = 0; m < M; m++) {
+      let q = 0;
+      for (let b = 0; b < K; b += 32) {
+        let amax = 0;
+        let wsum = 0;
+        for (let i = b; i < b + 32; i++) {
+          amax = Math.max(amax, Math.abs(x[m * K + i]!));
+          wsum += Math.abs(row[i]!);
+        }
+        q += (amax / 254) * wsum;
+      }
+      t[m * N + n] = t[m * N + n]! + q * (1 + 1e-6);
+    }
   }
-  assert.ok(cases > 100);
+  return t;
+}
+
+test("wasm Q8_0/Q4_0 linear on quantized activations is within the x rounding bound of the reference", () => {
+  const r = rng(11);
+  let cases = 0;
+  let worst = 0;
+  for (const dtype of ["q8_0", "q4_0"] as const) {
+    for (const K of [32, 96, 160, 512]) {
+      for (const M of [1, 3, 9, 17, 40]) {
+        const N = 7;
+        const w = weight(dtype, N, K, r, true, 3);
+        const x = randoms(M * K, r);
+        const bias = M % 2 ? randoms(N, r) : null;
+        const want = new Float32Array(M * N);
+        ref.linear(x, M, K, w, bias, want);
+        const got = new Float32Array(M * N);
+        withQuantizedActivations(true, () => wk.linear(x, M, K, w, bias, got));
+        const tol = quantizedBounds(x, M, K, w, bias);
+        assertClose(got, want, tol, `${dtype} quantized M=${M} K=${K}`);
+        for (let i = 0; i < got.length; i++) worst = Math.max(worst, Math.abs(got[i]! - want[i]!) / tol[i]!);
+        // Not the exact path: the x rounding is visible.
+        const exact = new Float32Array(M * N);
+        withQuantizedActivations(false, () => wk.linear(x, M, K, w, bias, exact));
+        assert.notDeepEqual(got, exact);
+        cases++;
+      }
+    }
+  }
+  assert.ok(cases === 40 && worst < 1);
+});
+
+test("wasm quantized linear falls back to the exact path when x holds inf or NaN", () => {
+  const r = rng(12);
+  const w = weight("q8_0", 3, 64, r, true, 0);
+  for (const bad of [Infinity, NaN]) {
+    const x = randoms(64, r);
+    x[5] = bad;
+    const want = new Float32Array(3);
+    const got = new Float32Array(3);
+    withQuantizedActivations(false, () => wk.linear(x, 1, 64, w, null, want));
+    withQuantizedActivations(true, () => wk.linear(x, 1, 64, w, null, got));
+    assert.deepEqual(got, want);
+  }
 });
 
 test("wasm linear falls back to the reference for weights outside wasm memory and other dtypes", () => {
@@ -244,6 +336,86 @@ test("GGUF weights loaded into the arena stay there (q/k rows permuted in place)
   for (const [name, t] of checkpoint.tensors) {
     assert.ok(arena.offsetOf(t.data) >= 0, `${name} is outside wasm memory`);
   }
+});
+
+test("threaded linear and attention equal one thread bit for bit (odd N and M, split by N and by M)", async () => {
+  const r = rng(13);
+  const cases: { dtype: DType; K: number; N: number; M: number; quant: boolean }[] = [];
+  for (const dtype of ["f32", "f16", "q8_0", "q4_0"] as DType[]) {
+    const K = dtype === "f32" || dtype === "f16" ? 37 : 96;
+    for (const N of [1, 5, 37, 101]) {
+      for (const M of [1, 3, 17, 41]) {
+        cases.push({ dtype, K, N, M, quant: false });
+        if (dtype === "q8_0" || dtype === "q4_0") cases.push({ dtype, K, N, M, quant: true });
+      }
+    }
+  }
+  const inputs = cases.map((c) => ({
+    ...c,
+    w: weight(c.dtype, c.N, c.K, r, true, c.dtype === "f32" ? 4 : 2),
+    x: randoms(c.M * c.K, r),
+    bias: c.N % 2 ? randoms(c.N, r) : null,
+  }));
+  const attn: AttentionParams[] = [
+    { T: 1, S: 37, nHeads: 7, nKvHeads: 7, headDim: 16, queryPos: 36, window: 0, scale: 0.25 },
+    { T: 9, S: 20, nHeads: 6, nKvHeads: 2, headDim: 13, queryPos: 11, window: 5, scale: 0.3 },
+  ].map((p) => ({ ...p }));
+  const attnIn = attn.map((p) => ({
+    p,
+    q: randoms(p.T * p.nHeads * p.headDim, r, 2),
+    k: randoms(p.S * p.nKvHeads * p.headDim, r, 2),
+    v: randoms(p.S * p.nKvHeads * p.headDim, r),
+  }));
+  const runAll = (): Float32Array[] => [
+    ...inputs.map((c) => {
+      const out = new Float32Array(c.M * c.N);
+      withQuantizedActivations(c.quant, () => wk.linear(c.x, c.M, c.K, c.w, c.bias, out));
+      return out;
+    }),
+    ...attnIn.map((a) => {
+      const out = new Float32Array(a.q.length);
+      wk.attention(a.q, a.k, a.v, a.p, out);
+      return out;
+    }),
+  ];
+  assert.equal(await wasm.setThreads(1), 1);
+  const one = runAll();
+  const minSplitWork = wasm.minSplitWork;
+  wasm.minSplitWork = 0; // split even the smallest cases
+  try {
+    for (const n of [2, 3]) {
+      const used = await wasm.setThreads(n);
+      assert.equal(used, Math.min(n, availableParallelism()));
+      assert.equal(wasm.threads, used);
+      const many = runAll();
+      for (let i = 0; i < one.length; i++) assert.deepEqual(many[i], one[i], `threads=${used} case ${i}`);
+    }
+  } finally {
+    wasm.minSplitWork = minSplitWork;
+    assert.equal(await wasm.setThreads(1), 1);
+  }
+});
+
+test("CLI --threads 2: stories260K greedy prints the model card sample", () => {
+  const r = runCli([
+    "generate",
+    "--threads",
+    "2",
+    "--model",
+    STORIES_BIN,
+    "--tokenizer",
+    STORIES_TOK,
+    "--temperature",
+    "0",
+    "--max-new-tokens",
+    "256",
+    "--json",
+  ]);
+  assert.equal(r.code, 0, r.stderr);
+  const out = JSON.parse(r.stdout) as { text: string; backend: string; threads: number };
+  assert.equal(out.backend, "wasm");
+  assert.equal(out.threads, Math.min(2, availableParallelism()));
+  assert.equal(out.text, modelCardSample());
 });
 
 test("CLI --backend wasm: stories260K greedy prints the model card sample", () => {

@@ -37,6 +37,31 @@ if (error || !wasm) {
   process.stderr.write(`build-wasm: ${error ? error.message : "no wasm output"}\n`);
   process.exit(1);
 }
+// Worker threads instantiate this module over the same memory (src/backends/wasm/pool.ts): that is safe only
+// while it keeps no mutable state of its own, i.e. has no globals (no shadow stack, no allocator bump pointer).
+function sectionIds(bytes) {
+  const ids = [];
+  let p = 8;
+  const leb = () => {
+    let v = 0;
+    for (let shift = 0; ; shift += 7) {
+      const b = bytes[p++];
+      v += (b & 0x7f) * 2 ** shift;
+      if (b < 0x80) return v;
+    }
+  };
+  while (p < bytes.length) {
+    const id = bytes[p++];
+    const size = leb();
+    ids.push(id);
+    p += size;
+  }
+  return ids;
+}
+if (sectionIds(wasm).includes(6)) {
+  process.stderr.write("build-wasm: the module defines globals; threads sharing its memory would collide\n");
+  process.exit(1);
+}
 const b64 = Buffer.from(wasm).toString("base64");
 fs.mkdirSync(outDir, { recursive: true });
 fs.writeFileSync(

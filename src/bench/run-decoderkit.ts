@@ -7,7 +7,7 @@ import { selectBackend } from "./backend.js";
 import { peakRssBytes, type EngineJob, type EngineTimings } from "./job.js";
 
 export async function runDecoderkit(job: EngineJob): Promise<EngineTimings> {
-  const { allocator } = await selectBackend(job.backend);
+  const { allocator, threads } = await selectBackend(job.backend, job.threads);
   const loaded = await loadModel(job.modelPath, { allocator });
   const { model } = loaded;
   const greedy = { temperature: 0, stopTokens: [] };
@@ -33,8 +33,8 @@ export async function runDecoderkit(job: EngineJob): Promise<EngineTimings> {
     prefillMs,
     decodeMs,
     tokens,
-    threadsUsed: 1,
+    threadsUsed: threads,
     peakRssBytes: peakRssBytes(),
-    info: `backend ${job.backend}`,
+    info: `backend ${job.backend}, ${threads} thread${threads === 1 ? "" : "s"}`,
   };
 }

@@ -78,9 +78,13 @@ export function formatTable(rows: readonly BenchRow[], c: ReportContext): string
     r.agree_tokens === null ? "-" : `${r.agree_tokens}/${r.compared_tokens}`,
   ]);
   const out = [headerLine(c, release), "", ...layout(groups, [head, ...body]), ""];
-  if (rows.some((r) => r.threads !== r.decoderkit_threads_used)) {
+  const fewer = rows.filter((r) => r.threads !== r.decoderkit_threads_used);
+  if (fewer.length) {
+    const used = [...new Set(fewer.map((r) => r.decoderkit_threads_used))].join("/");
     out.push(
-      `decoderkit runs single-threaded (backend ${c.backend}); the threads column applies to llama.cpp only.`,
+      used === "1"
+        ? `decoderkit ran single-threaded (backend ${c.backend}) where the threads column asks for more.`
+        : `decoderkit ran on ${used} threads (backend ${c.backend}, capped at the cores) where the threads column asks for more.`,
     );
   }
   const errors = [...new Set(rows.map((r) => r.llamacpp_error).filter((e): e is string => e !== null))];

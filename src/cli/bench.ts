@@ -22,7 +22,8 @@ random-weight Llama GGUF files written by decoderkit and cached in --cache-dir.
 Options:
   --shapes LIST          comma-separated shapes, or "all" (default ${DEFAULT_SHAPES.join(",")})
                          shapes: ${shapeList}
-  --threads LIST         llama.cpp thread counts, e.g. 1,2 (default 1; decoderkit runs single-threaded)
+  --threads LIST         thread counts, e.g. 1,2, for both engines (default 1; decoderkit's wasm backend
+                         caps it at the cores, the reference backend uses one)
   --prompt-tokens N      prompt length including BOS (default 32)
   --decode-tokens N      greedy decode steps after the prompt (default 64)
   --repeat N             timed passes per engine after the warm-up; the fastest is shown (default 1)
@@ -79,7 +80,7 @@ export async function benchCommand(argv: string[]): Promise<number> {
   const seed = num(v["seed"], "seed", isNonNegInt, "a non-negative integer") ?? 0;
   let backend: string;
   try {
-    backend = (await selectBackend(str(v["backend"]))).name;
+    backend = (await selectBackend(str(v["backend"]))).name; // checks it runs; each job activates it again
   } catch (e) {
     throw new UsageError(`--backend: ${(e as Error).message}`);
   }

@@ -1,6 +1,6 @@
 // `decoderkit generate`: stream a continuation of a prompt to stdout (or one JSON object with --json).
 
-import { tryInitWasmBackend } from "../backends/wasm/index.js";
+import { defaultWasmThreads, tryInitWasmBackend } from "../backends/wasm/index.js";
 import { generateText } from "../generation/text.js";
 import { emptyStats } from "../generation/generate.js";
 import { loadModel } from "../models/load.js";
@@ -27,7 +27,8 @@ Options:
   --stop TEXT            stop string (repeatable)
   --backend NAME         reference | wasm (default: wasm where WebAssembly SIMD and shared memory
                          work, else reference); wasm loads the weights into its memory
-  --threads N            worker threads (both backends use 1 for now)
+  --threads N            threads for the wasm kernels (default: min(2, cores); capped at the cores;
+                         1 starts no workers); the reference backend uses one
   --json                 print one JSON object instead of streaming text
   -h, --help             this help
 `;
@@ -64,7 +65,7 @@ export async function generateCommand(argv: string[]): Promise<number> {
   const seed =
     num(v["seed"], "seed", (n) => Number.isSafeInteger(n) && n >= 0, "a non-negative integer") ??
     Date.now() % 2 ** 31;
-  num(v["threads"], "threads", isPosInt, "a positive integer");
+  const threads = num(v["threads"], "threads", isPosInt, "a positive integer") ?? defaultWasmThreads();
   const backend = str(v["backend"]);
   if (backend !== undefined && backend !== "reference" && backend !== "wasm")
     throw new UsageError(`--backend: "${backend}" is not reference or wasm`);
@@ -77,7 +78,7 @@ export async function generateCommand(argv: string[]): Promise<number> {
   const modelPath = str(v["model"]) ?? BUNDLED_MODEL;
   const tokPath = str(v["tokenizer"]) ?? (v["model"] === undefined ? BUNDLED_TOKENIZER : undefined);
 
-  const allocator = chooseBackend(backend);
+  const { allocator, threadsUsed } = await chooseBackend(backend, threads);
   const loaded = await loadModel(modelPath, { tokenizer: tokPath, allocator });
   const { model, tokenizer } = loaded;
   if (!tokenizer) throw new Error(`${modelPath}: no tokenizer found; pass --tokenizer`);
@@ -125,6 +126,7 @@ export async function generateCommand(argv: string[]): Promise<number> {
       prompt_tokens: ids,
       seed,
       backend: backendName(),
+      threads: threadsUsed,
       finish_reason: stats.finishReason,
       timings: {
         load_ms: round(loaded.loadMs),
@@ -143,18 +145,21 @@ export async function generateCommand(argv: string[]): Promise<number> {
   return 0;
 }
 
-/** Activates the backend; returns the allocator weights must be loaded into. */
-function chooseBackend(name: "reference" | "wasm" | undefined): Allocator | undefined {
+/** Activates the backend with its threads; returns the allocator weights must be loaded into. */
+async function chooseBackend(
+  name: "reference" | "wasm" | undefined,
+  threads: number,
+): Promise<{ allocator: Allocator | undefined; threadsUsed: number }> {
   if (name !== "reference") {
     const { backend, error } = tryInitWasmBackend();
     if (backend) {
       setBackend("wasm");
-      return backend.arena;
+      return { allocator: backend.arena, threadsUsed: await backend.setThreads(threads) };
     }
     if (name === "wasm") throw new Error(`--backend wasm: ${error}`);
   }
   setBackend("reference");
-  return undefined;
+  return { allocator: undefined, threadsUsed: 1 };
 }
 
 function round(x: number): number {

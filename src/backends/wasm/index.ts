@@ -1,9 +1,12 @@
 // The "wasm" backend: WebAssembly SIMD kernels over one shared memory, owned by a WasmArena into which
-// weights are loaded (`loadModel(path, { allocator: backend.arena })`). Kernels it lacks are the reference ones.
+// weights are loaded (`loadModel(path, { allocator: backend.arena })`), optionally split across worker threads
+// that share that memory (pool.ts). Kernels it lacks are the reference ones.
 
+import * as os from "node:os";
 import { registerBackend, type Kernels } from "../../tensor/backend.js";
 import { WasmArena } from "./arena.js";
-import { makeWasmKernels } from "./kernels.js";
+import { makeWasmKernels, MIN_SPLIT_WORK, type WasmKernelSettings } from "./kernels.js";
+import { ThreadPool } from "./pool.js";
 import { instantiateKernels, type KernelExports, type WasmMemory } from "./runtime.js";
 
 export { WasmArena } from "./arena.js";
@@ -14,21 +17,76 @@ export interface WasmBackend {
   readonly memory: WasmMemory;
   readonly kernels: Kernels;
   readonly exports: KernelExports;
+  /** Threads computing linear and attention now (1 until setThreads has resolved). */
+  readonly threads: number;
+  /**
+   * Sets the pool size, capped at os.availableParallelism(); 1 stops the workers. Resolves to the size in
+   * use. Until it resolves the kernels keep the previous size.
+   */
+  setThreads(n: number): Promise<number>;
+  /** Q8_0/Q4_0 linear on q8-quantized activations (default, faster) or the exact f32 path (kernels.ts). */
+  quantizeActivations: boolean;
+  /** Multiply-adds from which linear and attention are split across the threads (tests set 0). */
+  minSplitWork: number;
 }
 
 let instance: WasmBackend | null = null;
 
+/** Thread count used where none is asked for: two (the fastest measured on a 2-core machine), at most the cores. */
+export function defaultWasmThreads(): number {
+  return Math.min(2, os.availableParallelism());
+}
+
 /**
- * Instantiates the kernels (once per process) and registers them as backend "wasm"; it does not make
- * it the active backend (call setBackend("wasm")). Throws where WebAssembly SIMD or shared memory is missing.
+ * Instantiates the kernels (once per process) and registers them as backend "wasm", single-threaded; it does
+ * not make it the active backend (call setBackend("wasm")). Throws where WebAssembly SIMD or shared memory is
+ * missing.
  */
 export function initWasmBackend(): WasmBackend {
   if (instance) return instance;
-  const { memory, exports } = instantiateKernels();
+  const { memory, module, exports } = instantiateKernels();
   const arena = new WasmArena(memory, exports.heapBase());
-  const kernels = makeWasmKernels(arena, exports);
+  const settings: WasmKernelSettings = {
+    pool: null,
+    quantizeActivations: true,
+    minSplitWork: MIN_SPLIT_WORK,
+  };
+  const kernels = makeWasmKernels(arena, exports, settings);
   registerBackend("wasm", kernels);
-  instance = { arena, memory, kernels, exports };
+  let pending: Promise<number> = Promise.resolve(1);
+  instance = {
+    arena,
+    memory,
+    kernels,
+    exports,
+    get threads() {
+      return settings.pool?.size ?? 1;
+    },
+    setThreads(n: number): Promise<number> {
+      if (!Number.isSafeInteger(n) || n < 1) throw new Error(`threads: ${n} is not a positive integer`);
+      const want = Math.min(n, os.availableParallelism());
+      pending = pending.then(async () => {
+        if ((settings.pool?.size ?? 1) === want) return want;
+        settings.pool?.close();
+        settings.pool = null;
+        if (want > 1) settings.pool = await ThreadPool.start(want, module, memory, arena, exports);
+        return want;
+      });
+      return pending;
+    },
+    get quantizeActivations() {
+      return settings.quantizeActivations;
+    },
+    set quantizeActivations(on: boolean) {
+      settings.quantizeActivations = on;
+    },
+    get minSplitWork() {
+      return settings.minSplitWork;
+    },
+    set minSplitWork(n: number) {
+      settings.minSplitWork = n;
+    },
+  };
   return instance;
 }
 

@@ -1,13 +1,40 @@
 // The wasm Kernels object: the reference kernels, with linear (f32/f16/Q8_0/Q4_0 weights), rmsnorm, softmax
 // and attention overridden by the SIMD kernels. Weights must lie in the arena (else the reference kernel
 // runs); activations may live anywhere: those outside the memory pass through a reusable scratch region.
+// linear and attention are split across the thread pool when there is one (tasks.ts).
 
 import { referenceKernels } from "../reference/index.js";
 import type { AttentionParams, Kernels } from "../../tensor/backend.js";
 import type { DType } from "../../tensor/dtype.js";
 import type { Tensor } from "../../tensor/tensor.js";
 import type { WasmArena } from "./arena.js";
+import type { ThreadPool } from "./pool.js";
 import type { KernelExports } from "./runtime.js";
+import {
+  attentionPart,
+  encodeAttention,
+  encodeLinear,
+  linearPart,
+  type AttentionTask,
+  type LinearTask,
+} from "./tasks.js";
+
+/** What the backend may change between calls. */
+export interface WasmKernelSettings {
+  /** Threads that split linear and attention; null = the calling thread alone. */
+  pool: ThreadPool | null;
+  /**
+   * Q8_0/Q4_0 linear quantizes each x row to q8 blocks (32 int8 + one scale) and dots blocks in integers, as
+   * llama.cpp does; the result differs from the exact (reference) product by at most the x rounding error,
+   * Σ_blocks Σ|w| · max|x_block| / 254. false = the exact f32 path.
+   */
+  quantizeActivations: boolean;
+  /** Multiply-adds below which a call stays on the calling thread (waking workers costs more than it saves). */
+  minSplitWork: number;
+}
+
+/** Default minSplitWork: about 8 µs of single-thread work (measured on the bench shapes, 2 cores). */
+export const MIN_SPLIT_WORK = 1 << 16;
 
 /** Weight dtypes the wasm linear kernel computes on (codes of assembly/linear.ts). */
 export const WASM_LINEAR_DTYPES: Partial<Record<DType, number>> = { f32: 0, f16: 1, q8_0: 2, q4_0: 3 };
@@ -81,9 +108,24 @@ function weightOffset(arena: WasmArena, w: Tensor): number {
   return off < 0 ? -1 : off + w.offset * (d instanceof Uint8Array ? 1 : 4);
 }
 
-export function makeWasmKernels(arena: WasmArena, k: KernelExports): Kernels {
+export function makeWasmKernels(arena: WasmArena, k: KernelExports, settings: WasmKernelSettings): Kernels {
   const ref = referenceKernels;
   const s = new Scratch(arena);
+
+  function runLinear(t: LinearTask): void {
+    const pool = settings.pool;
+    if (!pool || t.M * t.N * t.K < settings.minSplitWork) return linearPart(k, t, 0, 1);
+    encodeLinear(pool.u32, t);
+    pool.run();
+  }
+
+  function runAttention(t: AttentionTask): void {
+    const pool = settings.pool;
+    if (!pool || t.nHeads < 2 || 2 * t.T * t.S * t.nHeads * t.hd < settings.minSplitWork)
+      return attentionPart(k, t, 0, 1);
+    encodeAttention(pool.u32, pool.f32, t);
+    pool.run();
+  }
 
   function linear(
     x: Float32Array,
@@ -100,13 +142,33 @@ export function makeWasmKernels(arena: WasmArena, k: KernelExports): Kernels {
     if (x.length < M * K || out.length < M * N || (bias && bias.length < N))
       throw new Error("linear: buffers too small");
     if (M === 0 || N === 0) return;
+    const threads = settings.pool?.size ?? 1;
+    const quant = settings.quantizeActivations && (w.dtype === "q8_0" || w.dtype === "q4_0") && K % 32 === 0;
     const rowbuf = M > 1 && code !== 0 ? align(K * 4) : 0;
-    s.begin(s.need(x, M * K) + s.need(out, M * N) + (bias ? s.need(bias, N) : 0) + rowbuf);
+    const xqBytes = quant ? align(M * k.quantRowBytes(K)) : 0;
+    s.begin(
+      s.need(x, M * K) + s.need(out, M * N) + (bias ? s.need(bias, N) : 0) + threads * rowbuf + xqBytes,
+    );
     const xp = s.input(x, M * K);
     const bp = bias ? s.input(bias, N) : 0;
     const op = s.output(out, M * N);
-    const rp = rowbuf ? s.take(K * 4) : 0;
-    k.linear(code!, xp, M, K, wOff, N, bp, op, rp);
+    const rp = rowbuf ? s.take(threads * rowbuf) : 0;
+    let xq = quant ? s.take(xqBytes) : 0;
+    if (xq && !k.quantizeRows(xp, M, K, xq)) xq = 0; // inf/NaN in x: the exact path propagates them
+    const task = {
+      dtype: code!,
+      x: xp,
+      xq,
+      M,
+      K,
+      w: wOff,
+      N,
+      bias: bp,
+      out: op,
+      rowbuf: rp,
+      rowbufStride: rowbuf,
+    };
+    runLinear(task);
     s.finish(out, op, M * N);
   }
 
@@ -151,13 +213,30 @@ export function makeWasmKernels(arena: WasmArena, k: KernelExports): Kernels {
     const nkv = S * nKvHeads * hd;
     if (q.length < nq || kk.length < nkv || v.length < nkv || out.length < nq)
       throw new Error("attention: buffers too small");
-    s.begin(s.need(q, nq) + s.need(kk, nkv) + s.need(v, nkv) + s.need(out, nq) + align(S * 4));
+    const threads = settings.pool?.size ?? 1;
+    const scoreBytes = align(S * 4);
+    s.begin(s.need(q, nq) + s.need(kk, nkv) + s.need(v, nkv) + s.need(out, nq) + threads * scoreBytes);
     const qp = s.input(q, nq);
     const kp = s.input(kk, nkv);
     const vp = s.input(v, nkv);
     const op = s.output(out, nq);
-    const sp = s.take(S * 4);
-    k.attention(qp, kp, vp, op, T, S, nHeads, nKvHeads, hd, p.queryPos, p.window, p.scale, sp);
+    const sp = s.take(threads * scoreBytes);
+    runAttention({
+      q: qp,
+      k: kp,
+      v: vp,
+      out: op,
+      T,
+      S,
+      nHeads,
+      nKvHeads,
+      hd,
+      queryPos: p.queryPos,
+      window: p.window,
+      scale: p.scale,
+      scores: sp,
+      scoresStride: scoreBytes,
+    });
     s.finish(out, op, nq);
   }
 

@@ -8,18 +8,23 @@ export interface WasmMemory {
   grow(pages: number): number;
 }
 
+/** A compiled WebAssembly.Module (opaque here; it can be posted to worker threads). */
+export type WasmModule = object;
+
 interface WasmApi {
   Memory: new (d: { initial: number; maximum: number; shared: boolean }) => WasmMemory;
-  Module: new (bytes: Uint8Array) => object;
-  Instance: new (m: object, imports: object) => { exports: Record<string, unknown> };
+  Module: new (bytes: Uint8Array) => WasmModule;
+  Instance: new (m: WasmModule, imports: object) => { exports: Record<string, unknown> };
 }
 
 /** The compiled kernels (signatures of src/backends/wasm/assembly/index.ts; pointers are byte offsets). */
 export interface KernelExports {
   heapBase(): number;
+  /** Rows [m0, m1) x columns [n0, n1) of out[M, N]; xq 0 = the exact path, else rows from quantizeRows. */
   linear(
     dtype: number,
     x: number,
+    xq: number,
     M: number,
     K: number,
     w: number,
@@ -27,7 +32,14 @@ export interface KernelExports {
     bias: number,
     out: number,
     rowbuf: number,
+    m0: number,
+    m1: number,
+    n0: number,
+    n1: number,
   ): void;
+  /** Quantizes x[M, K] into q8 blocks for linear's xq; returns 0 (and the caller goes exact) on inf/NaN. */
+  quantizeRows(x: number, M: number, K: number, out: number): number;
+  quantRowBytes(K: number): number;
   rmsnorm(x: number, M: number, D: number, w: number, eps: number, out: number): void;
   softmax(x: number, M: number, N: number): void;
   attention(
@@ -44,6 +56,8 @@ export interface KernelExports {
     window: number,
     scale: number,
     scores: number,
+    h0: number,
+    h1: number,
   ): void;
 }
 
@@ -66,11 +80,24 @@ function decodeBase64(s: string): Uint8Array {
   return out;
 }
 
-/** A fresh shared memory of `initialPages` and the kernel instance over it (synchronous: the module is small). */
-export function instantiateKernels(initialPages = 16): { memory: WasmMemory; exports: KernelExports } {
+/**
+ * A fresh shared memory of `initialPages` and the kernel instance over it (synchronous: the module is small).
+ * The module keeps no mutable state of its own (no globals, no stack; tools/build-wasm.mjs checks), so worker
+ * threads may instantiate the same module over the same memory and run kernels side by side.
+ */
+export function instantiateKernels(initialPages = 16): {
+  memory: WasmMemory;
+  module: WasmModule;
+  exports: KernelExports;
+} {
   const wa = webAssembly();
   const memory = new wa.Memory({ initial: initialPages, maximum: MAX_PAGES, shared: true });
   const module = new wa.Module(decodeBase64(KERNELS_WASM_BASE64));
-  const instance = new wa.Instance(module, { env: { memory } });
-  return { memory, exports: instance.exports as unknown as KernelExports };
+  return { memory, module, exports: instantiateOn(module, memory) };
+}
+
+/** Another instance of the kernel module over an existing shared memory (what each worker thread makes). */
+export function instantiateOn(module: WasmModule, memory: WasmMemory): KernelExports {
+  const instance = new (webAssembly().Instance)(module, { env: { memory } });
+  return instance.exports as unknown as KernelExports;
 }

@@ -29,7 +29,7 @@ function axpy(out: usize, w: f32, v: usize, n: i32): void {
   }
 }
 
-/** q [T, nHeads, hd], k/v [S, nKvHeads, hd] → out [T, nHeads, hd]; `scores` holds S floats. */
+/** q [T, nHeads, hd], k/v [S, nKvHeads, hd] → out [T, nHeads, hd] for heads [h0, h1); `scores` holds S floats. */
 export function attention(
   q: usize,
   k: usize,
@@ -44,6 +44,8 @@ export function attention(
   window: i32,
   scale: f32,
   scores: usize,
+  h0: i32,
+  h1: i32,
 ): void {
   const group = nHeads / nKvHeads;
   const kvStride = <usize>(nKvHeads * hd) << 2;
@@ -52,7 +54,7 @@ export function attention(
     const pos = queryPos + t;
     const last = min(S - 1, pos);
     const first = window > 0 ? max(0, pos - window + 1) : 0;
-    for (let h = 0; h < nHeads; h++) {
+    for (let h = h0; h < h1; h++) {
       const qo = q + <usize>(t * nHeads + h) * hb;
       const oo = out + <usize>(t * nHeads + h) * hb;
       const kh = <usize>(h / group) * hb;

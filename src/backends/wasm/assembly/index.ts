@@ -1,7 +1,7 @@
 // The decoderkit WebAssembly SIMD kernels (AssemblyScript): every pointer is a byte offset into the one
 // shared memory that the host imports; the host owns all allocation.
 
-export { linear } from "./linear";
+export { linear, quantizeRows, quantRowBytes } from "./linear";
 export { rmsnorm, softmax } from "./rows";
 export { attention } from "./attention";
 

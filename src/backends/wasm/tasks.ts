@@ -1,0 +1,157 @@
+// The kernels that run split across threads, encoded in a small control block in wasm memory so that the main
+// thread and every worker (src/backends/wasm/pool.ts) decode the same task and each computes its own part:
+// linear by output rows N (few x rows: decode) or by x rows M (prefill), attention by heads.
+
+import type { KernelExports } from "./runtime.js";
+
+/** Control block, in 32-bit words: sync words, then the task (u32 operands, f32 in the same words). */
+export const CTL = { GEN: 0, PENDING: 1, ERROR: 2, OP: 3, ARGS: 4, WORDS: 32 } as const;
+export const OP = { EXIT: 0, LINEAR: 1, ATTENTION: 2 } as const;
+
+/** Operands of a split linear (byte offsets into wasm memory; 0 = none). */
+export interface LinearTask {
+  readonly dtype: number;
+  readonly x: number;
+  readonly xq: number;
+  readonly M: number;
+  readonly K: number;
+  readonly w: number;
+  readonly N: number;
+  readonly bias: number;
+  readonly out: number;
+  /** Per-thread row buffers of `rowbufStride` bytes each, from `rowbuf`. */
+  readonly rowbuf: number;
+  readonly rowbufStride: number;
+}
+
+export interface AttentionTask {
+  readonly q: number;
+  readonly k: number;
+  readonly v: number;
+  readonly out: number;
+  readonly T: number;
+  readonly S: number;
+  readonly nHeads: number;
+  readonly nKvHeads: number;
+  readonly hd: number;
+  readonly queryPos: number;
+  readonly window: number;
+  readonly scale: number;
+  /** Per-thread score rows of `scoresStride` bytes each, from `scores`. */
+  readonly scores: number;
+  readonly scoresStride: number;
+}
+
+const LINEAR_KEYS = [
+  "dtype",
+  "x",
+  "xq",
+  "M",
+  "K",
+  "w",
+  "N",
+  "bias",
+  "out",
+  "rowbuf",
+  "rowbufStride",
+] as const;
+const ATTENTION_KEYS = [
+  "q",
+  "k",
+  "v",
+  "out",
+  "T",
+  "S",
+  "nHeads",
+  "nKvHeads",
+  "hd",
+  "queryPos",
+  "window",
+  "scores",
+  "scoresStride",
+] as const;
+const SCALE = CTL.ARGS + ATTENTION_KEYS.length;
+
+/** x rows from which a linear is split by rows of x rather than by output columns, per thread. */
+const ROWS_PER_THREAD_FOR_M_SPLIT = 8;
+
+/** Part `i` of `parts` of [0, n), in whole multiples of `grain` where possible. */
+export function partRange(n: number, parts: number, i: number, grain = 1): [number, number] {
+  const units = Math.ceil(n / grain);
+  const start = Math.min(n, Math.floor((units * i) / parts) * grain);
+  const end = Math.min(n, Math.floor((units * (i + 1)) / parts) * grain);
+  return [start, end];
+}
+
+export function splitsByRows(M: number, parts: number): boolean {
+  return M >= ROWS_PER_THREAD_FOR_M_SPLIT * parts;
+}
+
+/** Part `part` of `parts` of a linear: every part computes whole output entries with the same per-entry math. */
+export function linearPart(k: KernelExports, t: LinearTask, part: number, parts: number): void {
+  const rowbuf = t.rowbuf ? t.rowbuf + part * t.rowbufStride : 0;
+  let m0 = 0;
+  let m1 = t.M;
+  let n0 = 0;
+  let n1 = t.N;
+  if (splitsByRows(t.M, parts)) [m0, m1] = partRange(t.M, parts, part, 4);
+  else [n0, n1] = partRange(t.N, parts, part, 4);
+  if (m0 < m1 && n0 < n1)
+    k.linear(t.dtype, t.x, t.xq, t.M, t.K, t.w, t.N, t.bias, t.out, rowbuf, m0, m1, n0, n1);
+}
+
+export function attentionPart(k: KernelExports, t: AttentionTask, part: number, parts: number): void {
+  const [h0, h1] = partRange(t.nHeads, parts, part);
+  if (h0 >= h1) return;
+  k.attention(
+    t.q,
+    t.k,
+    t.v,
+    t.out,
+    t.T,
+    t.S,
+    t.nHeads,
+    t.nKvHeads,
+    t.hd,
+    t.queryPos,
+    t.window,
+    t.scale,
+    t.scores + part * t.scoresStride,
+    h0,
+    h1,
+  );
+}
+
+/** Writes a task's operands into the control block (the caller then publishes it by bumping GEN). */
+export function encodeLinear(u32: Uint32Array, t: LinearTask): void {
+  u32[CTL.OP] = OP.LINEAR;
+  LINEAR_KEYS.forEach((key, i) => (u32[CTL.ARGS + i] = t[key]));
+}
+
+export function encodeAttention(u32: Uint32Array, f32: Float32Array, t: AttentionTask): void {
+  u32[CTL.OP] = OP.ATTENTION;
+  ATTENTION_KEYS.forEach((key, i) => (u32[CTL.ARGS + i] = t[key]));
+  f32[SCALE] = t.scale;
+}
+
+/** Decodes the published task and runs part `part` of it; false for EXIT. */
+export function runEncodedPart(
+  k: KernelExports,
+  u32: Uint32Array,
+  f32: Float32Array,
+  part: number,
+  parts: number,
+): boolean {
+  const op = u32[CTL.OP];
+  if (op === OP.EXIT) return false;
+  const read = <K extends string>(keys: readonly K[]): Record<K, number> => {
+    const o = {} as Record<K, number>;
+    keys.forEach((key, i) => (o[key] = u32[CTL.ARGS + i]!));
+    return o;
+  };
+  if (op === OP.LINEAR) linearPart(k, read(LINEAR_KEYS), part, parts);
+  else if (op === OP.ATTENTION)
+    attentionPart(k, { ...read(ATTENTION_KEYS), scale: f32[SCALE]! }, part, parts);
+  else throw new Error(`wasm pool: unknown task ${op}`);
+  return true;
+}
