@@ -3,11 +3,11 @@
 
 import { emptyStats, generateTokens } from "../generation/generate.js";
 import { loadModel } from "../models/load.js";
-import { selectBackend } from "./backend.js";
+import { activateBackend, type BackendName } from "../backends/select.js";
 import { peakRssBytes, type EngineJob, type EngineTimings } from "./job.js";
 
 export async function runDecoderkit(job: EngineJob): Promise<EngineTimings> {
-  const { allocator, threads } = await selectBackend(job.backend, job.threads);
+  const { allocator, threads } = await activateBackend(job.backend as BackendName, job.threads);
   const loaded = await loadModel(job.modelPath, { allocator });
   const { model } = loaded;
   const greedy = { temperature: 0, stopTokens: [] };

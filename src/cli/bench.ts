@@ -3,7 +3,8 @@
 
 import * as os from "node:os";
 import * as path from "node:path";
-import { selectBackend } from "../bench/backend.js";
+import { activateBackend } from "../backends/select.js";
+import { backendFlag } from "./backend-flag.js";
 import { defaultCacheDir, defaultVocabPath, nodeLlamaCppVersion } from "../bench/paths.js";
 import { runBench } from "../bench/run.js";
 import { DEFAULT_SHAPES, parseShapes, SHAPES } from "../bench/shapes.js";
@@ -78,9 +79,10 @@ export async function benchCommand(argv: string[]): Promise<number> {
   const decodeTokens = num(v["decode-tokens"], "decode-tokens", isNonNegInt, "a non-negative integer") ?? 64;
   const repeat = num(v["repeat"], "repeat", isPosInt, "a positive integer") ?? 1;
   const seed = num(v["seed"], "seed", isNonNegInt, "a non-negative integer") ?? 0;
+  const asked = backendFlag(v["backend"]);
   let backend: string;
   try {
-    backend = (await selectBackend(str(v["backend"]))).name; // checks it runs; each job activates it again
+    backend = (await activateBackend(asked, 1)).name; // checks it runs; each job activates it again
   } catch (e) {
     throw new UsageError(`--backend: ${(e as Error).message}`);
   }

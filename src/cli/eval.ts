@@ -1,9 +1,12 @@
 // `decoderkit eval`: mean next-token cross-entropy and perplexity of a model over a text file.
 
 import * as fs from "node:fs";
+import { activateBackend } from "../backends/select.js";
+import { defaultWasmThreads } from "../backends/wasm/index.js";
 import { perplexity } from "../eval/perplexity.js";
 import { loadModel } from "../models/load.js";
 import { isPosInt, num, parse, str, UsageError } from "./args.js";
+import { backendFlag } from "./backend-flag.js";
 import { BUNDLED_MODEL, BUNDLED_TOKENIZER } from "./defaults.js";
 
 export const EVAL_HELP = `Usage: decoderkit eval --data FILE [options]
@@ -18,6 +21,8 @@ Options:
                       each document starts with BOS, as in training
   --max-tokens N      score only the first N tokens
   --window N          window length (default: the context length)
+  --backend NAME      reference | wasm (default: wasm where it runs)
+  --threads N         threads for the wasm kernels (default: min(2, cores))
   --json              print {"tokens", "loss", "perplexity"}
   -h, --help          this help
 `;
@@ -32,6 +37,8 @@ export async function evalCommand(argv: string[]): Promise<number> {
       "doc-sep": { type: "string" },
       "max-tokens": { type: "string" },
       window: { type: "string" },
+      backend: { type: "string" },
+      threads: { type: "string" },
       json: { type: "boolean" },
     },
     0,
@@ -44,6 +51,8 @@ export async function evalCommand(argv: string[]): Promise<number> {
   if (!data) throw new UsageError("--data FILE is required");
   const maxTokens = num(v["max-tokens"], "max-tokens", isPosInt, "a positive integer");
   const window = num(v["window"], "window", (n) => isPosInt(n) && n >= 2, "an integer >= 2");
+  const threads = num(v["threads"], "threads", isPosInt, "a positive integer") ?? defaultWasmThreads();
+  const backend = backendFlag(v["backend"]);
   let text: string;
   try {
     text = fs.readFileSync(data, "utf8");
@@ -52,7 +61,8 @@ export async function evalCommand(argv: string[]): Promise<number> {
   }
   const modelPath = str(v["model"]) ?? BUNDLED_MODEL;
   const tokPath = str(v["tokenizer"]) ?? (v["model"] === undefined ? BUNDLED_TOKENIZER : undefined);
-  const loaded = await loadModel(modelPath, { tokenizer: tokPath });
+  const active = await activateBackend(backend, threads);
+  const loaded = await loadModel(modelPath, { tokenizer: tokPath, allocator: active.allocator });
   if (!loaded.tokenizer) throw new Error(`${modelPath}: no tokenizer found; pass --tokenizer`);
   const sep = str(v["doc-sep"])?.replace(/\\n/g, "\n").replace(/\\t/g, "\t");
   const docs = sep ? text.split(sep).filter((d) => d.length > 0) : [text];

@@ -1,12 +1,12 @@
 // `decoderkit generate`: stream a continuation of a prompt to stdout (or one JSON object with --json).
 
-import { defaultWasmThreads, tryInitWasmBackend } from "../backends/wasm/index.js";
+import { activateBackend } from "../backends/select.js";
+import { defaultWasmThreads } from "../backends/wasm/index.js";
 import { generateText } from "../generation/text.js";
 import { emptyStats } from "../generation/generate.js";
 import { loadModel } from "../models/load.js";
-import { backendName, setBackend } from "../tensor/backend.js";
-import type { Allocator } from "../tensor/storage.js";
 import { isNonNegInt, isPosInt, num, parse, str, UsageError } from "./args.js";
+import { backendFlag } from "./backend-flag.js";
 import { BUNDLED_MODEL, BUNDLED_TOKENIZER } from "./defaults.js";
 
 export const GENERATE_HELP = `Usage: decoderkit generate [options] [--] [PROMPT]
@@ -66,9 +66,7 @@ export async function generateCommand(argv: string[]): Promise<number> {
     num(v["seed"], "seed", (n) => Number.isSafeInteger(n) && n >= 0, "a non-negative integer") ??
     Date.now() % 2 ** 31;
   const threads = num(v["threads"], "threads", isPosInt, "a positive integer") ?? defaultWasmThreads();
-  const backend = str(v["backend"]);
-  if (backend !== undefined && backend !== "reference" && backend !== "wasm")
-    throw new UsageError(`--backend: "${backend}" is not reference or wasm`);
+  const backend = backendFlag(v["backend"]);
   const promptText = str(v["prompt"]) ?? positionals[0];
   const promptTokens = str(v["prompt-tokens"]);
   if (promptText !== undefined && promptTokens !== undefined)
@@ -78,8 +76,8 @@ export async function generateCommand(argv: string[]): Promise<number> {
   const modelPath = str(v["model"]) ?? BUNDLED_MODEL;
   const tokPath = str(v["tokenizer"]) ?? (v["model"] === undefined ? BUNDLED_TOKENIZER : undefined);
 
-  const { allocator, threadsUsed } = await chooseBackend(backend, threads);
-  const loaded = await loadModel(modelPath, { tokenizer: tokPath, allocator });
+  const active = await activateBackend(backend, threads);
+  const loaded = await loadModel(modelPath, { tokenizer: tokPath, allocator: active.allocator });
   const { model, tokenizer } = loaded;
   if (!tokenizer) throw new Error(`${modelPath}: no tokenizer found; pass --tokenizer`);
   let ids: number[];
@@ -125,8 +123,8 @@ export async function generateCommand(argv: string[]): Promise<number> {
       tokens,
       prompt_tokens: ids,
       seed,
-      backend: backendName(),
-      threads: threadsUsed,
+      backend: active.name,
+      threads: active.threads,
       finish_reason: stats.finishReason,
       timings: {
         load_ms: round(loaded.loadMs),
@@ -143,23 +141,6 @@ export async function generateCommand(argv: string[]): Promise<number> {
     process.stdout.write("\n");
   }
   return 0;
-}
-
-/** Activates the backend with its threads; returns the allocator weights must be loaded into. */
-async function chooseBackend(
-  name: "reference" | "wasm" | undefined,
-  threads: number,
-): Promise<{ allocator: Allocator | undefined; threadsUsed: number }> {
-  if (name !== "reference") {
-    const { backend, error } = tryInitWasmBackend();
-    if (backend) {
-      setBackend("wasm");
-      return { allocator: backend.arena, threadsUsed: await backend.setThreads(threads) };
-    }
-    if (name === "wasm") throw new Error(`--backend wasm: ${error}`);
-  }
-  setBackend("reference");
-  return { allocator: undefined, threadsUsed: 1 };
 }
 
 function round(x: number): number {

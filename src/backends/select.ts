@@ -1,0 +1,39 @@
+// Activates a kernel backend by name for the entry points (generate, eval, bench): "wasm" where WebAssembly
+// SIMD and shared memory are available, else "reference"; returns where weights must be loaded.
+
+import { setBackend } from "../tensor/backend.js";
+import type { Allocator } from "../tensor/storage.js";
+import "./reference/index.js";
+import { tryInitWasmBackend } from "./wasm/index.js";
+
+export const BACKEND_NAMES = ["reference", "wasm"] as const;
+export type BackendName = (typeof BACKEND_NAMES)[number];
+
+export interface ActiveBackend {
+  readonly name: BackendName;
+  /** Where weights must be loaded (the backend's own memory), if it has one. */
+  readonly allocator?: Allocator;
+  /** Threads the backend computes with. */
+  readonly threads: number;
+}
+
+export function isBackendName(s: string): s is BackendName {
+  return (BACKEND_NAMES as readonly string[]).includes(s);
+}
+
+/** Activates `name` (default: wasm where it runs, else reference) with up to `threads` threads. */
+export async function activateBackend(
+  name: BackendName | undefined,
+  threads: number,
+): Promise<ActiveBackend> {
+  if (name !== "reference") {
+    const { backend, error } = tryInitWasmBackend();
+    if (backend) {
+      setBackend("wasm");
+      return { name: "wasm", allocator: backend.arena, threads: await backend.setThreads(threads) };
+    }
+    if (name === "wasm") throw new Error(`backend wasm cannot run here: ${error}`);
+  }
+  setBackend("reference");
+  return { name: "reference", threads: 1 };
+}
