@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import { readLlama2c } from "../src/io/llama2c.js";
-import { halfToInterleaved, interleavedToHalf } from "../src/io/rope-layout.js";
+import { halfToInterleaved, interleavedToHalf, interleavedToHalfInPlace } from "../src/io/rope-layout.js";
 import { Tensor } from "../src/tensor/tensor.js";
 import { countingAllocator } from "./helpers/fixtures.js";
 
@@ -192,6 +192,35 @@ test("rope layouts: the Hugging Face permutation on a small example, and the two
   assert.deepEqual(interleavedToHalf(Tensor.fromArray([0, 1, 2, 3, 4, 5]), 1).toArray(), [0, 2, 4, 1, 3, 5]);
   assert.throws(() => interleavedToHalf(w, 3), /do not split into 3 heads/);
   assert.throws(() => interleavedToHalf(Tensor.fromArray([0, 1, 2, 3, 4, 5]), 2), /heads of even size/);
+});
+
+test("rope layouts: the in-place permutation equals the copy (every head count, bias, q8_0 rows)", () => {
+  for (const [rows, cols] of [
+    [48, 5],
+    [6, 1],
+    [128, 3],
+  ] as const) {
+    const src = Array.from({ length: rows * cols }, (_, i) => i * 0.25 - 7);
+    for (let heads = 1; heads <= rows; heads++) {
+      if (rows % heads !== 0 || (rows / heads) % 2 !== 0) continue;
+      const want = interleavedToHalf(Tensor.fromArray(src, [rows, cols]), heads).toArray();
+      const w = Tensor.fromArray(src, [rows, cols]);
+      const data = w.data;
+      assert.equal(interleavedToHalfInPlace(w, heads), w);
+      assert.equal(w.data, data);
+      assert.deepEqual(w.toArray(), want);
+    }
+  }
+  const rowBytes = 34;
+  const bytes = new Uint8Array(16 * rowBytes);
+  for (let r = 0; r < 16; r++) bytes.fill(r + 1, r * rowBytes, (r + 1) * rowBytes);
+  const q = Tensor.fromBytes("q8_0", [16, 32], bytes.slice());
+  interleavedToHalfInPlace(q, 2);
+  assert.deepEqual(q.bytes(), interleavedToHalf(Tensor.fromBytes("q8_0", [16, 32], bytes), 2).bytes());
+  assert.throws(
+    () => interleavedToHalfInPlace(Tensor.fromArray([0, 1, 2, 3, 4, 5]), 2),
+    /heads of even size/,
+  );
 });
 
 test("rope layouts move whole rows of any dtype (f16 and q8_0 bytes)", () => {

@@ -120,7 +120,7 @@ export function readCheckpoint(p: string, opts: ReadOptions = {}): Checkpoint {
       format,
       path: p,
       config,
-      tensors: hfTensorsFromGGUF(g.metadata, g.tensors, config, opts.allocator),
+      tensors: hfTensorsFromGGUF(g.metadata, g.tensors, config, opts.allocator, true), // readGGUF's own tensors
       ggufMetadata: g.metadata,
     };
   }

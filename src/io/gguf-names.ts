@@ -4,7 +4,7 @@
 import { getAllocator, type Allocator } from "../tensor/storage.js";
 import type { Tensor } from "../tensor/tensor.js";
 import type { GGUFValue } from "./gguf-types.js";
-import { halfToInterleaved, interleavedToHalf } from "./rope-layout.js";
+import { halfToInterleaved, interleavedToHalf, interleavedToHalfInPlace } from "./rope-layout.js";
 
 type Meta = ReadonlyMap<string, GGUFValue>;
 type Json = Record<string, unknown>;
@@ -144,12 +144,17 @@ export function hfConfigFromGGUF(meta: Meta, tensors: ReadonlyMap<string, Tensor
   throw new Error(`GGUF: unsupported architecture "${arch}" (supported: llama, mistral, qwen2, gpt2)`);
 }
 
-/** GGUF tensors renamed to Hugging Face names, llama q/k rows turned to the rotate-half layout. */
+/**
+ * GGUF tensors renamed to Hugging Face names, llama q/k rows turned to the rotate-half layout: in a copy from
+ * `allocator`, or with `inPlace` (the caller owns each tensor's bytes, as readGGUF's fresh tensors) inside the
+ * tensor's own bytes, so that loading holds no second copy of them.
+ */
 export function hfTensorsFromGGUF(
   meta: Meta,
   tensors: ReadonlyMap<string, Tensor>,
   cfg: Json,
   allocator: Allocator = getAllocator(),
+  inPlace = false,
 ): Map<string, Tensor> {
   const arch = ggufArchitecture(meta);
   const out = new Map<string, Tensor>();
@@ -160,8 +165,12 @@ export function hfTensorsFromGGUF(
     if (hf === null) throw new Error(`GGUF: unexpected tensor "${name}" for architecture ${arch}`);
     let w = t;
     if (arch === "llama" || arch === "mistral") {
-      if (/\.attn_q\.(weight|bias)$/.test(name)) w = interleavedToHalf(t, H, allocator);
-      else if (/\.attn_k\.(weight|bias)$/.test(name)) w = interleavedToHalf(t, KV, allocator);
+      const heads = /\.attn_q\.(weight|bias)$/.test(name)
+        ? H
+        : /\.attn_k\.(weight|bias)$/.test(name)
+          ? KV
+          : 0;
+      if (heads) w = inPlace ? interleavedToHalfInPlace(t, heads) : interleavedToHalf(t, heads, allocator);
     }
     out.set(hf, w);
   }
