@@ -6,7 +6,13 @@ export { Tensor } from "./tensor/tensor.js";
 export type { DType } from "./tensor/dtype.js";
 export * as ops from "./tensor/ops.js";
 export { registerBackend, setBackend, backendName, type Kernels } from "./tensor/backend.js";
-export { setAllocator, getAllocator, type Allocator } from "./tensor/storage.js";
+export {
+  setAllocator,
+  getAllocator,
+  setCacheAllocator,
+  getCacheAllocator,
+  type Allocator,
+} from "./tensor/storage.js";
 export { initWasmBackend, tryInitWasmBackend, WasmArena, type WasmBackend } from "./backends/wasm/index.js";
 export { F32KVCache, type KVCache } from "./cache/kv-cache.js";
 export type { CausalLM, ForwardOptions } from "./models/model.js";

@@ -14,6 +14,7 @@ import { dequantizeRow, quantizeRow, type QuantizeDType } from "../src/tensor/qu
 import { Tensor } from "../src/tensor/tensor.js";
 import type { AttentionParams } from "../src/tensor/backend.js";
 import { loadModel } from "../src/models/load.js";
+import { F32KVCache } from "../src/cache/kv-cache.js";
 import { rng } from "./helpers/fixtures.js";
 import { modelCardSample, runCli, STORIES_BIN, STORIES_TOK, TINY_LLAMA_GGUF } from "./helpers/paths.js";
 
@@ -283,6 +284,66 @@ test("wasm rmsnorm and softmax match the reference (odd widths, -inf rows, in an
       assertClose(sa, sw, 2e-6, `softmax in memory D=${D} M=${M}`);
     }
   }
+});
+
+test("wasm silu matches the reference (odd lengths, large |x|, NaN and +inf, in and out of wasm memory)", () => {
+  const r = rng(11);
+  for (const n of [1, 2, 3, 4, 5, 7, 31, 130, 2049]) {
+    const x = randoms(n, r, 12);
+    if (n > 4) x.set([0, -0, 100, -100, 87.5, -87.5].slice(0, Math.min(6, n - 1)));
+    const want = new Float32Array(n);
+    const got = new Float32Array(n);
+    ref.silu(x, want);
+    wk.silu(x, got);
+    assertClose(got, want, 1e-6, `silu n=${n}`);
+    const ax = arenaF32(x, 12);
+    wk.silu(ax, ax); // in place, inside the memory
+    assertClose(ax, want, 1e-6, `silu in memory n=${n}`);
+  }
+  const special = Float32Array.from([NaN, Infinity, 1, NaN, 2]);
+  const got = new Float32Array(5);
+  wk.silu(special, got);
+  assert.ok(Number.isNaN(got[0]!) && Number.isNaN(got[3]!));
+  assert.equal(got[1], Infinity);
+});
+
+test("a KV cache on the arena's memory: attention reads it in place; outgrown and released rows are reused", () => {
+  const shape = { nLayers: 2, nKvHeads: 2, headDim: 8, maxLength: 64 };
+  const r = rng(12);
+  const onArena = new F32KVCache(shape, arena);
+  const onHeap = new F32KVCache(shape);
+  const p = { T: 1, nHeads: 4, nKvHeads: 2, headDim: 8, window: 0, scale: 1 / Math.sqrt(8) };
+  for (let step = 0; step < 40; step++) {
+    for (let l = 0; l < 2; l++) {
+      const k = new Tensor("f32", [1, 2, 8], randoms(16, r));
+      const v = new Tensor("f32", [1, 2, 8], randoms(16, r));
+      const a = onArena.update(l, k, v);
+      const h = onHeap.update(l, k, v);
+      assert.ok(arena.offsetOf(a.k.f32()) >= 0 && arena.offsetOf(a.v.f32()) >= 0);
+      const q = randoms(32, r);
+      const got = new Float32Array(32);
+      const want = new Float32Array(32);
+      const ps = { ...p, S: step + 1, queryPos: step };
+      wk.attention(q, a.k.f32(), a.v.f32(), ps, got);
+      ref.attention(q, h.k.f32(), h.v.f32(), ps, want);
+      assertClose(got, want, 1e-5, `attention over the arena cache, step ${step}`);
+    }
+    onArena.commit(1);
+    onHeap.commit(1);
+  }
+  assert.equal(onArena.bytes, onHeap.bytes);
+  const used = arena.usedBytes;
+  onArena.release();
+  assert.equal(onArena.length, 0);
+  const again = new F32KVCache(shape, arena); // capacities 16, 32, 64: all from the free list
+  for (let step = 0; step < 40; step++) {
+    const kv = new Tensor("f32", [1, 2, 8], randoms(16, r));
+    again.update(0, kv, kv);
+    again.update(1, kv, kv);
+    again.commit(1);
+  }
+  assert.equal(arena.usedBytes, used, "a second cache of the same shape takes no new arena bytes");
+  again.release();
 });
 
 test("wasm attention matches the reference (GQA, sliding window, prefill and decode rows)", () => {

@@ -2,7 +2,7 @@
 // SIMD and shared memory are available, else "reference"; returns where weights must be loaded.
 
 import { setBackend } from "../tensor/backend.js";
-import type { Allocator } from "../tensor/storage.js";
+import { heapAllocator, setCacheAllocator, type Allocator } from "../tensor/storage.js";
 import "./reference/index.js";
 import { tryInitWasmBackend } from "./wasm/index.js";
 
@@ -30,10 +30,12 @@ export async function activateBackend(
     const { backend, error } = tryInitWasmBackend();
     if (backend) {
       setBackend("wasm");
+      setCacheAllocator(backend.arena); // KV caches in the memory: attention reads them without a copy
       return { name: "wasm", allocator: backend.arena, threads: await backend.setThreads(threads) };
     }
     if (name === "wasm") throw new Error(`backend wasm cannot run here: ${error}`);
   }
   setBackend("reference");
+  setCacheAllocator(heapAllocator);
   return { name: "reference", threads: 1 };
 }

@@ -27,6 +27,7 @@ export async function runDecoderkit(job: EngineJob): Promise<EngineTimings> {
     prefillMs = Math.min(prefillMs, stats.prefillMs);
     decodeMs = Math.min(decodeMs, stats.decodeMs);
     if (r === 0) tokens = out;
+    stats.cache?.release?.();
   }
   return {
     loadMs: loaded.loadMs,

@@ -5,6 +5,8 @@
 export interface Allocator {
   /** A zero-filled, 64-byte aligned byte range of `byteLength` bytes. */
   alloc(byteLength: number): Uint8Array;
+  /** Returns a range from alloc() for reuse (allocators that cannot reuse omit this; the GC frees heap bytes). */
+  free?(bytes: Uint8Array): void;
 }
 
 /** Largest single allocation the default allocator accepts (guards against hostile headers). */
@@ -27,4 +29,15 @@ export function getAllocator(): Allocator {
 
 export function setAllocator(a: Allocator): void {
   current = a;
+}
+
+let cacheAllocator: Allocator = heapAllocator;
+
+/** Where KV caches keep their rows: the active backend's memory, so that attention reads them in place. */
+export function getCacheAllocator(): Allocator {
+  return cacheAllocator;
+}
+
+export function setCacheAllocator(a: Allocator): void {
+  cacheAllocator = a;
 }

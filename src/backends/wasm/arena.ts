@@ -1,5 +1,7 @@
 // WasmArena: an Allocator that bump-allocates 64-byte aligned ranges inside one shared WebAssembly.Memory,
-// growing it as needed (up to 4 GiB). Weights loaded through it are read by the kernels in place.
+// growing it as needed (up to 4 GiB). Weights loaded through it are read by the kernels in place. Memory is
+// never returned to the system; free() keeps a range on a free list keyed by its aligned size for the next
+// alloc of that size (KV caches, whose sizes repeat: doubling capacities of one model shape).
 
 import type { Allocator } from "../../tensor/storage.js";
 import { MAX_PAGES, PAGE_BYTES, type WasmMemory } from "./runtime.js";
@@ -12,6 +14,9 @@ function alignUp(n: number): number {
 
 export class WasmArena implements Allocator {
   private top: number;
+  /** Freed ranges by aligned byte length: offsets ready for reuse. */
+  private readonly freeLists = new Map<number, number[]>();
+  private freedBytes = 0;
   /** Every buffer object memory.buffer has returned: after grow() it is a new object over the same bytes. */
   private readonly buffers = new WeakSet<object>();
 
@@ -29,18 +34,42 @@ export class WasmArena implements Allocator {
     return b;
   }
 
-  /** Bytes handed out so far (the arena never frees). */
+  /** Bytes below the bump pointer (including freed ranges waiting for reuse). */
   get usedBytes(): number {
     return this.top;
+  }
+
+  /** Bytes on the free lists. */
+  get freeBytes(): number {
+    return this.freedBytes;
   }
 
   alloc(byteLength: number): Uint8Array {
     if (!Number.isSafeInteger(byteLength) || byteLength < 0)
       throw new Error(`refusing to allocate ${byteLength} bytes`);
+    const reused = this.freeLists.get(alignUp(byteLength))?.pop();
+    if (reused !== undefined) {
+      this.freedBytes -= alignUp(byteLength);
+      const bytes = new Uint8Array(this.buffer, reused, byteLength);
+      bytes.fill(0);
+      return bytes;
+    }
     const start = alignUp(this.top);
     this.reserve(start + byteLength);
     this.top = start + byteLength;
     return new Uint8Array(this.buffer, start, byteLength);
+  }
+
+  /** Puts a range from alloc() on the free list; the caller must drop every view of it. */
+  free(bytes: Uint8Array): void {
+    const off = this.offsetOf(bytes);
+    if (off < 0 || off % ALIGN !== 0 || bytes.byteLength === 0)
+      throw new Error("wasm arena: free of a range it did not allocate");
+    const size = alignUp(bytes.byteLength);
+    let list = this.freeLists.get(size);
+    if (!list) this.freeLists.set(size, (list = []));
+    list.push(off);
+    this.freedBytes += size;
   }
 
   /** Grows the memory so that bytes [0, end) exist. */

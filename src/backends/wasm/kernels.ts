@@ -1,5 +1,5 @@
-// The wasm Kernels object: the reference kernels, with linear (f32/f16/Q8_0/Q4_0 weights), rmsnorm, softmax
-// and attention overridden by the SIMD kernels. Weights must lie in the arena (else the reference kernel
+// The wasm Kernels object: the reference kernels, with linear (f32/f16/Q8_0/Q4_0 weights), rmsnorm, softmax,
+// silu and attention overridden by the SIMD kernels. Weights must lie in the arena (else the reference kernel
 // runs); activations may live anywhere: those outside the memory pass through a reusable scratch region.
 // linear and attention are split across the thread pool when there is one (tasks.ts).
 
@@ -199,6 +199,18 @@ export function makeWasmKernels(arena: WasmArena, k: KernelExports, settings: Wa
     s.finish(x, xp, M * N);
   }
 
+  /** SiLU through a polynomial exp (assembly/activations.ts): within a few ulp of the reference. */
+  function silu(x: Float32Array, out: Float32Array): void {
+    const n = x.length;
+    if (out.length < n) throw new Error("silu: buffers too small");
+    if (n === 0) return;
+    s.begin(s.need(x, n) + s.need(out, n));
+    const xp = s.input(x, n);
+    const op = s.output(out, n);
+    k.silu(xp, n, op);
+    s.finish(out, op, n);
+  }
+
   function attention(
     q: Float32Array,
     kk: Float32Array,
@@ -240,5 +252,5 @@ export function makeWasmKernels(arena: WasmArena, k: KernelExports, settings: Wa
     s.finish(out, op, nq);
   }
 
-  return { ...ref, linear, rmsnorm, softmax, attention };
+  return { ...ref, linear, rmsnorm, softmax, silu, attention };
 }

@@ -42,6 +42,8 @@ export interface KernelExports {
   quantRowBytes(K: number): number;
   rmsnorm(x: number, M: number, D: number, w: number, eps: number, out: number): void;
   softmax(x: number, M: number, N: number): void;
+  /** out[i] = x[i]·σ(x[i]) for i < n (out may be x). */
+  silu(x: number, n: number, out: number): void;
   attention(
     q: number,
     k: number,

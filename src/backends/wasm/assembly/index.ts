@@ -4,6 +4,7 @@
 export { linear, quantizeRows, quantRowBytes } from "./linear";
 export { rmsnorm, softmax } from "./rows";
 export { attention } from "./attention";
+export { silu } from "./activations";
 
 /** First byte past the module's static data; the host's arena starts above it. */
 export function heapBase(): usize {
