@@ -90,11 +90,12 @@ function assertClose(got: Float32Array, want: Float32Array, tol: Float32Array | 
 const CASES: [DType, number[], number[]][] = [
   ["f32", [37, 4, 1, 64, 133], [1, 2, 3, 9, 17, 40]],
   ["f16", [37, 8, 7, 64, 133], [1, 3, 9, 17]],
+  ["bf16", [37, 8, 7, 64, 133], [1, 3, 9, 17]],
   ["q8_0", [32, 96, 160], [1, 3, 9, 17, 40]],
   ["q4_0", [32, 96, 160], [1, 3, 9, 17]],
 ];
 
-test("wasm linear matches the reference on f32, f16, Q8_0 and Q4_0 weights of odd sizes (exact path)", () =>
+test("wasm linear matches the reference on f32, f16, bf16, Q8_0 and Q4_0 weights of odd sizes (exact path)", () =>
   withQuantizedActivations(false, () => {
     const r = rng(1);
     let cases = 0;
@@ -102,7 +103,7 @@ test("wasm linear matches the reference on f32, f16, Q8_0 and Q4_0 weights of od
       for (const K of Ks) {
         for (const N of [5, 7]) {
           for (const M of Ms) {
-            const skew = dtype === "f32" ? 4 : dtype === "f16" ? 2 : 3;
+            const skew = dtype === "f32" ? 4 : dtype === "f16" || dtype === "bf16" ? 2 : 3;
             const w = weight(dtype, N, K, r, true, skew);
             const xs = randoms(M * K, r);
             const bs = randoms(N, r);
@@ -204,7 +205,7 @@ test("wasm quantized linear falls back to the exact path when x holds inf or NaN
 
 test("wasm linear falls back to the reference for weights outside wasm memory and other dtypes", () => {
   const r = rng(2);
-  for (const dtype of ["f32", "q8_0", "q4_1", "bf16", "q4_k"] as DType[]) {
+  for (const dtype of ["f32", "q8_0", "q4_1", "q4_k"] as DType[]) {
     const K = DTYPES[dtype].blockSize === 256 ? 256 : 64;
     const inArena = dtype !== "f32" && dtype !== "q8_0";
     let w: Tensor;
@@ -232,12 +233,21 @@ test("wasm linear falls back to the reference for weights outside wasm memory an
 });
 
 test("wasm f16 conversion is exact for all 65536 half patterns (SIMD lanes and scalar tails)", () => {
-  for (const K of [8, 7]) {
-    const N = Math.ceil(65536 / K);
+  // with inf/NaN present (the full conversion), then every finite pattern alone (the shorter one)
+  const finite = Array.from({ length: 65536 }, (_, h) => h).filter((h) => (h & 0x7c00) !== 0x7c00);
+  const all = Array.from({ length: 65536 }, (_, h) => h);
+  for (const [patterns, K] of [
+    [all, 8],
+    [all, 7],
+    [finite, 8],
+    [finite, 7],
+  ] as const) {
+    const N = Math.ceil(patterns.length / K);
     const raw = arena.alloc(N * K * 2 + 2).subarray(2);
     for (let i = 0; i < N * K; i++) {
-      raw[2 * i] = i & 0xff;
-      raw[2 * i + 1] = (i >> 8) & 0xff;
+      const h = patterns[i % patterns.length]!;
+      raw[2 * i] = h & 0xff;
+      raw[2 * i + 1] = (h >> 8) & 0xff;
     }
     const w = Tensor.fromBytes("f16", [N, K], raw);
     for (const M of [1, 2]) {
@@ -354,6 +364,9 @@ test("wasm attention matches the reference (GQA, sliding window, prefill and dec
     { T: 5, S: 5, nHeads: 4, nKvHeads: 1, headDim: 6, queryPos: 0, window: 0 },
     { T: 3, S: 20, nHeads: 6, nKvHeads: 2, headDim: 64, queryPos: 17, window: 7 },
     { T: 4, S: 9, nHeads: 3, nKvHeads: 3, headDim: 13, queryPos: 5, window: 0 },
+    { T: 1, S: 150, nHeads: 4, nKvHeads: 2, headDim: 16, queryPos: 149, window: 0 },
+    { T: 3, S: 200, nHeads: 2, nKvHeads: 1, headDim: 12, queryPos: 197, window: 130 },
+    { T: 70, S: 70, nHeads: 2, nKvHeads: 2, headDim: 8, queryPos: 0, window: 0 },
   ];
   for (const s of shapes) {
     const p = { ...s, scale: 1 / Math.sqrt(s.headDim) };

@@ -2,7 +2,7 @@
 // SIMD and shared memory are available, else "reference"; returns where weights must be loaded.
 
 import { setBackend } from "../tensor/backend.js";
-import { heapAllocator, setCacheAllocator, type Allocator } from "../tensor/storage.js";
+import { heapAllocator, setCacheAllocator, setFrameAllocator, type Allocator } from "../tensor/storage.js";
 import "./reference/index.js";
 import { tryInitWasmBackend } from "./wasm/index.js";
 
@@ -31,11 +31,13 @@ export async function activateBackend(
     if (backend) {
       setBackend("wasm");
       setCacheAllocator(backend.arena); // KV caches in the memory: attention reads them without a copy
+      setFrameAllocator(backend.frames); // so are the activations of forward passes
       return { name: "wasm", allocator: backend.arena, threads: await backend.setThreads(threads) };
     }
     if (name === "wasm") throw new Error(`backend wasm cannot run here: ${error}`);
   }
   setBackend("reference");
   setCacheAllocator(heapAllocator);
+  setFrameAllocator(null);
   return { name: "reference", threads: 1 };
 }

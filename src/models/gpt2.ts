@@ -7,7 +7,7 @@ import { Weights } from "../nn/weights.js";
 import * as ops from "../tensor/ops.js";
 import type { Tensor } from "../tensor/tensor.js";
 import { gpt2ConfigFromHF, type GPT2Config } from "./config.js";
-import { lastRow, type CausalLM, type ForwardOptions } from "./model.js";
+import { framed, lastRow, residualStep, type CausalLM, type ForwardOptions } from "./model.js";
 
 class GPT2Attention {
   readonly c_attn: Linear;
@@ -126,9 +126,14 @@ export class GPT2LMHeadModel implements CausalLM {
     if (start + T > this.cfg.nPositions)
       throw new Error(`context full: ${start + T} positions exceed ${this.cfg.nPositions}`);
     const pos = Array.from({ length: T }, (_, i) => start + i);
-    let x = ops.add(this.wte.forward(ids), this.wpe.forward(pos)); // (T, D)
-    for (let l = 0; l < this.h.length; l++) x = this.h[l]!.forward(x, l, cache, start);
-    cache.commit(T);
-    return ops.linear(this.ln_f.forward(opts.allLogits ? x : lastRow(x)), this.lm_head); // (T or 1, V)
+    return framed(() => {
+      let x = ops.add(this.wte.forward(ids), this.wpe.forward(pos)); // (T, D)
+      for (let l = 0; l < this.h.length; l++) {
+        const block = this.h[l]!;
+        x = residualStep(x, () => block.forward(x, l, cache, start));
+      }
+      cache.commit(T);
+      return ops.linear(this.ln_f.forward(opts.allLogits ? x : lastRow(x)), this.lm_head); // (T or 1, V)
+    });
   }
 }

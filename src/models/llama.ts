@@ -8,7 +8,7 @@ import { Weights } from "../nn/weights.js";
 import * as ops from "../tensor/ops.js";
 import type { Tensor } from "../tensor/tensor.js";
 import { llamaConfigFromHF, type LlamaConfig } from "./config.js";
-import { lastRow, type CausalLM, type ForwardOptions } from "./model.js";
+import { framed, lastRow, residualStep, type CausalLM, type ForwardOptions } from "./model.js";
 
 class LlamaAttention {
   readonly q_proj: Linear;
@@ -135,10 +135,15 @@ export class LlamaForCausalLM implements CausalLM {
     if (T === 0) throw new Error("forward: no tokens");
     const start = cache.length;
     const positions = Array.from({ length: T }, (_, i) => start + i);
-    let x = this.embed_tokens.forward(ids); // (T, D)
-    for (let l = 0; l < this.layers.length; l++) x = this.layers[l]!.forward(x, l, cache, positions);
-    cache.commit(T);
-    const h = this.norm.forward(opts.allLogits ? x : lastRow(x));
-    return ops.linear(h, this.lm_head); // (T or 1, V)
+    return framed(() => {
+      let x = this.embed_tokens.forward(ids); // (T, D)
+      for (let l = 0; l < this.layers.length; l++) {
+        const layer = this.layers[l]!;
+        x = residualStep(x, () => layer.forward(x, l, cache, positions));
+      }
+      cache.commit(T);
+      const h = this.norm.forward(opts.allLogits ? x : lastRow(x));
+      return ops.linear(h, this.lm_head); // (T or 1, V)
+    });
   }
 }

@@ -2,7 +2,8 @@
 // ids plus a KV cache to next-token logits. Generation never sees a concrete architecture.
 
 import type { KVCache } from "../cache/kv-cache.js";
-import type { Tensor } from "../tensor/tensor.js";
+import { hasFrames, inFrame } from "../tensor/storage.js";
+import { Tensor } from "../tensor/tensor.js";
 
 export interface ForwardOptions {
   /** Return logits for every input position ([T, V]) instead of only the last ([1, V]). */
@@ -28,4 +29,30 @@ export interface CausalLM {
 export function lastRow(x: Tensor): Tensor {
   const T = x.shape[0]!;
   return x.narrow(0, T - 1, 1);
+}
+
+/**
+ * Runs a forward pass with its activations on the backend's frame stack (tensor/storage.ts) and returns its
+ * result copied to the current allocator, so that nothing it returns points into released frames.
+ */
+export function framed(fn: () => Tensor): Tensor {
+  if (!hasFrames()) return fn();
+  return inFrame(() => {
+    const y = fn();
+    return Tensor.fromArray(y.contiguous().f32(), y.shape);
+  });
+}
+
+/**
+ * x ← fn() for one residual block inside framed(): fn's temporaries are released at once and its result is
+ * copied into x (same shape, contiguous), so a forward pass holds one block's activations at a time.
+ */
+export function residualStep(x: Tensor, fn: () => Tensor): Tensor {
+  if (!hasFrames()) return fn();
+  return inFrame(() => {
+    const y = fn();
+    if (y.size !== x.size || !x.isContiguous()) throw new Error("residualStep: shapes differ");
+    x.f32().set(y.contiguous().f32());
+    return x;
+  });
 }

@@ -2,7 +2,20 @@
 // attach here, one op at a time; inference runs these directly with no tape.
 
 import { kernels, type AttentionParams } from "./backend.js";
+import { activationAllocator } from "./storage.js";
 import { Tensor } from "./tensor.js";
+
+/** A zeroed f32 output tensor where activations go (the backend's frame stack inside a forward pass). */
+function output(shape: readonly number[]): Tensor {
+  return Tensor.zeros(shape, "f32", activationAllocator());
+}
+
+/** An output tensor holding a copy of x. */
+function copyOf(x: Float32Array, shape: readonly number[]): Tensor {
+  const t = output(shape);
+  t.f32().set(x.subarray(0, t.size));
+  return t;
+}
 
 function rows(x: Tensor): [number, number] {
   const D = x.shape[x.ndim - 1]!;
@@ -20,14 +33,14 @@ export function linear(x: Tensor, w: Tensor, b: Tensor | null = null): Tensor {
   if (w.ndim !== 2 || w.shape[1] !== K) throw new Error(`linear: input [${x.shape}] vs weight [${w.shape}]`);
   const N = w.shape[0]!;
   if (b && b.size !== N) throw new Error(`linear: bias [${b.shape}] vs ${N} outputs`);
-  const out = Tensor.zeros([...x.shape.slice(0, -1), N]);
+  const out = output([...x.shape.slice(0, -1), N]);
   kernels().linear(f32(x, "linear"), M, K, w, b ? f32(b, "linear") : null, out.f32());
   return out;
 }
 
 /** Rows `ids` of the table w [V, D] → [T, D]. */
 export function embedding(w: Tensor, ids: ArrayLike<number>): Tensor {
-  const out = Tensor.zeros([ids.length, w.shape[1]!]);
+  const out = output([ids.length, w.shape[1]!]);
   kernels().embedding(w, ids, out.f32());
   return out;
 }
@@ -35,7 +48,7 @@ export function embedding(w: Tensor, ids: ArrayLike<number>): Tensor {
 export function rmsNorm(x: Tensor, w: Tensor, eps: number): Tensor {
   const [M, D] = rows(x);
   if (w.size !== D) throw new Error(`rmsNorm: weight of ${w.size} for rows of ${D}`);
-  const out = Tensor.zeros(x.shape);
+  const out = output(x.shape);
   kernels().rmsnorm(f32(x, "rmsNorm"), M, D, f32(w, "rmsNorm"), eps, out.f32());
   return out;
 }
@@ -43,7 +56,7 @@ export function rmsNorm(x: Tensor, w: Tensor, eps: number): Tensor {
 export function layerNorm(x: Tensor, w: Tensor, b: Tensor | null, eps: number): Tensor {
   const [M, D] = rows(x);
   if (w.size !== D || (b && b.size !== D)) throw new Error(`layerNorm: parameters do not match rows of ${D}`);
-  const out = Tensor.zeros(x.shape);
+  const out = output(x.shape);
   kernels().layernorm(
     f32(x, "layerNorm"),
     M,
@@ -57,7 +70,7 @@ export function layerNorm(x: Tensor, w: Tensor, b: Tensor | null, eps: number): 
 }
 
 function unary(name: "silu" | "gelu" | "geluTanh", x: Tensor): Tensor {
-  const out = Tensor.zeros(x.shape);
+  const out = output(x.shape);
   kernels()[name](f32(x, name), out.f32());
   return out;
 }
@@ -68,7 +81,7 @@ export const geluTanh = (x: Tensor): Tensor => unary("geluTanh", x);
 
 function binary(name: "add" | "mul", a: Tensor, b: Tensor): Tensor {
   if (a.size !== b.size) throw new Error(`${name}: shapes [${a.shape}] and [${b.shape}] differ`);
-  const out = Tensor.zeros(a.shape);
+  const out = output(a.shape);
   kernels()[name](f32(a, name), f32(b, name), out.f32());
   return out;
 }
@@ -79,7 +92,7 @@ export const mul = (a: Tensor, b: Tensor): Tensor => binary("mul", a, b);
 /** Softmax over the last dimension. */
 export function softmax(x: Tensor): Tensor {
   const [M, N] = rows(x);
-  const out = Tensor.fromArray(f32(x, "softmax"), x.shape);
+  const out = copyOf(f32(x, "softmax"), x.shape);
   kernels().softmax(out.f32(), M, N);
   return out;
 }
@@ -90,7 +103,7 @@ export function rope(x: Tensor, positions: ArrayLike<number>, invFreq: Float32Ar
   const [T, H, hd] = x.shape as [number, number, number];
   if (positions.length !== T || invFreq.length * 2 > hd)
     throw new Error("rope: positions or frequencies do not fit");
-  const out = Tensor.fromArray(f32(x, "rope"), x.shape);
+  const out = copyOf(f32(x, "rope"), x.shape);
   kernels().rope(out.f32(), T, H, hd, positions, invFreq);
   return out;
 }
@@ -106,7 +119,7 @@ export function attention(
   const [S, nKvHeads] = k.shape as [number, number];
   if (k.shape[2] !== hd || v.shape[2] !== hd || v.shape[0] !== S)
     throw new Error("attention: q/k/v shapes disagree");
-  const out = Tensor.zeros([T, nHeads, hd]);
+  const out = output([T, nHeads, hd]);
   kernels().attention(
     f32(q, "attention"),
     f32(k, "attention"),

@@ -41,3 +41,48 @@ export function getCacheAllocator(): Allocator {
 export function setCacheAllocator(a: Allocator): void {
   cacheAllocator = a;
 }
+
+/**
+ * A stack of scratch ranges for the activations of one forward pass: mark() before, release(mark) after, and
+ * every range handed out in between is reused. The wasm backend supplies one inside its memory so that kernels
+ * read and write activations in place; with none, activations live on the JS heap.
+ */
+export interface FrameAllocator extends Allocator {
+  mark(): number;
+  release(mark: number): void;
+}
+
+let frames: FrameAllocator | null = null;
+let frameDepth = 0;
+
+export function setFrameAllocator(f: FrameAllocator | null): void {
+  if (frameDepth > 0) throw new Error("cannot change the frame allocator inside a frame");
+  frames = f;
+}
+
+/** Whether a frame allocator is set (inFrame then releases what ops allocate). */
+export function hasFrames(): boolean {
+  return frames !== null;
+}
+
+/** Where op outputs go: the frame stack inside inFrame(), else the current allocator. */
+export function activationAllocator(): Allocator {
+  return frameDepth > 0 && frames ? frames : current;
+}
+
+/**
+ * Runs fn with op outputs on the frame stack, then releases every range taken meanwhile: fn must copy out
+ * (e.g. with `Tensor.fromArray` after leaving, or into a tensor allocated before) whatever outlives it.
+ */
+export function inFrame<T>(fn: () => T): T {
+  if (!frames) return fn();
+  const f = frames;
+  const mark = f.mark();
+  frameDepth++;
+  try {
+    return fn();
+  } finally {
+    frameDepth--;
+    f.release(mark);
+  }
+}

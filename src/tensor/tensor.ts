@@ -59,9 +59,9 @@ export class Tensor {
   }
 
   /** Zero-filled f32 tensor from the current allocator. */
-  static zeros(shape: readonly number[], dtype: "f32" | "i32" = "f32"): Tensor {
+  static zeros(shape: readonly number[], dtype: "f32" | "i32" = "f32", allocator = getAllocator()): Tensor {
     const n = numel(shape);
-    const bytes = getAllocator().alloc(n * 4);
+    const bytes = allocator.alloc(n * 4);
     const data =
       dtype === "f32"
         ? new Float32Array(bytes.buffer, bytes.byteOffset, n)

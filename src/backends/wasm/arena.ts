@@ -19,6 +19,7 @@ export class WasmArena implements Allocator {
   private freedBytes = 0;
   /** Every buffer object memory.buffer has returned: after grow() it is a new object over the same bytes. */
   private readonly buffers = new WeakSet<object>();
+  private last: object | null = null;
 
   constructor(
     readonly memory: WasmMemory,
@@ -30,7 +31,10 @@ export class WasmArena implements Allocator {
   /** The current buffer over the whole memory (take it fresh: growth replaces the object). */
   get buffer(): ArrayBufferLike {
     const b = this.memory.buffer;
-    this.buffers.add(b);
+    if (b !== this.last) {
+      this.buffers.add(b);
+      this.last = b;
+    }
     return b;
   }
 
@@ -88,7 +92,7 @@ export class WasmArena implements Allocator {
 
   /** Whether `buf` is (a buffer object of) this arena's memory. */
   owns(buf: ArrayBufferLike): boolean {
-    return this.buffers.has(buf) || buf === this.buffer;
+    return buf === this.last || this.buffers.has(buf) || buf === this.buffer;
   }
 
   /** Byte offset of a view inside the memory, or -1 when it lies elsewhere. */

@@ -4,7 +4,9 @@
 
 import * as os from "node:os";
 import { registerBackend, type Kernels } from "../../tensor/backend.js";
+import { HALF_TO_FLOAT } from "../../tensor/quant.js";
 import { WasmArena } from "./arena.js";
+import { FrameStack } from "./frames.js";
 import { makeWasmKernels, MIN_SPLIT_WORK, type WasmKernelSettings } from "./kernels.js";
 import { ThreadPool } from "./pool.js";
 import { instantiateKernels, type KernelExports, type WasmMemory } from "./runtime.js";
@@ -14,6 +16,8 @@ export { WASM_LINEAR_DTYPES } from "./kernels.js";
 
 export interface WasmBackend {
   readonly arena: WasmArena;
+  /** Activations of forward passes (tensor/storage.ts inFrame), inside the memory. */
+  readonly frames: FrameStack;
   readonly memory: WasmMemory;
   readonly kernels: Kernels;
   readonly exports: KernelExports;
@@ -46,6 +50,10 @@ export function initWasmBackend(): WasmBackend {
   if (instance) return instance;
   const { memory, module, exports } = instantiateKernels();
   const arena = new WasmArena(memory, exports.heapBase());
+  const table = arena.alloc(65536 * 4);
+  if (table.byteOffset !== exports.f16TableOffset())
+    throw new Error("wasm backend: the f16 table is not where the kernels expect it");
+  new Float32Array(table.buffer, table.byteOffset, 65536).set(HALF_TO_FLOAT);
   const settings: WasmKernelSettings = {
     pool: null,
     quantizeActivations: true,
@@ -56,6 +64,7 @@ export function initWasmBackend(): WasmBackend {
   let pending: Promise<number> = Promise.resolve(1);
   instance = {
     arena,
+    frames: new FrameStack(arena, (p, n) => exports.zero(p, n)),
     memory,
     kernels,
     exports,

@@ -37,7 +37,16 @@ export interface WasmKernelSettings {
 export const MIN_SPLIT_WORK = 1 << 16;
 
 /** Weight dtypes the wasm linear kernel computes on (codes of assembly/linear.ts). */
-export const WASM_LINEAR_DTYPES: Partial<Record<DType, number>> = { f32: 0, f16: 1, q8_0: 2, q4_0: 3 };
+export const WASM_LINEAR_DTYPES: Partial<Record<DType, number>> = {
+  f32: 0,
+  f16: 1,
+  q8_0: 2,
+  q4_0: 3,
+  bf16: 7,
+};
+
+/** Code of f16 weights with no inf or NaN (assembly/linear.ts DT_F16_FINITE): a shorter conversion. */
+const F16_FINITE = 6;
 
 const ALIGN = 64;
 const align = (n: number): number => Math.ceil(n / ALIGN) * ALIGN;
@@ -111,6 +120,8 @@ function weightOffset(arena: WasmArena, w: Tensor): number {
 export function makeWasmKernels(arena: WasmArena, k: KernelExports, settings: WasmKernelSettings): Kernels {
   const ref = referenceKernels;
   const s = new Scratch(arena);
+  /** Whether each f16 weight (by its storage) is free of inf and NaN, checked once on first use. */
+  const finiteHalves = new WeakMap<object, boolean>();
 
   function runLinear(t: LinearTask): void {
     const pool = settings.pool;
@@ -135,17 +146,22 @@ export function makeWasmKernels(arena: WasmArena, k: KernelExports, settings: Wa
     bias: Float32Array | null,
     out: Float32Array,
   ): void {
-    const code = WASM_LINEAR_DTYPES[w.dtype];
+    let code = WASM_LINEAR_DTYPES[w.dtype];
     const wOff = code === undefined || w.ndim !== 2 || w.shape[1] !== K ? -1 : weightOffset(arena, w);
     if (wOff < 0) return ref.linear(x, M, K, w, bias, out);
     const N = w.shape[0]!;
+    if (w.dtype === "f16") {
+      let finite = finiteHalves.get(w.data);
+      if (finite === undefined) finiteHalves.set(w.data, (finite = k.halvesFinite(wOff, N * K) === 1));
+      if (finite) code = F16_FINITE;
+    }
     if (x.length < M * K || out.length < M * N || (bias && bias.length < N))
       throw new Error("linear: buffers too small");
     if (M === 0 || N === 0) return;
     const threads = settings.pool?.size ?? 1;
     const quant = settings.quantizeActivations && (w.dtype === "q8_0" || w.dtype === "q4_0") && K % 32 === 0;
     const rowbuf = M > 1 && code !== 0 ? align(K * 4) : 0;
-    const xqBytes = quant ? align(M * k.quantRowBytes(K)) : 0;
+    const xqBytes = quant ? align(k.quantBytes(M, K)) : 0;
     s.begin(
       s.need(x, M * K) + s.need(out, M * N) + (bias ? s.need(bias, N) : 0) + threads * rowbuf + xqBytes,
     );
@@ -226,7 +242,7 @@ export function makeWasmKernels(arena: WasmArena, k: KernelExports, settings: Wa
     if (q.length < nq || kk.length < nkv || v.length < nkv || out.length < nq)
       throw new Error("attention: buffers too small");
     const threads = settings.pool?.size ?? 1;
-    const scoreBytes = align(S * 4);
+    const scoreBytes = align(Math.min(S, 64) * 4); // one block of the kernel's one-pass softmax
     s.begin(s.need(q, nq) + s.need(kk, nkv) + s.need(v, nkv) + s.need(out, nq) + threads * scoreBytes);
     const qp = s.input(q, nq);
     const kp = s.input(kk, nkv);

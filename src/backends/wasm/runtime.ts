@@ -20,6 +20,12 @@ interface WasmApi {
 /** The compiled kernels (signatures of src/backends/wasm/assembly/index.ts; pointers are byte offsets). */
 export interface KernelExports {
   heapBase(): number;
+  /** 1 when none of the n halves at p is inf or NaN. */
+  halvesFinite(p: number, n: number): number;
+  /** Zeroes n bytes at ptr. */
+  zero(ptr: number, n: number): void;
+  /** Offset at which the kernels read the f16 → f32 table the host writes (the arena's first range). */
+  f16TableOffset(): number;
   /** Rows [m0, m1) x columns [n0, n1) of out[M, N]; xq 0 = the exact path, else rows from quantizeRows. */
   linear(
     dtype: number,
@@ -40,6 +46,8 @@ export interface KernelExports {
   /** Quantizes x[M, K] into q8 blocks for linear's xq; returns 0 (and the caller goes exact) on inf/NaN. */
   quantizeRows(x: number, M: number, K: number, out: number): number;
   quantRowBytes(K: number): number;
+  /** Bytes quantizeRows writes for M rows of K (rows plus transposed group scales). */
+  quantBytes(M: number, K: number): number;
   rmsnorm(x: number, M: number, D: number, w: number, eps: number, out: number): void;
   softmax(x: number, M: number, N: number): void;
   /** out[i] = x[i]·σ(x[i]) for i < n (out may be x). */

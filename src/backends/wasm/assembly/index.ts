@@ -1,10 +1,22 @@
 // The decoderkit WebAssembly SIMD kernels (AssemblyScript): every pointer is a byte offset into the one
 // shared memory that the host imports; the host owns all allocation.
 
-export { linear, quantizeRows, quantRowBytes } from "./linear";
+export { linear, quantBytes, quantizeRows, quantRowBytes } from "./linear";
 export { rmsnorm, softmax } from "./rows";
 export { attention } from "./attention";
 export { silu } from "./activations";
+import { f16Table } from "./half";
+export { halvesFinite } from "./half";
+
+/** Zeroes bytes [ptr, ptr + n) (TypedArray.fill on shared memory is several times slower). */
+export function zero(ptr: usize, n: usize): void {
+  memory.fill(ptr, 0, n);
+}
+
+/** Where the kernels expect the host's f16 → f32 table (half.ts). */
+export function f16TableOffset(): usize {
+  return f16Table();
+}
 
 /** First byte past the module's static data; the host's arena starts above it. */
 export function heapBase(): usize {

@@ -7,12 +7,34 @@
 // or Q4_0 weights): x was quantized by quantizeRows into int8 blocks of 32 with an f32 scale (held as i16), and
 // each block dot is an integer dot (i32x4.dot_i16x8_s) scaled once by d_w · d_x (as GGML's q8_0 · q8_0 dot).
 
-import { halfToF32, halfToF32x4, hsum } from "./half";
+import { bf16ToF32, bf16ToF32x4, finiteHalfToF32x4, halfToF32, halfToF32x4, hsum, tabHalf } from "./half";
 
 export const DT_F32: i32 = 0;
 export const DT_F16: i32 = 1;
 export const DT_Q8_0: i32 = 2;
 export const DT_Q4_0: i32 = 3;
+/** f16 weights the host has found free of inf and NaN (halvesFinite): a shorter conversion. */
+export const DT_F16_FINITE: i32 = 6;
+export const DT_BF16: i32 = 7;
+
+/** Whether a dtype stores one 16-bit value per weight. */
+@inline
+function isHalf(dtype: i32): bool {
+  return dtype == DT_F16 || dtype == DT_F16_FINITE || dtype == DT_BF16;
+}
+
+/** Four 16-bit weights (low halves of the lanes) of a 16-bit dtype → f32x4. */
+@inline
+function halfLanes(dtype: i32, h: v128): v128 {
+  if (dtype == DT_BF16) return bf16ToF32x4(h);
+  if (dtype == DT_F16_FINITE) return finiteHalfToF32x4(h);
+  return halfToF32x4(h);
+}
+
+@inline
+function halfScalar(dtype: i32, h: u32): f32 {
+  return dtype == DT_BF16 ? bf16ToF32(h) : halfToF32(h);
+}
 
 /** x rows per chunk when M > 1: the chunk stays in cache while every weight row passes over it. */
 const CHUNK: i32 = 16;
@@ -39,19 +61,43 @@ function dotF32(x: usize, w: usize, K: i32): f32 {
   return s;
 }
 
-function dotF16(x: usize, w: usize, K: i32): f32 {
+@inline
+function dotHalf(dtype: i32, x: usize, w: usize, K: i32): f32 {
   let a0 = f32x4.splat(0);
   let a1 = f32x4.splat(0);
+  let a2 = f32x4.splat(0);
+  let a3 = f32x4.splat(0);
   let i = 0;
+  for (; i + 16 <= K; i += 16) {
+    const h = v128.load(w + (<usize>i << 1));
+    const g = v128.load(w + (<usize>i << 1), 16);
+    const xo = x + (<usize>i << 2);
+    a0 = f32x4.add(a0, f32x4.mul(halfLanes(dtype, i32x4.extend_low_i16x8_u(h)), v128.load(xo)));
+    a1 = f32x4.add(a1, f32x4.mul(halfLanes(dtype, i32x4.extend_high_i16x8_u(h)), v128.load(xo, 16)));
+    a2 = f32x4.add(a2, f32x4.mul(halfLanes(dtype, i32x4.extend_low_i16x8_u(g)), v128.load(xo, 32)));
+    a3 = f32x4.add(a3, f32x4.mul(halfLanes(dtype, i32x4.extend_high_i16x8_u(g)), v128.load(xo, 48)));
+  }
   for (; i + 8 <= K; i += 8) {
     const h = v128.load(w + (<usize>i << 1));
     const xo = x + (<usize>i << 2);
-    a0 = f32x4.add(a0, f32x4.mul(halfToF32x4(i32x4.extend_low_i16x8_u(h)), v128.load(xo)));
-    a1 = f32x4.add(a1, f32x4.mul(halfToF32x4(i32x4.extend_high_i16x8_u(h)), v128.load(xo, 16)));
+    a0 = f32x4.add(a0, f32x4.mul(halfLanes(dtype, i32x4.extend_low_i16x8_u(h)), v128.load(xo)));
+    a1 = f32x4.add(a1, f32x4.mul(halfLanes(dtype, i32x4.extend_high_i16x8_u(h)), v128.load(xo, 16)));
   }
-  let s = hsum(f32x4.add(a0, a1));
-  for (; i < K; i++) s += halfToF32(load<u16>(w + (<usize>i << 1))) * load<f32>(x + (<usize>i << 2));
+  let s = hsum(f32x4.add(f32x4.add(a0, a1), f32x4.add(a2, a3)));
+  for (; i < K; i++) s += halfScalar(dtype, load<u16>(w + (<usize>i << 1))) * load<f32>(x + (<usize>i << 2));
   return s;
+}
+
+function dotF16(x: usize, w: usize, K: i32): f32 {
+  return dotHalf(DT_F16, x, w, K);
+}
+
+function dotF16Finite(x: usize, w: usize, K: i32): f32 {
+  return dotHalf(DT_F16_FINITE, x, w, K);
+}
+
+function dotBF16(x: usize, w: usize, K: i32): f32 {
+  return dotHalf(DT_BF16, x, w, K);
 }
 
 /** Sixteen signed bytes · x[0..16) as an f32x4 of partial sums. */
@@ -70,7 +116,7 @@ function dotQ8_0(x: usize, w: usize, nb: i32): f32 {
   let acc = f32x4.splat(0);
   for (let b = 0; b < nb; b++, w += 34, x += 128) {
     const s = f32x4.add(dotI8x16(v128.load(w, 2), x), dotI8x16(v128.load(w, 18), x + 64));
-    acc = f32x4.add(acc, f32x4.mul(s, f32x4.splat(halfToF32(load<u16>(w)))));
+    acc = f32x4.add(acc, f32x4.mul(s, f32x4.splat(tabHalf(load<u16>(w)))));
   }
   return hsum(acc);
 }
@@ -82,7 +128,7 @@ function dotQ4_0(x: usize, w: usize, nb: i32): f32 {
     const lo = i8x16.sub(v128.and(q, i8x16.splat(0x0f)), i8x16.splat(8));
     const hi = i8x16.sub(i8x16.shr_u(q, 4), i8x16.splat(8));
     const s = f32x4.add(dotI8x16(lo, x), dotI8x16(hi, x + 64));
-    acc = f32x4.add(acc, f32x4.mul(s, f32x4.splat(halfToF32(load<u16>(w)))));
+    acc = f32x4.add(acc, f32x4.mul(s, f32x4.splat(tabHalf(load<u16>(w)))));
   }
   return hsum(acc);
 }
@@ -100,27 +146,33 @@ function storeI8x16(q: v128, d: v128, out: usize): void {
 
 /** One stored row → K f32 values at `out`. */
 function expandRow(dtype: i32, w: usize, K: i32, out: usize): void {
-  if (dtype == DT_F16) {
+  if (isHalf(dtype)) {
     let i = 0;
     for (; i + 8 <= K; i += 8) {
       const h = v128.load(w + (<usize>i << 1));
-      v128.store(out + (<usize>i << 2), halfToF32x4(i32x4.extend_low_i16x8_u(h)));
-      v128.store(out + (<usize>i << 2), halfToF32x4(i32x4.extend_high_i16x8_u(h)), 16);
+      const o = out + (<usize>i << 2);
+      if (dtype == DT_BF16) {
+        v128.store(o, bf16ToF32x4(i32x4.extend_low_i16x8_u(h)));
+        v128.store(o, bf16ToF32x4(i32x4.extend_high_i16x8_u(h)), 16);
+      } else {
+        v128.store(o, halfToF32x4(i32x4.extend_low_i16x8_u(h)));
+        v128.store(o, halfToF32x4(i32x4.extend_high_i16x8_u(h)), 16);
+      }
     }
-    for (; i < K; i++) store<f32>(out + (<usize>i << 2), halfToF32(load<u16>(w + (<usize>i << 1))));
+    for (; i < K; i++) store<f32>(out + (<usize>i << 2), halfScalar(dtype, load<u16>(w + (<usize>i << 1))));
     return;
   }
   const nb = K >> 5;
   if (dtype == DT_Q8_0) {
     for (let b = 0; b < nb; b++, w += 34, out += 128) {
-      const d = f32x4.splat(halfToF32(load<u16>(w)));
+      const d = f32x4.splat(tabHalf(load<u16>(w)));
       storeI8x16(v128.load(w, 2), d, out);
       storeI8x16(v128.load(w, 18), d, out + 64);
     }
     return;
   }
   for (let b = 0; b < nb; b++, w += 18, out += 128) {
-    const d = f32x4.splat(halfToF32(load<u16>(w)));
+    const d = f32x4.splat(tabHalf(load<u16>(w)));
     const q = v128.load(w, 2);
     storeI8x16(i8x16.sub(v128.and(q, i8x16.splat(0x0f)), i8x16.splat(8)), d, out);
     storeI8x16(i8x16.sub(i8x16.shr_u(q, 4), i8x16.splat(8)), d, out + 64);
@@ -129,7 +181,7 @@ function expandRow(dtype: i32, w: usize, K: i32, out: usize): void {
 
 function rowBytes(dtype: i32, K: i32): usize {
   if (dtype == DT_F32) return <usize>K << 2;
-  if (dtype == DT_F16) return <usize>K << 1;
+  if (isHalf(dtype)) return <usize>K << 1;
   return <usize>(K >> 5) * (dtype == DT_Q8_0 ? 34 : 18);
 }
 
@@ -187,6 +239,16 @@ export function quantRowBytes(K: i32): usize {
 }
 
 /**
+ * Bytes quantizeRows writes for x[M, K]: the M rows, then (M > 1) the scales of every group of four rows
+ * transposed, [group][block][4] f32 (rows past M repeat row M - 1), so that the M > 1 kernel scales four
+ * rows' block sums with one vector.
+ */
+export function quantBytes(M: i32, K: i32): usize {
+  const rows = <usize>M * quantRowBytes(K);
+  return M > 1 ? rows + (<usize>((M + 3) >> 2) * <usize>(K >> 5) << 4) : rows;
+}
+
+/**
  * x[M, K] (K a multiple of 32) → M rows at `out` of quantRowBytes(K): each block of 32 gets d = max|x| / 127
  * and q = round(x / d) in [-127, 127] (as GGML's q8_0), stored widened to int16 so the dots need no extends.
  * Returns 0 when some x is infinite or NaN (the caller then takes the exact path, which propagates them).
@@ -219,72 +281,180 @@ export function quantizeRows(x: usize, M: i32, K: i32, out: usize): i32 {
       store<f32>(ds + (<usize>b << 2), d);
     }
   }
+  if (M > 1) {
+    const rb = quantRowBytes(K);
+    const t = out + <usize>M * rb;
+    for (let g = 0; g < (M + 3) >> 2; g++) {
+      for (let r = 0; r < 4; r++) {
+        const ds = out + <usize>min(4 * g + r, M - 1) * rb + (<usize>K << 1);
+        const tg = t + (<usize>g * <usize>nb << 4) + (<usize>r << 2);
+        for (let b = 0; b < nb; b++) store<f32>(tg + (<usize>b << 4), load<f32>(ds + (<usize>b << 2)));
+      }
+    }
+  }
   return finite ? 1 : 0;
 }
 
-/** Integer dot of 16 int8 weights with 16 int16 activations at `xq`, added to acc (i32x4). */
+/** Σ over one block of 32: weights (lo = values 0..15, hi = 16..31, signed bytes) · int16 activations at xb. */
 @inline
-function idot16(acc: v128, q: v128, xq: usize): v128 {
-  acc = i32x4.add(acc, i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_s(q), v128.load(xq)));
-  return i32x4.add(acc, i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_s(q), v128.load(xq, 16)));
+function idot32(lo: v128, hi: v128, xb: usize): v128 {
+  let s = i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_s(lo), v128.load(xb));
+  s = i32x4.add(s, i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_s(lo), v128.load(xb, 16)));
+  s = i32x4.add(s, i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_s(hi), v128.load(xb, 32)));
+  return i32x4.add(s, i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_s(hi), v128.load(xb, 48)));
 }
 
-/** Weight block b of a Q8_0 or Q4_0 row as its low and high 16 signed values, plus its scale. */
+/** Low (values 0..15) and high (16..31) signed nibbles of a Q4_0 block's 16 bytes, minus 8. */
 @inline
-function blockLo(dtype: i32, wb: usize): v128 {
-  if (dtype == DT_Q8_0) return v128.load(wb, 2);
-  return i8x16.sub(v128.and(v128.load(wb, 2), i8x16.splat(0x0f)), i8x16.splat(8));
+function q4Lo(q: v128): v128 {
+  return i8x16.sub(v128.and(q, i8x16.splat(0x0f)), i8x16.splat(8));
 }
 
 @inline
-function blockHi(dtype: i32, wb: usize): v128 {
-  if (dtype == DT_Q8_0) return v128.load(wb, 18);
-  return i8x16.sub(i8x16.shr_u(v128.load(wb, 2), 4), i8x16.splat(8));
+function q4Hi(q: v128): v128 {
+  return i8x16.sub(i8x16.shr_u(q, 4), i8x16.splat(8));
 }
 
-/** One Q8_0/Q4_0 weight row · one quantized activation row (integer block dots, f32 across blocks). */
+/** One block's integer dot, scaled by d_w · d_x, added to acc. */
+@inline
+function accBlock(acc: v128, s: v128, wb: usize, dx: f32): v128 {
+  return f32x4.add(acc, f32x4.mul(f32x4.convert_i32x4_s(s), f32x4.splat(tabHalf(load<u16>(wb)) * dx)));
+}
+
+/**
+ * One Q8_0/Q4_0 weight row · one quantized activation row: integer block dots, f32 across blocks. Every x row
+ * of every call is summed in exactly this order (dotQuantQ4Store too), so results do not depend on M or on how
+ * threads split the product.
+ */
 function dotQuantQ(dtype: i32, w: usize, xq: usize, nb: i32, K: i32): f32 {
-  const bs: usize = dtype == DT_Q8_0 ? 34 : 18;
   const ds = xq + (<usize>K << 1);
   let acc = f32x4.splat(0);
-  for (let b = 0; b < nb; b++, w += bs) {
-    const xb = xq + (<usize>b << 6);
-    let s = idot16(i32x4.splat(0), blockLo(dtype, w), xb);
-    s = idot16(s, blockHi(dtype, w), xb + 32);
-    const d = halfToF32(load<u16>(w)) * load<f32>(ds + (<usize>b << 2));
-    acc = f32x4.add(acc, f32x4.mul(f32x4.convert_i32x4_s(s), f32x4.splat(d)));
+  if (dtype == DT_Q8_0) {
+    for (let b = 0; b < nb; b++, w += 34) {
+      const s = idot32(v128.load(w, 2), v128.load(w, 18), xq + (<usize>b << 6));
+      acc = accBlock(acc, s, w, load<f32>(ds + (<usize>b << 2)));
+    }
+  } else {
+    for (let b = 0; b < nb; b++, w += 18) {
+      const q = v128.load(w, 2);
+      const s = idot32(q4Lo(q), q4Hi(q), xq + (<usize>b << 6));
+      acc = accBlock(acc, s, w, load<f32>(ds + (<usize>b << 2)));
+    }
   }
   return hsum(acc);
 }
 
-/** One weight row · four quantized activation rows (stride rb), each summed exactly as dotQuantQ does. */
-function dotQuantQ4Store(dtype: i32, w: usize, xq: usize, rb: usize, nb: i32, K: i32, b: f32, out: usize, N: i32): void {
+/** Horizontal sums of four i32x4 → one i32x4 [Σs0, Σs1, Σs2, Σs3]. */
+@inline
+function hsum4(s0: v128, s1: v128, s2: v128, s3: v128): v128 {
+  const u = i32x4.add(i32x4.shuffle(s0, s1, 0, 4, 1, 5), i32x4.shuffle(s0, s1, 2, 6, 3, 7));
+  const w = i32x4.add(i32x4.shuffle(s2, s3, 0, 4, 1, 5), i32x4.shuffle(s2, s3, 2, 6, 3, 7));
+  return i32x4.add(i32x4.shuffle(u, w, 0, 1, 4, 5), i32x4.shuffle(u, w, 2, 3, 6, 7));
+}
+
+/** Σ of one block: weights already widened to int16 (e0..e3, 8 values each) · int16 activations at xb. */
+@inline
+function wdot32(e0: v128, e1: v128, e2: v128, e3: v128, xb: usize): v128 {
+  let s = i32x4.dot_i16x8_s(e0, v128.load(xb));
+  s = i32x4.add(s, i32x4.dot_i16x8_s(e1, v128.load(xb, 16)));
+  s = i32x4.add(s, i32x4.dot_i16x8_s(e2, v128.load(xb, 32)));
+  return i32x4.add(s, i32x4.dot_i16x8_s(e3, v128.load(xb, 48)));
+}
+
+/** Stores lanes of v (+ b) to out + r · os for the rows r < n of a group. */
+@inline
+function storeLanes(v: v128, b: f32, out: usize, os: usize, n: i32): void {
+  store<f32>(out, f32x4.extract_lane(v, 0) + b);
+  if (n > 1) store<f32>(out + os, f32x4.extract_lane(v, 1) + b);
+  if (n > 2) store<f32>(out + 2 * os, f32x4.extract_lane(v, 2) + b);
+  if (n > 3) store<f32>(out + 3 * os, f32x4.extract_lane(v, 3) + b);
+}
+
+/**
+ * One Q8_0/Q4_0 weight row · the quantized activation rows of groups g and g + 1 (8 rows; g2 = false: group g
+ * alone). Each block's weights are widened once and dotted with every row; the four rows' integer block sums
+ * are reduced into one vector and scaled by d_w · (their transposed d_x). Every row is summed the same way
+ * whichever group and call it falls in. Inlined into one copy per (dtype, two) so that neither branches in
+ * the loop.
+ */
+@inline
+function groupDots(
+  dtype: i32,
+  w: usize,
+  x0: usize,
+  x1: usize,
+  x2: usize,
+  x3: usize,
+  x4: usize,
+  x5: usize,
+  x6: usize,
+  x7: usize,
+  dxT: usize,
+  nb: i32,
+  two: bool,
+  b: f32,
+  out: usize,
+  os: usize,
+  n0: i32,
+  n1: i32,
+): void {
   const bs: usize = dtype == DT_Q8_0 ? 34 : 18;
-  const dso = <usize>K << 1;
+  const dxT4 = dxT + (<usize>nb << 4);
   let a0 = f32x4.splat(0);
   let a1 = f32x4.splat(0);
-  let a2 = f32x4.splat(0);
-  let a3 = f32x4.splat(0);
   for (let k = 0; k < nb; k++, w += bs) {
-    const lo = blockLo(dtype, w);
-    const hi = blockHi(dtype, w);
-    const dw = halfToF32(load<u16>(w));
+    let lo: v128;
+    let hi: v128;
+    if (dtype == DT_Q8_0) {
+      lo = v128.load(w, 2);
+      hi = v128.load(w, 18);
+    } else {
+      const q = v128.load(w, 2);
+      lo = q4Lo(q);
+      hi = q4Hi(q);
+    }
+    const e0 = i16x8.extend_low_i8x16_s(lo);
+    const e1 = i16x8.extend_high_i8x16_s(lo);
+    const e2 = i16x8.extend_low_i8x16_s(hi);
+    const e3 = i16x8.extend_high_i8x16_s(hi);
+    const dw = f32x4.splat(tabHalf(load<u16>(w)));
     const xo = <usize>k << 6;
-    const dx = dso + (<usize>k << 2);
-    let x = xq;
-    a0 = f32x4.add(a0, f32x4.mul(f32x4.convert_i32x4_s(idot16(idot16(i32x4.splat(0), lo, x + xo), hi, x + xo + 32)), f32x4.splat(dw * load<f32>(x + dx))));
-    x += rb;
-    a1 = f32x4.add(a1, f32x4.mul(f32x4.convert_i32x4_s(idot16(idot16(i32x4.splat(0), lo, x + xo), hi, x + xo + 32)), f32x4.splat(dw * load<f32>(x + dx))));
-    x += rb;
-    a2 = f32x4.add(a2, f32x4.mul(f32x4.convert_i32x4_s(idot16(idot16(i32x4.splat(0), lo, x + xo), hi, x + xo + 32)), f32x4.splat(dw * load<f32>(x + dx))));
-    x += rb;
-    a3 = f32x4.add(a3, f32x4.mul(f32x4.convert_i32x4_s(idot16(idot16(i32x4.splat(0), lo, x + xo), hi, x + xo + 32)), f32x4.splat(dw * load<f32>(x + dx))));
+    const so = <usize>k << 4;
+    const s = hsum4(
+      wdot32(e0, e1, e2, e3, x0 + xo),
+      wdot32(e0, e1, e2, e3, x1 + xo),
+      wdot32(e0, e1, e2, e3, x2 + xo),
+      wdot32(e0, e1, e2, e3, x3 + xo),
+    );
+    a0 = f32x4.add(a0, f32x4.mul(f32x4.convert_i32x4_s(s), f32x4.mul(v128.load(dxT + so), dw)));
+    if (two) {
+      const s4 = hsum4(
+        wdot32(e0, e1, e2, e3, x4 + xo),
+        wdot32(e0, e1, e2, e3, x5 + xo),
+        wdot32(e0, e1, e2, e3, x6 + xo),
+        wdot32(e0, e1, e2, e3, x7 + xo),
+      );
+      a1 = f32x4.add(a1, f32x4.mul(f32x4.convert_i32x4_s(s4), f32x4.mul(v128.load(dxT4 + so), dw)));
+    }
   }
-  const os = <usize>N << 2;
-  store<f32>(out, hsum(a0) + b);
-  store<f32>(out + os, hsum(a1) + b);
-  store<f32>(out + 2 * os, hsum(a2) + b);
-  store<f32>(out + 3 * os, hsum(a3) + b);
+  storeLanes(a0, b, out, os, n0);
+  if (two) storeLanes(a1, b, out + 4 * os, os, n1);
+}
+
+function groupDotsQ8x8(w: usize, x0: usize, x1: usize, x2: usize, x3: usize, x4: usize, x5: usize, x6: usize, x7: usize, dxT: usize, nb: i32, b: f32, out: usize, os: usize, n0: i32, n1: i32): void {
+  groupDots(DT_Q8_0, w, x0, x1, x2, x3, x4, x5, x6, x7, dxT, nb, true, b, out, os, n0, n1);
+}
+
+function groupDotsQ8x4(w: usize, x0: usize, x1: usize, x2: usize, x3: usize, dxT: usize, nb: i32, b: f32, out: usize, os: usize, n0: i32): void {
+  groupDots(DT_Q8_0, w, x0, x1, x2, x3, x3, x3, x3, x3, dxT, nb, false, b, out, os, n0, 0);
+}
+
+function groupDotsQ4x8(w: usize, x0: usize, x1: usize, x2: usize, x3: usize, x4: usize, x5: usize, x6: usize, x7: usize, dxT: usize, nb: i32, b: f32, out: usize, os: usize, n0: i32, n1: i32): void {
+  groupDots(DT_Q4_0, w, x0, x1, x2, x3, x4, x5, x6, x7, dxT, nb, true, b, out, os, n0, n1);
+}
+
+function groupDotsQ4x4(w: usize, x0: usize, x1: usize, x2: usize, x3: usize, dxT: usize, nb: i32, b: f32, out: usize, os: usize, n0: i32): void {
+  groupDots(DT_Q4_0, w, x0, x1, x2, x3, x3, x3, x3, x3, dxT, nb, false, b, out, os, n0, 0);
 }
 
 /**
@@ -313,15 +483,42 @@ export function linear(
   if (xq && (dtype == DT_Q8_0 || dtype == DT_Q4_0)) {
     const qb = quantRowBytes(K);
     const nb = K >> 5;
+    if (M == 1) {
+      for (let n = n0; n < n1; n++) {
+        const b: f32 = bias ? load<f32>(bias + (<usize>n << 2)) : 0;
+        store<f32>(out + (<usize>n << 2), dotQuantQ(dtype, w + <usize>n * rb, xq, nb, K) + b);
+      }
+      return;
+    }
+    // groups of four rows (m0 is a multiple of 4: tasks.ts splits M in fours), the last one padded
+    const dxT = xq + <usize>M * qb;
+    const gs = <usize>nb << 4;
     for (let c0 = m0; c0 < m1; c0 += CHUNK) {
       const c1 = min(m1, c0 + CHUNK);
       for (let n = n0; n < n1; n++) {
         const wr = w + <usize>n * rb;
         const b: f32 = bias ? load<f32>(bias + (<usize>n << 2)) : 0;
-        const on = out + (<usize>n << 2);
-        let m = c0;
-        for (; m + 4 <= c1; m += 4) dotQuantQ4Store(dtype, wr, xq + <usize>m * qb, qb, nb, K, b, on + <usize>m * os, N);
-        for (; m < c1; m++) store<f32>(on + <usize>m * os, dotQuantQ(dtype, wr, xq + <usize>m * qb, nb, K) + b);
+        for (let m = c0; m < c1; m += 8) {
+          const two = m + 4 < c1;
+          const last = M - 1; // rows past M (padding of the last group) repeat the last row
+          const x0 = xq + <usize>m * qb;
+          const x1 = xq + <usize>min(m + 1, last) * qb;
+          const x2 = xq + <usize>min(m + 2, last) * qb;
+          const x3 = xq + <usize>min(m + 3, last) * qb;
+          const t = dxT + <usize>(m >> 2) * gs;
+          const o = out + ((<usize>m * N + n) << 2);
+          const r0 = min(4, c1 - m);
+          if (two) {
+            const x4 = xq + <usize>min(m + 4, last) * qb;
+            const x5 = xq + <usize>min(m + 5, last) * qb;
+            const x6 = xq + <usize>min(m + 6, last) * qb;
+            const x7 = xq + <usize>min(m + 7, last) * qb;
+            const r1 = min(4, c1 - m - 4);
+            if (dtype == DT_Q8_0) groupDotsQ8x8(wr, x0, x1, x2, x3, x4, x5, x6, x7, t, nb, b, o, os, r0, r1);
+            else groupDotsQ4x8(wr, x0, x1, x2, x3, x4, x5, x6, x7, t, nb, b, o, os, r0, r1);
+          } else if (dtype == DT_Q8_0) groupDotsQ8x4(wr, x0, x1, x2, x3, t, nb, b, o, os, r0);
+          else groupDotsQ4x4(wr, x0, x1, x2, x3, t, nb, b, o, os, r0);
+        }
       }
     }
     return;
@@ -332,6 +529,8 @@ export function linear(
       let s: f32;
       if (dtype == DT_F32) s = dotF32(x, wr, K);
       else if (dtype == DT_F16) s = dotF16(x, wr, K);
+      else if (dtype == DT_F16_FINITE) s = dotF16Finite(x, wr, K);
+      else if (dtype == DT_BF16) s = dotBF16(x, wr, K);
       else if (dtype == DT_Q8_0) s = dotQ8_0(x, wr, K >> 5);
       else s = dotQ4_0(x, wr, K >> 5);
       if (bias) s += load<f32>(bias + (<usize>n << 2));
