@@ -542,3 +542,78 @@ test("CLI rejects an unknown --backend", () => {
   assert.equal(r.code, 2);
   assert.match(r.stderr, /--backend/);
 });
+
+test("wasm gelu, gelu-tanh, add and mul match the reference (odd lengths, large |x|, NaN, in and out of memory)", () => {
+  const r = rng(21);
+  for (const n of [1, 2, 3, 4, 5, 7, 31, 130, 2049]) {
+    const x = randoms(n, r, 8);
+    if (n > 4) x.set([0, -0, 50, -50, 9.5, -9.5].slice(0, Math.min(6, n - 1)));
+    const y = randoms(n, r, 3);
+    for (const name of ["gelu", "geluTanh"] as const) {
+      const want = new Float32Array(n);
+      const got = new Float32Array(n);
+      ref[name](x, want);
+      wk[name](x, got);
+      assertClose(got, want, 2e-6, `${name} n=${n}`);
+      const ax = arenaF32(x, 12);
+      wk[name](ax, ax);
+      assertClose(ax, want, 2e-6, `${name} in memory n=${n}`);
+    }
+    for (const name of ["add", "mul"] as const) {
+      const want = new Float32Array(n);
+      ref[name](x, y, want);
+      const got = new Float32Array(n);
+      wk[name](x, y, got);
+      assert.deepEqual(got, want, `${name} n=${n}`);
+      const ax = arenaF32(x, 4);
+      wk[name](ax, arenaF32(y, 8), ax);
+      assert.deepEqual(ax, want, `${name} in memory n=${n}`);
+    }
+  }
+  for (const name of ["gelu", "geluTanh"] as const) {
+    const special = Float32Array.from([NaN, Infinity, -Infinity, 1e30, -1e30]);
+    const got = new Float32Array(special.length);
+    const want = new Float32Array(special.length);
+    wk[name](special, got);
+    ref[name](special, want);
+    assert.deepEqual(got, want, name); // NaN, inf and the saturations exactly as the reference
+  }
+});
+
+test("wasm layernorm and rope match the reference (odd widths, partial rotary dims, in and out of memory)", () => {
+  const r = rng(22);
+  for (const D of [1, 3, 8, 37, 130]) {
+    for (const M of [1, 4]) {
+      const x = randoms(M * D, r, 3);
+      for (let i = 0; i < x.length; i++) x[i]! += 5; // an offset mean, as LayerNorm sees in practice
+      const w = randoms(D, r);
+      const b = M > 1 ? randoms(D, r) : null;
+      const want = new Float32Array(M * D);
+      ref.layernorm(x, M, D, w, b, 1e-5, want);
+      const got = new Float32Array(M * D);
+      wk.layernorm(x, M, D, w, b, 1e-5, got);
+      assertClose(got, want, 1e-5, `layernorm D=${D} M=${M}`);
+      const ga = arenaF32(new Float32Array(M * D), 20);
+      wk.layernorm(arenaF32(x), M, D, arenaF32(w, 36), b && arenaF32(b, 4), 1e-5, ga);
+      assertClose(ga, want, 1e-5, `layernorm in memory D=${D} M=${M}`);
+    }
+  }
+  for (const [T, H, hd, half] of [
+    [1, 2, 8, 4],
+    [3, 3, 64, 32],
+    [5, 2, 12, 3], // partial rotary (phi-style), odd half
+    [2, 1, 10, 5],
+  ] as const) {
+    const x = randoms(T * H * hd, r, 2);
+    const invFreq = Float32Array.from({ length: half }, (_, i) => Math.pow(10000, -(2 * i) / (2 * half)));
+    const positions = Array.from({ length: T }, (_, t) => 1000 + 7 * t);
+    const want = Float32Array.from(x);
+    ref.rope(want, T, H, hd, positions, invFreq);
+    const got = Float32Array.from(x);
+    wk.rope(got, T, H, hd, positions, invFreq);
+    assertClose(got, want, 1e-6, `rope T=${T} H=${H} hd=${hd}`);
+    const ga = arenaF32(x, 8);
+    wk.rope(ga, T, H, hd, positions, invFreq);
+    assertClose(ga, want, 1e-6, `rope in memory T=${T} H=${H} hd=${hd}`);
+  }
+});

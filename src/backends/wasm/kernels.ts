@@ -215,16 +215,94 @@ export function makeWasmKernels(arena: WasmArena, k: KernelExports, settings: Wa
     s.finish(x, xp, M * N);
   }
 
-  /** SiLU through a polynomial exp (assembly/activations.ts): within a few ulp of the reference. */
-  function silu(x: Float32Array, out: Float32Array): void {
+  /** An element-wise kernel over n floats of x into out (either may lie outside the memory). */
+  function elementwise(
+    name: string,
+    x: Float32Array,
+    out: Float32Array,
+    run: (xp: number, n: number, op: number) => void,
+  ): void {
     const n = x.length;
-    if (out.length < n) throw new Error("silu: buffers too small");
+    if (out.length < n) throw new Error(`${name}: buffers too small`);
     if (n === 0) return;
     s.begin(s.need(x, n) + s.need(out, n));
     const xp = s.input(x, n);
     const op = s.output(out, n);
-    k.silu(xp, n, op);
+    run(xp, n, op);
     s.finish(out, op, n);
+  }
+
+  /** SiLU through a polynomial exp (assembly/activations.ts): within a few ulp of the reference. */
+  const silu = (x: Float32Array, out: Float32Array): void => elementwise("silu", x, out, k.silu);
+  /** GELU through the reference's erf fit evaluated in f32 SIMD. */
+  const gelu = (x: Float32Array, out: Float32Array): void => elementwise("gelu", x, out, k.gelu);
+  const geluTanh = (x: Float32Array, out: Float32Array): void => elementwise("geluTanh", x, out, k.geluTanh);
+
+  function binary(name: string, op: number, a: Float32Array, b: Float32Array, out: Float32Array): void {
+    const n = out.length;
+    if (a.length < n || b.length < n) throw new Error(`${name}: buffers too small`);
+    if (n === 0) return;
+    s.begin(s.need(a, n) + s.need(b, n) + s.need(out, n));
+    const ap = s.input(a, n);
+    const bp = s.input(b, n);
+    const o = s.output(out, n);
+    k.binary(ap, bp, n, o, op);
+    s.finish(out, o, n);
+  }
+
+  const add = (a: Float32Array, b: Float32Array, out: Float32Array): void => binary("add", 0, a, b, out);
+  const mul = (a: Float32Array, b: Float32Array, out: Float32Array): void => binary("mul", 1, a, b, out);
+
+  /** RoPE with cos/sin computed here in f64 (as the reference does) and rounded to f32 for the kernel. */
+  function rope(
+    x: Float32Array,
+    T: number,
+    nHeads: number,
+    headDim: number,
+    positions: ArrayLike<number>,
+    invFreq: Float32Array,
+  ): void {
+    const half = invFreq.length;
+    const n = T * nHeads * headDim;
+    if (x.length < n || positions.length < T || 2 * half > headDim) throw new Error("rope: bad shapes");
+    if (n === 0 || half === 0) return;
+    s.begin(s.need(x, n) + align(2 * T * half * 4));
+    const xp = s.input(x, n);
+    const cs = s.take(2 * T * half * 4);
+    const f = s.f32();
+    const c0 = cs / 4;
+    const s0 = c0 + T * half;
+    for (let t = 0; t < T; t++) {
+      const pos = positions[t]!;
+      for (let i = 0; i < half; i++) {
+        const a = pos * invFreq[i]!;
+        f[c0 + t * half + i] = Math.cos(a);
+        f[s0 + t * half + i] = Math.sin(a);
+      }
+    }
+    k.rope(xp, T, nHeads, headDim, half, cs);
+    s.finish(x, xp, n);
+  }
+
+  function layernorm(
+    x: Float32Array,
+    M: number,
+    D: number,
+    w: Float32Array,
+    b: Float32Array | null,
+    eps: number,
+    out: Float32Array,
+  ): void {
+    if (x.length < M * D || out.length < M * D || w.length < D || (b && b.length < D))
+      throw new Error("layernorm: buffers too small");
+    if (M === 0 || D === 0) return;
+    s.begin(s.need(x, M * D) + s.need(w, D) + (b ? s.need(b, D) : 0) + s.need(out, M * D));
+    const xp = s.input(x, M * D);
+    const wp = s.input(w, D);
+    const bp = b ? s.input(b, D) : 0;
+    const op = s.output(out, M * D);
+    k.layernorm(xp, M, D, wp, bp, eps, op);
+    s.finish(out, op, M * D);
   }
 
   function attention(
@@ -268,5 +346,18 @@ export function makeWasmKernels(arena: WasmArena, k: KernelExports, settings: Wa
     s.finish(out, op, nq);
   }
 
-  return { ...ref, linear, rmsnorm, softmax, silu, attention };
+  return {
+    ...ref,
+    linear,
+    rmsnorm,
+    layernorm,
+    softmax,
+    silu,
+    gelu,
+    geluTanh,
+    add,
+    mul,
+    rope,
+    attention,
+  };
 }

@@ -52,6 +52,13 @@ export interface KernelExports {
   softmax(x: number, M: number, N: number): void;
   /** out[i] = x[i]·σ(x[i]) for i < n (out may be x). */
   silu(x: number, n: number, out: number): void;
+  gelu(x: number, n: number, out: number): void;
+  geluTanh(x: number, n: number, out: number): void;
+  /** out = a + b (op 0) or a · b (op 1) over n floats. */
+  binary(a: number, b: number, n: number, out: number, op: number): void;
+  /** In-place rotate-half RoPE with cos/sin [T][half] each, precomputed at cs. */
+  rope(x: number, T: number, nHeads: number, hd: number, half: number, cs: number): void;
+  layernorm(x: number, M: number, D: number, w: number, b: number, eps: number, out: number): void;
   attention(
     q: number,
     k: number,

@@ -2,9 +2,9 @@
 // shared memory that the host imports; the host owns all allocation.
 
 export { linear, quantBytes, quantizeRows, quantRowBytes } from "./linear";
-export { rmsnorm, softmax } from "./rows";
+export { layernorm, rmsnorm, softmax } from "./rows";
 export { attention } from "./attention";
-export { silu } from "./activations";
+export { binary, gelu, geluTanh, rope, silu } from "./activations";
 import { f16Table } from "./half";
 export { halvesFinite } from "./half";
 

@@ -76,3 +76,43 @@ export function softmaxRow(x: usize, N: i32): void {
 export function softmax(x: usize, M: i32, N: i32): void {
   for (let m = 0; m < M; m++) softmaxRow(x + <usize>m * (<usize>N << 2), N);
 }
+
+/** LayerNorm (Ba et al. 2016) over the rows of x[M, D]: two passes (mean, then variance of x - mean). */
+export function layernorm(x: usize, M: i32, D: i32, w: usize, b: usize, eps: f32, out: usize): void {
+  const rs = <usize>D << 2;
+  for (let m = 0; m < M; m++, x += rs, out += rs) {
+    let sv = f32x4.splat(0);
+    let i = 0;
+    for (; i + 4 <= D; i += 4) sv = f32x4.add(sv, v128.load(x + (<usize>i << 2)));
+    let sum = hsum(sv);
+    for (; i < D; i++) sum += load<f32>(x + (<usize>i << 2));
+    const mean = sum / <f32>D;
+    const mv = f32x4.splat(mean);
+    let vv = f32x4.splat(0);
+    i = 0;
+    for (; i + 4 <= D; i += 4) {
+      const d = f32x4.sub(v128.load(x + (<usize>i << 2)), mv);
+      vv = f32x4.add(vv, f32x4.mul(d, d));
+    }
+    let v = hsum(vv);
+    for (; i < D; i++) {
+      const d = load<f32>(x + (<usize>i << 2)) - mean;
+      v += d * d;
+    }
+    const r = <f32>1 / Mathf.sqrt(v / <f32>D + eps);
+    const rv = f32x4.splat(r);
+    i = 0;
+    for (; i + 4 <= D; i += 4) {
+      const o = <usize>i << 2;
+      let y = f32x4.mul(f32x4.mul(f32x4.sub(v128.load(x + o), mv), rv), v128.load(w + o));
+      if (b) y = f32x4.add(y, v128.load(b + o));
+      v128.store(out + o, y);
+    }
+    for (; i < D; i++) {
+      const o = <usize>i << 2;
+      let y = (load<f32>(x + o) - mean) * r * load<f32>(w + o);
+      if (b) y += load<f32>(b + o);
+      store<f32>(out + o, y);
+    }
+  }
+}
