@@ -220,6 +220,96 @@ function dot4Store(x: usize, K: i32, w: usize, b: f32, out: usize, N: i32): void
   store<f32>(out + 3 * os, s3 + b);
 }
 
+/** Four x rows (stride K floats) · two f32 rows (w, w + K floats) → a 4 x 2 block of out; each as dot1 sums. */
+function dot24Store(x: usize, K: i32, w: usize, b0: f32, b1: f32, out: usize, N: i32): void {
+  const xs = <usize>K << 2;
+  const w1 = w + xs;
+  let a0 = f32x4.splat(0);
+  let a1 = f32x4.splat(0);
+  let a2 = f32x4.splat(0);
+  let a3 = f32x4.splat(0);
+  let c0 = f32x4.splat(0);
+  let c1 = f32x4.splat(0);
+  let c2 = f32x4.splat(0);
+  let c3 = f32x4.splat(0);
+  let i = 0;
+  for (; i + 4 <= K; i += 4) {
+    const o = <usize>i << 2;
+    const wv = v128.load(w + o);
+    const wu = v128.load(w1 + o);
+    let xv = v128.load(x + o);
+    a0 = f32x4.add(a0, f32x4.mul(xv, wv));
+    c0 = f32x4.add(c0, f32x4.mul(xv, wu));
+    xv = v128.load(x + xs + o);
+    a1 = f32x4.add(a1, f32x4.mul(xv, wv));
+    c1 = f32x4.add(c1, f32x4.mul(xv, wu));
+    xv = v128.load(x + 2 * xs + o);
+    a2 = f32x4.add(a2, f32x4.mul(xv, wv));
+    c2 = f32x4.add(c2, f32x4.mul(xv, wu));
+    xv = v128.load(x + 3 * xs + o);
+    a3 = f32x4.add(a3, f32x4.mul(xv, wv));
+    c3 = f32x4.add(c3, f32x4.mul(xv, wu));
+  }
+  let s0 = hsum(a0);
+  let s1 = hsum(a1);
+  let s2 = hsum(a2);
+  let s3 = hsum(a3);
+  let t0 = hsum(c0);
+  let t1 = hsum(c1);
+  let t2 = hsum(c2);
+  let t3 = hsum(c3);
+  for (; i < K; i++) {
+    const o = <usize>i << 2;
+    const wi = load<f32>(w + o);
+    const ui = load<f32>(w1 + o);
+    const x0 = load<f32>(x + o);
+    const x1 = load<f32>(x + xs + o);
+    const x2 = load<f32>(x + 2 * xs + o);
+    const x3 = load<f32>(x + 3 * xs + o);
+    s0 += x0 * wi;
+    s1 += x1 * wi;
+    s2 += x2 * wi;
+    s3 += x3 * wi;
+    t0 += x0 * ui;
+    t1 += x1 * ui;
+    t2 += x2 * ui;
+    t3 += x3 * ui;
+  }
+  const os = <usize>N << 2;
+  store<f32>(out, s0 + b0);
+  store<f32>(out + os, s1 + b0);
+  store<f32>(out + 2 * os, s2 + b0);
+  store<f32>(out + 3 * os, s3 + b0);
+  store<f32>(out, t0 + b1, 4);
+  store<f32>(out + os, t1 + b1, 4);
+  store<f32>(out + 2 * os, t2 + b1, 4);
+  store<f32>(out + 3 * os, t3 + b1, 4);
+}
+
+/** One x row · two f32 rows → out[0], out[1]; each as dot1 sums. */
+function dot21Store(x: usize, K: i32, w: usize, b0: f32, b1: f32, out: usize): void {
+  const w1 = w + (<usize>K << 2);
+  let a0 = f32x4.splat(0);
+  let c0 = f32x4.splat(0);
+  let i = 0;
+  for (; i + 4 <= K; i += 4) {
+    const o = <usize>i << 2;
+    const xv = v128.load(x + o);
+    a0 = f32x4.add(a0, f32x4.mul(xv, v128.load(w + o)));
+    c0 = f32x4.add(c0, f32x4.mul(xv, v128.load(w1 + o)));
+  }
+  let s0 = hsum(a0);
+  let t0 = hsum(c0);
+  for (; i < K; i++) {
+    const o = <usize>i << 2;
+    const xi = load<f32>(x + o);
+    s0 += xi * load<f32>(w + o);
+    t0 += xi * load<f32>(w1 + o);
+  }
+  store<f32>(out, s0 + b0);
+  store<f32>(out, t0 + b1, 4);
+}
+
 /** One x row · one f32 row + b, summed in exactly the order of one lane of dot4Store. */
 function dot1(x: usize, K: i32, w: usize, b: f32): f32 {
   let a0 = f32x4.splat(0);
@@ -541,7 +631,20 @@ export function linear(
   const xs = <usize>K << 2;
   for (let c0 = m0; c0 < m1; c0 += CHUNK) {
     const c1 = min(m1, c0 + CHUNK);
-    for (let n = n0; n < n1; n++) {
+    let n = n0;
+    if (dtype == DT_F32) {
+      // two weight rows at a time (each x load feeds both); every output sums as dot1 does
+      for (; n + 2 <= n1; n += 2) {
+        const wr = w + <usize>n * rb;
+        const b0: f32 = bias ? load<f32>(bias + (<usize>n << 2)) : 0;
+        const b1: f32 = bias ? load<f32>(bias + (<usize>n << 2), 4) : 0;
+        const on = out + (<usize>n << 2);
+        let m = c0;
+        for (; m + 4 <= c1; m += 4) dot24Store(x + <usize>m * xs, K, wr, b0, b1, on + <usize>m * os, N);
+        for (; m < c1; m++) dot21Store(x + <usize>m * xs, K, wr, b0, b1, on + <usize>m * os);
+      }
+    }
+    for (; n < n1; n++) {
       let wr = w + <usize>n * rb;
       if (dtype != DT_F32) {
         expandRow(dtype, wr, K, rowbuf);
