@@ -129,6 +129,8 @@ export class GPT2LMHeadModel implements CausalLM {
     let x = ops.add(this.wte.forward(ids), this.wpe.forward(pos)); // (T, D)
     for (let l = 0; l < this.h.length; l++) x = this.h[l]!.forward(x, l, cache, start);
     cache.commit(T);
-    return ops.linear(this.ln_f.forward(opts.allLogits ? x : lastRow(x)), this.lm_head); // (T or 1, V)
+    const h = this.ln_f.forward(opts.allLogits || opts.onHidden ? x : lastRow(x)); // (T or 1, D)
+    opts.onHidden?.(h);
+    return ops.linear(opts.onHidden && !opts.allLogits ? lastRow(h) : h, this.lm_head); // (T or 1, V)
   }
 }

@@ -138,7 +138,8 @@ export class LlamaForCausalLM implements CausalLM {
     let x = this.embed_tokens.forward(ids); // (T, D)
     for (let l = 0; l < this.layers.length; l++) x = this.layers[l]!.forward(x, l, cache, positions);
     cache.commit(T);
-    const h = this.norm.forward(opts.allLogits ? x : lastRow(x));
-    return ops.linear(h, this.lm_head); // (T or 1, V)
+    const h = this.norm.forward(opts.allLogits || opts.onHidden ? x : lastRow(x)); // (T or 1, D)
+    opts.onHidden?.(h);
+    return ops.linear(opts.onHidden && !opts.allLogits ? lastRow(h) : h, this.lm_head); // (T or 1, V)
   }
 }

@@ -7,6 +7,8 @@ import type { Tensor } from "../tensor/tensor.js";
 export interface ForwardOptions {
   /** Return logits for every input position ([T, V]) instead of only the last ([1, V]). */
   readonly allLogits?: boolean;
+  /** Receives the last layer's hidden states after the final norm, for every input position ([T, D]). */
+  readonly onHidden?: (hidden: Tensor) => void;
 }
 
 export interface CausalLM {
