@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { test } from "node:test";
-import { runCli, STORIES_BIN, STORIES_TOK, tmpDir } from "./helpers/paths.js";
+import { runCli, STORIES_BIN, STORIES_TOK, TINY_LLAMA_GGUF, tmpDir } from "./helpers/paths.js";
 
 function usageError(args: string[], pattern: RegExp): void {
   const r = runCli(["generate", ...args]);
@@ -175,6 +175,12 @@ test("contrastive decoding with a q8_0 copy of stories260K as the amateur", () =
   ]);
   assert.deepEqual(one.tokens, json(["--temperature", "0", "Once upon a time"]).tokens);
   assert.equal(one.strategy.differs_from_expert_greedy, 0);
+  const foreign = runCli(["generate", "--strategy", "contrastive", "--amateur-model", TINY_LLAMA_GGUF]);
+  assert.equal(foreign.code, 1);
+  assert.match(
+    foreign.stderr,
+    /^decoderkit: error: --amateur-model: its vocabulary \(32000\) differs from the model's \(512\)\n$/,
+  );
   fs.rmSync(dir, { recursive: true, force: true });
 });
 

@@ -116,7 +116,7 @@ const contrastiveDecodingStrategy: Strategy = {
     return async (i, stats) => {
       const amateur = (await i.load(path, str(v["amateur-tokenizer"]))).model;
       if (amateur.vocabSize !== i.model.vocabSize) {
-        throw new UsageError(
+        throw new Error(
           `--amateur-model: its vocabulary (${amateur.vocabSize}) differs from the model's (${i.model.vocabSize})`,
         );
       }
