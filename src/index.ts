@@ -31,5 +31,12 @@ export { generateTokens, type GenerateOptions, type GenerationStats } from "./ge
 export { generateText, type TextGenerateOptions, type TextChunk } from "./generation/text.js";
 export { Rng } from "./generation/rng.js";
 export * as sampling from "./generation/sampling.js";
+export { streamText } from "./generation/text.js";
+export * as processors from "./generation/processors/index.js";
+export { contrastiveSearch, type ContrastiveSearchOptions } from "./generation/contrastive-search.js";
+export { contrastiveDecoding, type ContrastiveDecodingOptions } from "./generation/contrastive-decoding.js";
+export { mbrDecode, mbrSelect, type MbrOptions } from "./generation/mbr.js";
 export { perplexity } from "./eval/perplexity.js";
+export { sentenceBleu, corpusBleu } from "./eval/bleu.js";
+export { sentenceChrf, corpusChrf } from "./eval/chrf.js";
 export { sinusoidalPositions } from "./nn/positions.js";

@@ -2,12 +2,14 @@
 
 import { activateBackend } from "../backends/select.js";
 import { defaultWasmThreads } from "../backends/wasm/index.js";
-import { generateText } from "../generation/text.js";
 import { emptyStats } from "../generation/generate.js";
+import { streamText } from "../generation/text.js";
 import { loadModel } from "../models/load.js";
 import { isNonNegInt, isPosInt, num, parse, str, UsageError } from "./args.js";
 import { backendFlag } from "./backend-flag.js";
 import { BUNDLED_MODEL, BUNDLED_TOKENIZER } from "./defaults.js";
+import { PROCESSOR_FLAGS, PROCESSOR_HELP, processorFlags } from "./processor-flags.js";
+import { pickStrategy, STRATEGY_FLAGS, STRATEGY_HELP } from "./strategies.js";
 
 export const GENERATE_HELP = `Usage: decoderkit generate [options] [--] [PROMPT]
 
@@ -21,11 +23,11 @@ Options:
   --prompt-tokens IDS    prompt as comma-separated token ids (no BOS is added)
   --max-new-tokens N     tokens to generate (default 256)
   --temperature T        0 = greedy (default 1.0)
-  --top-k K              keep the K most likely tokens (default: off)
+  --top-k K              keep the K most likely tokens (default: off; contrastive search: 4)
   --top-p P              nucleus sampling threshold in (0, 1] (default 0.9)
   --seed S               random seed (default: from the clock; printed with --json)
   --stop TEXT            stop string (repeatable)
-  --backend NAME         reference | wasm (default: wasm where WebAssembly SIMD and shared memory
+${STRATEGY_HELP}${PROCESSOR_HELP}  --backend NAME         reference | wasm (default: wasm where WebAssembly SIMD and shared memory
                          work, else reference); wasm loads the weights into its memory
   --threads N            threads for the wasm kernels (default: min(2, cores); capped at the cores;
                          1 starts no workers); the reference backend uses one
@@ -50,6 +52,8 @@ export async function generateCommand(argv: string[]): Promise<number> {
       threads: { type: "string" },
       backend: { type: "string" },
       json: { type: "boolean" },
+      ...STRATEGY_FLAGS,
+      ...PROCESSOR_FLAGS,
     },
     1,
   );
@@ -67,6 +71,8 @@ export async function generateCommand(argv: string[]): Promise<number> {
     Date.now() % 2 ** 31;
   const threads = num(v["threads"], "threads", isPosInt, "a positive integer") ?? defaultWasmThreads();
   const backend = backendFlag(v["backend"]);
+  const [strategyName, startStrategy] = pickStrategy(v, temperature);
+  const processors = processorFlags(v);
   const promptText = str(v["prompt"]) ?? positionals[0];
   const promptTokens = str(v["prompt-tokens"]);
   if (promptText !== undefined && promptTokens !== undefined)
@@ -105,13 +111,25 @@ export async function generateCommand(argv: string[]): Promise<number> {
     topP,
     seed,
     stopTokens: loaded.stopTokens,
-    stopStrings: (v["stop"] as string[] | undefined) ?? [],
+    ...processors(tokenizer, model.vocabSize),
   };
+  const run = await startStrategy(
+    {
+      model,
+      tokenizer,
+      promptIds: ids,
+      opts,
+      temperatureGiven: v["temperature"] !== undefined,
+      load: (p, tok) => loadModel(p, { tokenizer: tok, allocator: active.allocator }),
+    },
+    stats,
+  );
   const tokens: number[] = [];
   let text = "";
   const json = v["json"] === true;
   if (!json && promptText) process.stdout.write(promptText);
-  for await (const chunk of generateText(model, tokenizer, ids, opts, stats)) {
+  const stopStrings = (v["stop"] as string[] | undefined) ?? [];
+  for await (const chunk of streamText(tokenizer, ids, run.tokens, { stopStrings }, stats)) {
     if (chunk.token !== undefined) tokens.push(chunk.token);
     text += chunk.text;
     if (!json && chunk.text) process.stdout.write(chunk.text);
@@ -126,6 +144,7 @@ export async function generateCommand(argv: string[]): Promise<number> {
       backend: active.name,
       threads: active.threads,
       finish_reason: stats.finishReason,
+      strategy: { name: strategyName, ...run.report() },
       timings: {
         load_ms: round(loaded.loadMs),
         prefill_ms: round(stats.prefillMs),

@@ -44,7 +44,12 @@ export async function* generateTokens(
     throw new Error(`max new tokens must be a non-negative integer, got ${max}`);
   const cache = opts.cache ?? model.newCache();
   const stop = new Set(opts.stopTokens ?? []);
-  const pick = makeSampler(opts, new Rng(opts.seed ?? 0));
+  const pick = makeSampler(
+    { ...opts, eosTokens: opts.eosTokens ?? opts.stopTokens },
+    new Rng(opts.seed ?? 0),
+  );
+  const generated: number[] = [];
+  const ctx = { promptIds, generated };
   stats.promptTokens = promptIds.length;
   stats.cache = cache;
   if (cache.length + promptIds.length > model.contextLength) {
@@ -58,12 +63,13 @@ export async function* generateTokens(
   t0 = performance.now();
   stats.finishReason = "length";
   for (let i = 0; i < max; i++) {
-    const next = pick(logits);
+    const next = pick(logits, ctx);
     if (stop.has(next)) {
       stats.finishReason = "stop";
       break;
     }
     stats.newTokens++;
+    generated.push(next);
     stats.decodeMs = performance.now() - t0;
     yield next;
     if (i === max - 1) break;

@@ -1,7 +1,14 @@
 // Logits processors and the final pick, as small composable functions (llama.cpp's sampler chain, mlx-lm's
-// make_sampler): temperature, top-k, top-p (Holtzman et al. 2020), then argmax or a seeded multinomial draw.
+// make_sampler): context processors (penalties, constraints; processors/), then temperature, top-k, top-p
+// (Holtzman et al. 2020), min-p, typical-p, then argmax or a seeded multinomial draw.
 
+import { contextProcessorsFor, type ProcessorOptions } from "./processors/chain.js";
+import type { ContextProcessor, DecodeContext } from "./processors/context.js";
+import { minP, typicalP } from "./processors/filters.js";
 import type { Rng } from "./rng.js";
+import { softmaxCopy } from "./softmax.js";
+
+export { softmaxCopy } from "./softmax.js";
 
 /** A processor rewrites logits in place (masked entries become -Infinity). */
 export type LogitsProcessor = (logits: Float32Array) => void;
@@ -48,20 +55,6 @@ export function topP(p: number): LogitsProcessor {
   };
 }
 
-export function softmaxCopy(l: Float32Array): Float64Array {
-  let max = -Infinity;
-  for (const v of l) if (v > max) max = v;
-  const out = new Float64Array(l.length);
-  let sum = 0;
-  for (let i = 0; i < l.length; i++) {
-    const e = l[i] === -Infinity ? 0 : Math.exp(l[i]! - max);
-    out[i] = e;
-    sum += e;
-  }
-  for (let i = 0; i < l.length; i++) out[i]! /= sum;
-  return out;
-}
-
 /** Index of the largest logit; the first one on ties. */
 export function argmax(l: Float32Array): number {
   let best = 0;
@@ -84,32 +77,66 @@ export function sampleFrom(l: Float32Array, rng: Rng): number {
   return last;
 }
 
-export interface SamplerOptions {
+export interface SamplerOptions extends ProcessorOptions {
   /** 0 (the default) means greedy. */
   readonly temperature?: number;
   readonly topK?: number;
   readonly topP?: number;
 }
 
-/** The processor chain for these options, in the order temperature → top-k → top-p; topK 0 and topP 1 mean off. */
+/** The sampling filters for these options: temperature → top-k → top-p → min-p → typical-p; topK 0, topP 1, minP 0, typicalP 1 mean off. */
 export function processorsFor(o: SamplerOptions): LogitsProcessor[] {
   const chain: LogitsProcessor[] = [];
   if (o.temperature && o.temperature > 0) chain.push(temperature(o.temperature));
   if (o.topK !== undefined && o.topK !== 0) chain.push(topK(o.topK));
   if (o.topP !== undefined && o.topP !== 1) chain.push(topP(o.topP));
+  if (o.minP !== undefined && o.minP !== 0) chain.push(minP(o.minP));
+  if (o.typicalP !== undefined && o.typicalP !== 1) chain.push(typicalP(o.typicalP));
   return chain;
 }
 
-/** Picks the next token: greedy when temperature is 0 or unset, else sampled after the processors. */
-export function makeSampler(o: SamplerOptions, rng: Rng): (logits: Float32Array) => number {
+/** Picks the next token from a logits row; `ctx` is needed when context processors are configured. */
+export type Sampler = (logits: Float32Array, ctx?: DecodeContext) => number;
+
+/** Runs the context processors on a copy of the logits. */
+export function applyContext(
+  logits: Float32Array,
+  chain: readonly ContextProcessor[],
+  ctx: DecodeContext | undefined,
+): Float32Array {
+  if (!ctx) throw new Error("sampler: penalties and constraints need the decoding context");
+  const l = Float32Array.from(logits);
+  for (const p of chain) p(l, ctx);
+  return l;
+}
+
+function checkNotAllMasked(l: Float32Array): void {
+  for (const v of l) if (v !== -Infinity) return;
+  throw new Error("sampler: every token is masked by the processors");
+}
+
+/**
+ * Picks the next token: the context processors, then argmax when temperature is 0 or unset, else the sampling
+ * filters and a draw. Without context processors the caller's logits are read as they are.
+ */
+export function makeSampler(o: SamplerOptions, rng: Rng): Sampler {
   if (o.temperature !== undefined && (o.temperature < 0 || !Number.isFinite(o.temperature))) {
     throw new Error(`temperature must be >= 0, got ${o.temperature}`);
   }
   const chain = processorsFor(o);
-  if (!o.temperature) return argmax;
-  return (logits) => {
-    const l = Float32Array.from(logits);
+  const ctxChain = contextProcessorsFor(o);
+  if (!o.temperature) {
+    if (ctxChain.length === 0) return argmax;
+    return (logits, ctx) => {
+      const l = applyContext(logits, ctxChain, ctx);
+      checkNotAllMasked(l);
+      return argmax(l);
+    };
+  }
+  return (logits, ctx) => {
+    const l = ctxChain.length ? applyContext(logits, ctxChain, ctx) : Float32Array.from(logits);
     for (const p of chain) p(l);
+    checkNotAllMasked(l);
     return sampleFrom(l, rng);
   };
 }

@@ -37,10 +37,20 @@ export async function* generateText(
   opts: TextGenerateOptions = {},
   stats: GenerationStats = emptyStats(),
 ): AsyncGenerator<TextChunk, GenerationStats> {
+  return yield* streamText(tokenizer, promptIds, generateTokens(model, promptIds, opts, stats), opts, stats);
+}
+
+/** Text chunks of the tokens any strategy yields (`gen` must fill `stats`), cut at the first stop string. */
+export async function* streamText(
+  tokenizer: Tokenizer,
+  promptIds: readonly number[],
+  gen: AsyncGenerator<number, GenerationStats>,
+  opts: { readonly stopStrings?: readonly string[] },
+  stats: GenerationStats,
+): AsyncGenerator<TextChunk, GenerationStats> {
   const stops = (opts.stopStrings ?? []).filter((s) => s.length > 0);
   const dec = new StreamDecoder(tokenizer, promptIds); // the prompt is context only, never emitted
   let pending = "";
-  const gen = generateTokens(model, promptIds, opts, stats);
   for (;;) {
     const r = await gen.next();
     if (r.done) break;

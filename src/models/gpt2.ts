@@ -7,7 +7,7 @@ import { Weights } from "../nn/weights.js";
 import * as ops from "../tensor/ops.js";
 import type { Tensor } from "../tensor/tensor.js";
 import { gpt2ConfigFromHF, type GPT2Config } from "./config.js";
-import { framed, lastRow, residualStep, type CausalLM, type ForwardOptions } from "./model.js";
+import { framed, lastRow, outOfFrame, residualStep, type CausalLM, type ForwardOptions } from "./model.js";
 
 class GPT2Attention {
   readonly c_attn: Linear;
@@ -133,7 +133,9 @@ export class GPT2LMHeadModel implements CausalLM {
         x = residualStep(x, () => block.forward(x, l, cache, start));
       }
       cache.commit(T);
-      return ops.linear(this.ln_f.forward(opts.allLogits ? x : lastRow(x)), this.lm_head); // (T or 1, V)
+      const h = this.ln_f.forward(opts.allLogits || opts.onHidden ? x : lastRow(x)); // (T or 1, D)
+      if (opts.onHidden) opts.onHidden(outOfFrame(h));
+      return ops.linear(opts.onHidden && !opts.allLogits ? lastRow(h) : h, this.lm_head); // (T or 1, V)
     });
   }
 }

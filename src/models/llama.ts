@@ -8,7 +8,7 @@ import { Weights } from "../nn/weights.js";
 import * as ops from "../tensor/ops.js";
 import type { Tensor } from "../tensor/tensor.js";
 import { llamaConfigFromHF, type LlamaConfig } from "./config.js";
-import { framed, lastRow, residualStep, type CausalLM, type ForwardOptions } from "./model.js";
+import { framed, lastRow, outOfFrame, residualStep, type CausalLM, type ForwardOptions } from "./model.js";
 
 class LlamaAttention {
   readonly q_proj: Linear;
@@ -142,8 +142,9 @@ export class LlamaForCausalLM implements CausalLM {
         x = residualStep(x, () => layer.forward(x, l, cache, positions));
       }
       cache.commit(T);
-      const h = this.norm.forward(opts.allLogits ? x : lastRow(x));
-      return ops.linear(h, this.lm_head); // (T or 1, V)
+      const h = this.norm.forward(opts.allLogits || opts.onHidden ? x : lastRow(x)); // (T or 1, D)
+      if (opts.onHidden) opts.onHidden(outOfFrame(h));
+      return ops.linear(opts.onHidden && !opts.allLogits ? lastRow(h) : h, this.lm_head); // (T or 1, V)
     });
   }
 }

@@ -8,6 +8,8 @@ import { Tensor } from "../tensor/tensor.js";
 export interface ForwardOptions {
   /** Return logits for every input position ([T, V]) instead of only the last ([1, V]). */
   readonly allLogits?: boolean;
+  /** Receives the last layer's hidden states after the final norm, for every input position ([T, D]). */
+  readonly onHidden?: (hidden: Tensor) => void;
 }
 
 export interface CausalLM {
@@ -41,6 +43,11 @@ export function framed(fn: () => Tensor): Tensor {
     const y = fn();
     return Tensor.fromArray(y.contiguous().f32(), y.shape);
   });
+}
+
+/** t itself, or a copy on the current allocator when t may live in a frame (for values handed to callers). */
+export function outOfFrame(t: Tensor): Tensor {
+  return hasFrames() ? Tensor.fromArray(t.contiguous().f32(), t.shape) : t;
 }
 
 /**
