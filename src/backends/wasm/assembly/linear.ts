@@ -323,19 +323,25 @@ function dot1(x: usize, K: i32, w: usize, b: f32): f32 {
   return s0 + b;
 }
 
-/** Bytes of one quantized activation row: K int16 values, then K / 32 f32 scales. */
+/**
+ * Bytes of one quantized activation row: K int16 values, then K / 32 f32 scales, then K / 32 i32 values 8·Σq
+ * (Q4_0 dots use unsigned nibbles and subtract 8·Σq). Within each block of 32 the values are stored
+ * de-interleaved, [0, 2, .., 14 | 1, 3, .., 15 | 16, 18, .., 30 | 17, .., 31], the order in which both a Q8_0
+ * block (even and odd bytes) and a Q4_0 block (low and high nibbles of even and odd bytes) unpack into int16
+ * lanes without widening shuffles.
+ */
 export function quantRowBytes(K: i32): usize {
-  return (<usize>K << 1) + (<usize>(K >> 5) << 2);
+  return (<usize>K << 1) + (<usize>(K >> 5) << 3);
 }
 
 /**
- * Bytes quantizeRows writes for x[M, K]: the M rows, then (M > 1) the scales of every group of four rows
- * transposed, [group][block][4] f32 (rows past M repeat row M - 1), so that the M > 1 kernel scales four
- * rows' block sums with one vector.
+ * Bytes quantizeRows writes for x[M, K]: the M rows, then (M > 1) the scales and sums of every group of four
+ * rows transposed, [group][block] × (4 f32 scales, 4 i32 8·Σq) (rows past M repeat row M - 1), so that the
+ * M > 1 kernel corrects and scales four rows' block sums with one vector each.
  */
 export function quantBytes(M: i32, K: i32): usize {
   const rows = <usize>M * quantRowBytes(K);
-  return M > 1 ? rows + (<usize>((M + 3) >> 2) * <usize>(K >> 5) << 4) : rows;
+  return M > 1 ? rows + (<usize>((M + 3) >> 2) * <usize>(K >> 5) << 5) : rows;
 }
 
 /**
@@ -362,13 +368,22 @@ export function quantizeRows(x: usize, M: i32, K: i32, out: usize): i32 {
       const d: f32 = amax / 127;
       const id = f32x4.splat(d > 0 ? <f32>1 / d : 0);
       const qb = q + (<usize>b << 6);
-      for (let j = 0; j < 4; j++) {
-        const o = <usize>j << 5;
+      let sum = i32x4.splat(0);
+      for (let j = 0; j < 2; j++) {
+        const o = <usize>j << 6; // 16 values: [16j, 16j + 16)
         const i0 = i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.mul(v128.load(xb + o), id)));
         const i1 = i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.mul(v128.load(xb + o, 16), id)));
-        v128.store(qb + (<usize>j << 4), i16x8.narrow_i32x4_s(i0, i1));
+        const i2 = i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.mul(v128.load(xb + o, 32), id)));
+        const i3 = i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.mul(v128.load(xb + o, 48), id)));
+        sum = i32x4.add(sum, i32x4.add(i32x4.add(i0, i1), i32x4.add(i2, i3)));
+        const a = i16x8.narrow_i32x4_s(i0, i1); // values 0..7 of the 16
+        const c = i16x8.narrow_i32x4_s(i2, i3); // values 8..15
+        v128.store(qb + (<usize>j << 5), i16x8.shuffle(a, c, 0, 2, 4, 6, 8, 10, 12, 14));
+        v128.store(qb + (<usize>j << 5), i16x8.shuffle(a, c, 1, 3, 5, 7, 9, 11, 13, 15), 16);
       }
       store<f32>(ds + (<usize>b << 2), d);
+      const tot = i32x4.extract_lane(sum, 0) + i32x4.extract_lane(sum, 1) + i32x4.extract_lane(sum, 2) + i32x4.extract_lane(sum, 3);
+      store<i32>(ds + (<usize>nb << 2) + (<usize>b << 2), 8 * tot);
     }
   }
   if (M > 1) {
@@ -377,32 +392,53 @@ export function quantizeRows(x: usize, M: i32, K: i32, out: usize): i32 {
     for (let g = 0; g < (M + 3) >> 2; g++) {
       for (let r = 0; r < 4; r++) {
         const ds = out + <usize>min(4 * g + r, M - 1) * rb + (<usize>K << 1);
-        const tg = t + (<usize>g * <usize>nb << 4) + (<usize>r << 2);
-        for (let b = 0; b < nb; b++) store<f32>(tg + (<usize>b << 4), load<f32>(ds + (<usize>b << 2)));
+        const ss = ds + (<usize>nb << 2);
+        const tg = t + (<usize>g * <usize>nb << 5) + (<usize>r << 2);
+        for (let b = 0; b < nb; b++) {
+          store<f32>(tg + (<usize>b << 5), load<f32>(ds + (<usize>b << 2)));
+          store<i32>(tg + (<usize>b << 5), load<i32>(ss + (<usize>b << 2)), 16);
+        }
       }
     }
   }
   return finite ? 1 : 0;
 }
 
-/** Σ over one block of 32: weights (lo = values 0..15, hi = 16..31, signed bytes) · int16 activations at xb. */
+/** Σ over one block of 32: four int16 weight vectors in the de-interleaved order · the activations at xb. */
 @inline
-function idot32(lo: v128, hi: v128, xb: usize): v128 {
-  let s = i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_s(lo), v128.load(xb));
-  s = i32x4.add(s, i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_s(lo), v128.load(xb, 16)));
-  s = i32x4.add(s, i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_s(hi), v128.load(xb, 32)));
-  return i32x4.add(s, i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_s(hi), v128.load(xb, 48)));
+function wdot32(e0: v128, e1: v128, e2: v128, e3: v128, xb: usize): v128 {
+  let s = i32x4.dot_i16x8_s(e0, v128.load(xb));
+  s = i32x4.add(s, i32x4.dot_i16x8_s(e1, v128.load(xb, 16)));
+  s = i32x4.add(s, i32x4.dot_i16x8_s(e2, v128.load(xb, 32)));
+  return i32x4.add(s, i32x4.dot_i16x8_s(e3, v128.load(xb, 48)));
 }
 
-/** Low (values 0..15) and high (16..31) signed nibbles of a Q4_0 block's 16 bytes, minus 8. */
+/** Even bytes of 16 signed bytes, sign-extended into int16 lanes. */
 @inline
-function q4Lo(q: v128): v128 {
-  return i8x16.sub(v128.and(q, i8x16.splat(0x0f)), i8x16.splat(8));
+function evenBytes(q: v128): v128 {
+  return i16x8.shr_s(i16x8.shl(q, 8), 8);
 }
 
+/** Odd bytes of 16 signed bytes, sign-extended into int16 lanes. */
 @inline
-function q4Hi(q: v128): v128 {
-  return i8x16.sub(i8x16.shr_u(q, 4), i8x16.splat(8));
+function oddBytes(q: v128): v128 {
+  return i16x8.shr_s(q, 8);
+}
+
+/** A Q8_0 block's integer dot with the activations at xb. */
+@inline
+function q8Dot(wb: usize, xb: usize): v128 {
+  const lo = v128.load(wb, 2);
+  const hi = v128.load(wb, 18);
+  return wdot32(evenBytes(lo), oddBytes(lo), evenBytes(hi), oddBytes(hi), xb);
+}
+
+/** A Q4_0 block's integer dot of its unsigned nibbles (0..15) with the activations; the caller subtracts 8·Σq. */
+@inline
+function q4Dot(wb: usize, xb: usize): v128 {
+  const q = v128.load(wb, 2);
+  const m = i16x8.splat(0x000f);
+  return wdot32(v128.and(q, m), v128.and(i16x8.shr_u(q, 8), m), v128.and(i16x8.shr_u(q, 4), m), i16x8.shr_u(q, 12), xb);
 }
 
 /** One block's integer dot, scaled by d_w · d_x, added to acc. */
@@ -418,16 +454,16 @@ function accBlock(acc: v128, s: v128, wb: usize, dx: f32): v128 {
  */
 function dotQuantQ(dtype: i32, w: usize, xq: usize, nb: i32, K: i32): f32 {
   const ds = xq + (<usize>K << 1);
+  const ss = ds + (<usize>nb << 2);
   let acc = f32x4.splat(0);
   if (dtype == DT_Q8_0) {
     for (let b = 0; b < nb; b++, w += 34) {
-      const s = idot32(v128.load(w, 2), v128.load(w, 18), xq + (<usize>b << 6));
+      const s = q8Dot(w, xq + (<usize>b << 6));
       acc = accBlock(acc, s, w, load<f32>(ds + (<usize>b << 2)));
     }
   } else {
     for (let b = 0; b < nb; b++, w += 18) {
-      const q = v128.load(w, 2);
-      const s = idot32(q4Lo(q), q4Hi(q), xq + (<usize>b << 6));
+      const s = i32x4.sub(q4Dot(w, xq + (<usize>b << 6)), v128.load32_zero(ss + (<usize>b << 2)));
       acc = accBlock(acc, s, w, load<f32>(ds + (<usize>b << 2)));
     }
   }
@@ -440,15 +476,6 @@ function hsum4(s0: v128, s1: v128, s2: v128, s3: v128): v128 {
   const u = i32x4.add(i32x4.shuffle(s0, s1, 0, 4, 1, 5), i32x4.shuffle(s0, s1, 2, 6, 3, 7));
   const w = i32x4.add(i32x4.shuffle(s2, s3, 0, 4, 1, 5), i32x4.shuffle(s2, s3, 2, 6, 3, 7));
   return i32x4.add(i32x4.shuffle(u, w, 0, 1, 4, 5), i32x4.shuffle(u, w, 2, 3, 6, 7));
-}
-
-/** Σ of one block: weights already widened to int16 (e0..e3, 8 values each) · int16 activations at xb. */
-@inline
-function wdot32(e0: v128, e1: v128, e2: v128, e3: v128, xb: usize): v128 {
-  let s = i32x4.dot_i16x8_s(e0, v128.load(xb));
-  s = i32x4.add(s, i32x4.dot_i16x8_s(e1, v128.load(xb, 16)));
-  s = i32x4.add(s, i32x4.dot_i16x8_s(e2, v128.load(xb, 32)));
-  return i32x4.add(s, i32x4.dot_i16x8_s(e3, v128.load(xb, 48)));
 }
 
 /** Stores lanes of v (+ b) to out + r · os for the rows r < n of a group. */
@@ -489,41 +516,48 @@ function groupDots(
   n1: i32,
 ): void {
   const bs: usize = dtype == DT_Q8_0 ? 34 : 18;
-  const dxT4 = dxT + (<usize>nb << 4);
+  const dxT4 = dxT + (<usize>nb << 5);
   let a0 = f32x4.splat(0);
   let a1 = f32x4.splat(0);
   for (let k = 0; k < nb; k++, w += bs) {
-    let lo: v128;
-    let hi: v128;
+    let e0: v128;
+    let e1: v128;
+    let e2: v128;
+    let e3: v128;
     if (dtype == DT_Q8_0) {
-      lo = v128.load(w, 2);
-      hi = v128.load(w, 18);
+      const lo = v128.load(w, 2);
+      const hi = v128.load(w, 18);
+      e0 = evenBytes(lo);
+      e1 = oddBytes(lo);
+      e2 = evenBytes(hi);
+      e3 = oddBytes(hi);
     } else {
       const q = v128.load(w, 2);
-      lo = q4Lo(q);
-      hi = q4Hi(q);
+      const m = i16x8.splat(0x000f);
+      e0 = v128.and(q, m);
+      e1 = v128.and(i16x8.shr_u(q, 8), m);
+      e2 = v128.and(i16x8.shr_u(q, 4), m);
+      e3 = i16x8.shr_u(q, 12);
     }
-    const e0 = i16x8.extend_low_i8x16_s(lo);
-    const e1 = i16x8.extend_high_i8x16_s(lo);
-    const e2 = i16x8.extend_low_i8x16_s(hi);
-    const e3 = i16x8.extend_high_i8x16_s(hi);
     const dw = f32x4.splat(tabHalf(load<u16>(w)));
     const xo = <usize>k << 6;
-    const so = <usize>k << 4;
-    const s = hsum4(
+    const so = <usize>k << 5;
+    let s = hsum4(
       wdot32(e0, e1, e2, e3, x0 + xo),
       wdot32(e0, e1, e2, e3, x1 + xo),
       wdot32(e0, e1, e2, e3, x2 + xo),
       wdot32(e0, e1, e2, e3, x3 + xo),
     );
+    if (dtype != DT_Q8_0) s = i32x4.sub(s, v128.load(dxT + so, 16));
     a0 = f32x4.add(a0, f32x4.mul(f32x4.convert_i32x4_s(s), f32x4.mul(v128.load(dxT + so), dw)));
     if (two) {
-      const s4 = hsum4(
+      let s4 = hsum4(
         wdot32(e0, e1, e2, e3, x4 + xo),
         wdot32(e0, e1, e2, e3, x5 + xo),
         wdot32(e0, e1, e2, e3, x6 + xo),
         wdot32(e0, e1, e2, e3, x7 + xo),
       );
+      if (dtype != DT_Q8_0) s4 = i32x4.sub(s4, v128.load(dxT4 + so, 16));
       a1 = f32x4.add(a1, f32x4.mul(f32x4.convert_i32x4_s(s4), f32x4.mul(v128.load(dxT4 + so), dw)));
     }
   }
@@ -582,7 +616,7 @@ export function linear(
     }
     // groups of four rows (m0 is a multiple of 4: tasks.ts splits M in fours), the last one padded
     const dxT = xq + <usize>M * qb;
-    const gs = <usize>nb << 4;
+    const gs = <usize>nb << 5;
     for (let c0 = m0; c0 < m1; c0 += CHUNK) {
       const c1 = min(m1, c0 + CHUNK);
       for (let n = n0; n < n1; n++) {
