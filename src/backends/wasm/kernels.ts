@@ -1,5 +1,5 @@
-// The wasm Kernels object: the reference kernels, with linear (f32/f16/Q8_0/Q4_0 weights), rmsnorm, softmax,
-// silu and attention overridden by the SIMD kernels. Weights must lie in the arena (else the reference kernel
+// The wasm Kernels object: the reference kernels, with linear (f32/f16/Q8_0/Q4_0/Q4_K/Q6_K weights), rmsnorm,
+// softmax, silu and attention overridden by the SIMD kernels. Weights must lie in the arena (else the reference kernel
 // runs); activations may live anywhere: those outside the memory pass through a reusable scratch region.
 // linear and attention are split across the thread pool when there is one (tasks.ts).
 
@@ -24,8 +24,8 @@ export interface WasmKernelSettings {
   /** Threads that split linear and attention; null = the calling thread alone. */
   pool: ThreadPool | null;
   /**
-   * Q8_0/Q4_0 linear quantizes each x row to q8 blocks (32 int8 + one scale) and dots blocks in integers, as
-   * llama.cpp does; the result differs from the exact (reference) product by at most the x rounding error,
+   * Q8_0/Q4_0/Q4_K/Q6_K linear quantizes each x row to q8 blocks (32 int8 + one scale) and dots blocks in
+   * integers, as llama.cpp does; the result differs from the exact (reference) product by at most the x rounding error,
    * Σ_blocks Σ|w| · max|x_block| / 254. false = the exact f32 path.
    */
   quantizeActivations: boolean;
@@ -37,7 +37,14 @@ export interface WasmKernelSettings {
 export const MIN_SPLIT_WORK = 1 << 16;
 
 /** Weight dtypes the wasm linear kernel computes on (codes of assembly/linear.ts). */
-export const WASM_LINEAR_DTYPES: Partial<Record<DType, number>> = { f32: 0, f16: 1, q8_0: 2, q4_0: 3 };
+export const WASM_LINEAR_DTYPES: Partial<Record<DType, number>> = {
+  f32: 0,
+  f16: 1,
+  q8_0: 2,
+  q4_0: 3,
+  q4_k: 4,
+  q6_k: 5,
+};
 
 const ALIGN = 64;
 const align = (n: number): number => Math.ceil(n / ALIGN) * ALIGN;
@@ -143,9 +150,11 @@ export function makeWasmKernels(arena: WasmArena, k: KernelExports, settings: Wa
       throw new Error("linear: buffers too small");
     if (M === 0 || N === 0) return;
     const threads = settings.pool?.size ?? 1;
-    const quant = settings.quantizeActivations && (w.dtype === "q8_0" || w.dtype === "q4_0") && K % 32 === 0;
-    const rowbuf = M > 1 && code !== 0 ? align(K * 4) : 0;
-    const xqBytes = quant ? align(M * k.quantRowBytes(K)) : 0;
+    const kq = w.dtype === "q4_k" || w.dtype === "q6_k";
+    const quant =
+      settings.quantizeActivations && (w.dtype === "q8_0" || w.dtype === "q4_0" || kq) && K % 32 === 0;
+    const rowbuf = (M > 1 || kq) && code !== 0 ? align(K * 4) : 0;
+    const xqBytes = quant ? align(M * (kq ? k.quantRowBytesK(K) : k.quantRowBytes(K))) : 0;
     s.begin(
       s.need(x, M * K) + s.need(out, M * N) + (bias ? s.need(bias, N) : 0) + threads * rowbuf + xqBytes,
     );
@@ -154,7 +163,7 @@ export function makeWasmKernels(arena: WasmArena, k: KernelExports, settings: Wa
     const op = s.output(out, M * N);
     const rp = rowbuf ? s.take(threads * rowbuf) : 0;
     let xq = quant ? s.take(xqBytes) : 0;
-    if (xq && !k.quantizeRows(xp, M, K, xq)) xq = 0; // inf/NaN in x: the exact path propagates them
+    if (xq && !(kq ? k.quantizeRowsK(xp, M, K, xq) : k.quantizeRows(xp, M, K, xq))) xq = 0; // inf/NaN in x: the exact path propagates them
     const task = {
       dtype: code!,
       x: xp,

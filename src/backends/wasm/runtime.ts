@@ -40,6 +40,9 @@ export interface KernelExports {
   /** Quantizes x[M, K] into q8 blocks for linear's xq; returns 0 (and the caller goes exact) on inf/NaN. */
   quantizeRows(x: number, M: number, K: number, out: number): number;
   quantRowBytes(K: number): number;
+  /** As quantizeRows, for Q4_K/Q6_K weights (rows of quantRowBytesK, with each block's dx·Σq appended). */
+  quantizeRowsK(x: number, M: number, K: number, out: number): number;
+  quantRowBytesK(K: number): number;
   rmsnorm(x: number, M: number, D: number, w: number, eps: number, out: number): void;
   softmax(x: number, M: number, N: number): void;
   /** out[i] = x[i]·σ(x[i]) for i < n (out may be x). */

@@ -2,6 +2,7 @@
 // shared memory that the host imports; the host owns all allocation.
 
 export { linear, quantizeRows, quantRowBytes } from "./linear";
+export { quantizeRowsK, quantRowBytesK } from "./kquant";
 export { rmsnorm, softmax } from "./rows";
 export { attention } from "./attention";
 export { silu } from "./activations";
