@@ -20,7 +20,6 @@ import {
   pair,
   q4kDmin,
   q4kScaleBytes,
-  q6kValues,
   u8Quarter,
 } from "./kquant-rows";
 
@@ -149,21 +148,37 @@ function q6kGroupQ(a: v128, b: v128, xq: usize, sc: usize): v128 {
   return i32x4.add(s0, s1);
 }
 
-/** One Q6_K row · one quantized activation row: Σ_groups d·dx·Σ sc·(q − 32)·xq. */
+/** Q6_K values q − 32 from low nibbles `l` (unmasked) and a byte whose bits 4–5 are the two high bits. */
+@inline
+function q6(l: v128, h: v128): v128 {
+  return i8x16.sub(v128.or(v128.and(l, i8x16.splat(0x0f)), v128.and(h, i8x16.splat(0x30))), i8x16.splat(32));
+}
+
+/** One Q6_K row · one quantized activation row: Σ_groups d·dx·Σ sc·(q − 32)·xq, a half block (4 groups) a pass. */
 function dotQ6KQ(w: usize, xq: usize, K: i32): f32 {
-  const ng = K >> 5;
-  const ds = xq + (<usize>K << 1);
+  const nh = K >> 7;
+  let ds = xq + (<usize>K << 1);
   let acc = f32x4.splat(0);
-  let d: f32 = 0;
-  for (let g = 0; g < ng; g++, xq += 64) {
-    const gi = g & 7;
-    if (gi == 0) d = halfToF32(load<u16>(w, 208));
-    const a = q6kValues(w, gi, false);
-    const b = q6kValues(w, gi, true);
-    const sc = w + 192 + (<usize>gi << 1);
-    const s = f32x4.convert_i32x4_s(q6kGroupQ(a, b, xq, sc));
-    acc = f32x4.add(acc, f32x4.mul(s, f32x4.splat(d * load<f32>(ds + (<usize>g << 2)))));
-    if (gi == 7) w += 210;
+  let d = f32x4.splat(0);
+  for (let h = 0; h < nh; h++, xq += 256, ds += 16) {
+    const odd = h & 1;
+    if (!odd) d = f32x4.splat(halfToF32(load<u16>(w, 208)));
+    const ql = w + (<usize>odd << 6);
+    const qh = w + 128 + (<usize>odd << 5);
+    const sc = w + 192 + (<usize>odd << 3);
+    const l0 = v128.load(ql);
+    const l1 = v128.load(ql, 16);
+    const h0 = v128.load(qh);
+    const h1 = v128.load(qh, 16);
+    const g0 = q6kGroupQ(q6(l0, i16x8.shl(h0, 4)), q6(l1, i16x8.shl(h1, 4)), xq, sc);
+    const g2 = q6kGroupQ(q6(i16x8.shr_u(l0, 4), h0), q6(i16x8.shr_u(l1, 4), h1), xq + 128, sc + 4);
+    const l2 = v128.load(ql, 32);
+    const l3 = v128.load(ql, 48);
+    const g1 = q6kGroupQ(q6(l2, i16x8.shl(h0, 2)), q6(l3, i16x8.shl(h1, 2)), xq + 64, sc + 2);
+    const g3 = q6kGroupQ(q6(i16x8.shr_u(l2, 4), i16x8.shr_u(h0, 2)), q6(i16x8.shr_u(l3, 4), i16x8.shr_u(h1, 2)), xq + 192, sc + 6);
+    const g = pair(pair(g0, g2, true), pair(g1, g3, true), true); // [Σg0, Σg1, Σg2, Σg3]
+    acc = f32x4.add(acc, f32x4.mul(f32x4.convert_i32x4_s(g), f32x4.mul(v128.load(ds), d)));
+    if (odd) w += 210;
   }
   return hsum(acc);
 }
@@ -241,15 +256,29 @@ function q6kGroupF(a: v128, b: v128, x: usize, sc: usize): v128 {
   return f32x4.add(sa0, sb0);
 }
 
-/** One Q6_K row · f32 x (exact path): Σ_groups d·Σ sc·(q − 32)·x. */
+/** One Q6_K row · f32 x (exact path): Σ_blocks d·Σ sc·(q − 32)·x, a half block (4 groups) a pass. */
 function dotQ6K(w: usize, x: usize, K: i32): f32 {
-  const ng = K >> 5;
+  const nh = K >> 7;
   let acc = f32x4.splat(0);
   let s = f32x4.splat(0);
-  for (let g = 0; g < ng; g++, x += 128) {
-    const gi = g & 7;
-    s = f32x4.add(s, q6kGroupF(q6kValues(w, gi, false), q6kValues(w, gi, true), x, w + 192 + (<usize>gi << 1)));
-    if (gi == 7) {
+  for (let h = 0; h < nh; h++, x += 512) {
+    const odd = h & 1;
+    const ql = w + (<usize>odd << 6);
+    const qh = w + 128 + (<usize>odd << 5);
+    const sc = w + 192 + (<usize>odd << 3);
+    const l0 = v128.load(ql);
+    const l1 = v128.load(ql, 16);
+    const h0 = v128.load(qh);
+    const h1 = v128.load(qh, 16);
+    s = f32x4.add(s, q6kGroupF(q6(l0, i16x8.shl(h0, 4)), q6(l1, i16x8.shl(h1, 4)), x, sc));
+    s = f32x4.add(s, q6kGroupF(q6(i16x8.shr_u(l0, 4), h0), q6(i16x8.shr_u(l1, 4), h1), x + 256, sc + 4));
+    const l2 = v128.load(ql, 32);
+    const l3 = v128.load(ql, 48);
+    s = f32x4.add(s, q6kGroupF(q6(l2, i16x8.shl(h0, 2)), q6(l3, i16x8.shl(h1, 2)), x + 128, sc + 2));
+    const h2 = i16x8.shr_u(h0, 2);
+    const h3 = i16x8.shr_u(h1, 2);
+    s = f32x4.add(s, q6kGroupF(q6(i16x8.shr_u(l2, 4), h2), q6(i16x8.shr_u(l3, 4), h3), x + 384, sc + 6));
+    if (odd) {
       acc = f32x4.add(acc, f32x4.mul(s, f32x4.splat(halfToF32(load<u16>(w, 208)))));
       s = f32x4.splat(0);
       w += 210;
