@@ -2,7 +2,8 @@
 // M = 1, 3, 9, 17, K from 256 to 2816, weights encoded from random floats and raw random blocks (every bit
 // pattern of scales and nibbles); exact path within f32 rounding, quantized-activation path within the x
 // rounding bound; threads bit-equal to one thread; a tiny Q4_K/Q6_K Llama gives the reference's greedy tokens
-// (exact path; quantized activations: teacher-forced logits within a few percent, flips only at near ties).
+// (exact path; quantized activations: teacher-forced logits within a few percent, flips only at near ties), and
+// llama.cpp, where it runs, computes the same logits from that file.
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -22,6 +23,7 @@ import { generateTokens } from "../src/generation/generate.js";
 import type { KVCache } from "../src/cache/kv-cache.js";
 import { rng } from "./helpers/fixtures.js";
 import { encodeQ4K, encodeQ6K } from "./helpers/kquant-encode.js";
+import { disposeLlamaCpp, llamaCppLastLogits } from "./helpers/llamacpp.js";
 import { SHARED, tmpDir } from "./helpers/paths.js";
 
 type KDType = "q4_k" | "q6_k";
@@ -395,8 +397,23 @@ test("a tiny Q4_K/Q6_K Llama GGUF gives the same greedy tokens on the wasm and r
       assert.ok(lr[next]! - lr[pick]! <= 2 * err, `wasm picks ${pick}, reference ${next}: not a near tie`);
       ids = [next];
     }
+
+    // llama.cpp (when it runs here) reads the same blocks: its logits (on q8_K activations) are as close.
+    const cpp = await llamaCppLastLogits(file, prompt);
+    if (cpp !== null) {
+      const lr = logits(onHeap, "reference", prompt, onHeap.model.newCache());
+      let err = 0;
+      let top = 0;
+      for (let i = 0; i < lr.length; i++) {
+        err = Math.max(err, Math.abs(cpp[i]! - lr[i]!));
+        top = Math.max(top, Math.abs(lr[i]!));
+      }
+      assert.ok(err <= 0.03 * top, `llama.cpp logits off by ${err} (largest ${top})`);
+      assert.ok(lr[argmax(lr)]! - lr[argmax(cpp)]! <= 2 * err);
+    }
   } finally {
     wasm.quantizeActivations = true;
+    await disposeLlamaCpp();
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
