@@ -49,7 +49,7 @@ export function lane(v: v128, l: i32): v128 {
 
 /**
  * Values q − 32 of group gi (0..7) of a Q6_K block, as 16 signed bytes: its first 16 values (scale sc[2·gi]) or,
- * with `second`, its last 16 (scale sc[2·gi + 1]). Group 4h + g takes the low (g even) or high nibbles of ql bytes
+ * with `second`, its last 16 (scale sc[2·gi + 1]). Group 4h + g takes the low (g < 2) or high nibbles of ql bytes
  * 64h + 32·(g & 1) + l, and bits 2g, 2g + 1 of qh bytes 128 + 32h + l. Shifts run on 16-bit lanes; the masks drop
  * the bits that cross bytes.
  */
@@ -198,9 +198,11 @@ export function expandRowI16(q4k: bool, w: usize, K: i32, out: usize): void {
 /** Integer dot of 32 int16 weights at w with 32 int16 activations at x, as an i32x4 of partial sums. */
 @inline
 function idot32i(w: usize, x: usize): v128 {
-  const s0 = i32x4.add(i32x4.dot_i16x8_s(v128.load(w), v128.load(x)), i32x4.dot_i16x8_s(v128.load(w, 16), v128.load(x, 16)));
-  const s1 = i32x4.add(i32x4.dot_i16x8_s(v128.load(w, 32), v128.load(x, 32)), i32x4.dot_i16x8_s(v128.load(w, 48), v128.load(x, 48)));
-  return i32x4.add(s0, s1);
+  const p0 = i32x4.dot_i16x8_s(v128.load(w), v128.load(x));
+  const p1 = i32x4.dot_i16x8_s(v128.load(w, 16), v128.load(x, 16));
+  const p2 = i32x4.dot_i16x8_s(v128.load(w, 32), v128.load(x, 32));
+  const p3 = i32x4.dot_i16x8_s(v128.load(w, 48), v128.load(x, 48));
+  return i32x4.add(i32x4.add(p0, p1), i32x4.add(p2, p3));
 }
 
 /** Σ a[i]·b[i] over n floats (n a multiple of 8). */

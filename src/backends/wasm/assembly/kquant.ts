@@ -94,7 +94,7 @@ function idot32(a: v128, b: v128, xq: usize): v128 {
   return i32x4.add(s0, s1);
 }
 
-/** Q4_K nibbles of 64 values at q (sub-blocks 2j, 2j+1) · their activations: two integer group sums, hadd'ed. */
+/** Q4_K nibbles of 64 values at q (sub-blocks 2j, 2j+1) · their activations: the two group sums, paired. */
 @inline
 function q4kPairQ(q: usize, xq: usize): v128 {
   const q0 = v128.load(q);
@@ -106,9 +106,12 @@ function q4kPairQ(q: usize, xq: usize): v128 {
 }
 
 /** Swizzle picking unsigned bytes 2j, 2j+1, 2j, 2j+1 into i32 lanes (after adding 2j to every byte). */
-const PAIR_BYTES: v128 = i8x16(0, -128, -128, -128, 1, -128, -128, -128, 0, -128, -128, -128, 1, -128, -128, -128);
+const PAIR_BYTES: v128 = i8x16(
+  0, -128, -128, -128, 1, -128, -128, -128,
+  0, -128, -128, -128, 1, -128, -128, -128,
+);
 
-/** Scale bytes 2j, 2j+1 (or mins: j + 4) of a q4kScaleBytes vector as f32 [s2j, s2j+1, s2j, s2j+1]. */
+/** Scales 2j, 2j+1 of a q4kScaleBytes vector as f32 [s2j, s2j+1, s2j, s2j+1] (the lanes of a pair()). */
 @inline
 function pairScales(sm: v128, j: i32): v128 {
   return f32x4.convert_i32x4_s(i8x16.swizzle(sm, i8x16.add(PAIR_BYTES, i8x16.splat(<i8>(j << 1)))));
@@ -123,7 +126,8 @@ function dotQ4KQ(w: usize, xq: usize, K: i32): f32 {
   for (let b = 0; b < nb; b++, w += 144, ds += 32, ss += 32) {
     const sm = q4kScaleBytes(w);
     const dm = q4kDmin(w);
-    const mins = f32x4.add(f32x4.mul(u8Quarter(sm, 2), v128.load(ss)), f32x4.mul(u8Quarter(sm, 3), v128.load(ss, 16)));
+    const ma = f32x4.mul(u8Quarter(sm, 2), v128.load(ss));
+    const mins = f32x4.add(ma, f32x4.mul(u8Quarter(sm, 3), v128.load(ss, 16)));
     let s = f32x4.splat(0);
     for (let j = 0; j < 4; j++, xq += 128) {
       const f = f32x4.mul(pairScales(sm, j), v128.load64_splat(ds + (<usize>j << 3)));
@@ -154,7 +158,7 @@ function q6(l: v128, h: v128): v128 {
   return i8x16.sub(v128.or(v128.and(l, i8x16.splat(0x0f)), v128.and(h, i8x16.splat(0x30))), i8x16.splat(32));
 }
 
-/** One Q6_K row · one quantized activation row: Σ_groups d·dx·Σ sc·(q − 32)·xq, a half block (4 groups) a pass. */
+/** One Q6_K row · one quantized activation row: Σ_groups d·dx·Σ sc·(q − 32)·xq, half a block (4 groups) a pass. */
 function dotQ6KQ(w: usize, xq: usize, K: i32): f32 {
   const nh = K >> 7;
   let ds = xq + (<usize>K << 1);
@@ -175,7 +179,9 @@ function dotQ6KQ(w: usize, xq: usize, K: i32): f32 {
     const l2 = v128.load(ql, 32);
     const l3 = v128.load(ql, 48);
     const g1 = q6kGroupQ(q6(l2, i16x8.shl(h0, 2)), q6(l3, i16x8.shl(h1, 2)), xq + 64, sc + 2);
-    const g3 = q6kGroupQ(q6(i16x8.shr_u(l2, 4), i16x8.shr_u(h0, 2)), q6(i16x8.shr_u(l3, 4), i16x8.shr_u(h1, 2)), xq + 192, sc + 6);
+    const h2 = i16x8.shr_u(h0, 2);
+    const h3 = i16x8.shr_u(h1, 2);
+    const g3 = q6kGroupQ(q6(i16x8.shr_u(l2, 4), h2), q6(i16x8.shr_u(l3, 4), h3), xq + 192, sc + 6);
     const g = pair(pair(g0, g2, true), pair(g1, g3, true), true); // [Σg0, Σg1, Σg2, Σg3]
     acc = f32x4.add(acc, f32x4.mul(f32x4.convert_i32x4_s(g), f32x4.mul(v128.load(ds), d)));
     if (odd) w += 210;
@@ -226,7 +232,8 @@ function dotQ4K(w: usize, x: usize, xs: usize, K: i32): f32 {
   for (let b = 0; b < nb; b++, w += 144, xs += 32) {
     const sm = q4kScaleBytes(w);
     const dm = q4kDmin(w);
-    const mins = f32x4.add(f32x4.mul(u8Quarter(sm, 2), v128.load(xs)), f32x4.mul(u8Quarter(sm, 3), v128.load(xs, 16)));
+    const ma = f32x4.mul(u8Quarter(sm, 2), v128.load(xs));
+    const mins = f32x4.add(ma, f32x4.mul(u8Quarter(sm, 3), v128.load(xs, 16)));
     let s = f32x4.splat(0);
     for (let j = 0; j < 4; j++, x += 256) {
       s = f32x4.add(s, f32x4.mul(q4kPairF(w + 16 + (<usize>j << 5), x), pairScales(sm, j)));
@@ -252,7 +259,8 @@ function q6kGroupF(a: v128, b: v128, x: usize, sc: usize): v128 {
   const sa = i16x8.splat(<i16>load<i8>(sc));
   const sb = i16x8.splat(<i16>load<i8>(sc, 1));
   const sa0 = fdot16i(i16x8.mul(i16x8.extend_low_i8x16_s(a), sa), i16x8.mul(i16x8.extend_high_i8x16_s(a), sa), x);
-  const sb0 = fdot16i(i16x8.mul(i16x8.extend_low_i8x16_s(b), sb), i16x8.mul(i16x8.extend_high_i8x16_s(b), sb), x + 64);
+  const b0 = i16x8.mul(i16x8.extend_low_i8x16_s(b), sb);
+  const sb0 = fdot16i(b0, i16x8.mul(i16x8.extend_high_i8x16_s(b), sb), x + 64);
   return f32x4.add(sa0, sb0);
 }
 
