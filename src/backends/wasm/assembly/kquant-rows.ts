@@ -1,5 +1,5 @@
 // Block decoding for the k-quant kernels (kquant.ts) and the M > 1 paths that decode one weight row into rowbuf
-// and reuse it for four x rows per pass: as f32 (exact path) or as int16 with f32 factors per group of 32
+// and reuse it for a chunk of x rows: as f32 (exact path) or as int16 with f32 factors per group of 32
 // (quantized activations; Q4_K keeps q and factors d·sc, dmin·m; Q6_K folds sc into sc·(q − 32), factor d).
 // Block layouts: see kquant.ts and src/tensor/quant.ts.
 
@@ -225,7 +225,7 @@ function groupQ(acc: v128, r: usize, fp: usize, xq: usize, ds: usize, g: i32): v
   return f32x4.add(acc, f32x4.mul(f32x4.convert_i32x4_s(idot32i(r + go, xq + go)), f32x4.splat(f)));
 }
 
-/** A decoded row (expandRowI16) · one row of quantizeRowsK output, summed exactly as one lane of the 4-row form. */
+/** A decoded row (expandRowI16) · one row of quantizeRowsK output, summed exactly as each row of the 2-row form. */
 export function dotDecodedQ(r: usize, xq: usize, K: i32): f32 {
   const ng = K >> 5;
   const fp = r + (<usize>K << 1);
@@ -235,31 +235,25 @@ export function dotDecodedQ(r: usize, xq: usize, K: i32): f32 {
   return hsum(acc) - fdot(fp + (<usize>ng << 2), ds + (<usize>ng << 2), ng);
 }
 
-/** A decoded row · four quantized activation rows (stride xs) → out[0], out[N], out[2N], out[3N] (+ b). */
-export function dotDecodedQ4Store(r: usize, xq: usize, xs: usize, K: i32, b: f32, out: usize, N: i32): void {
+/**
+ * A decoded row · two quantized activation rows (stride xs) → out[0], out[N] (+ b). Two, not four: V8 issues every
+ * load of a loop body up front, and four rows' loads would not fit the registers.
+ */
+export function dotDecodedQ2Store(r: usize, xq: usize, xs: usize, K: i32, b: f32, out: usize, N: i32): void {
   const ng = K >> 5;
   const fp = r + (<usize>K << 1);
   const ds = <usize>K << 1;
   const x1 = xq + xs;
-  const x2 = x1 + xs;
-  const x3 = x2 + xs;
   let a0 = f32x4.splat(0);
   let a1 = f32x4.splat(0);
-  let a2 = f32x4.splat(0);
-  let a3 = f32x4.splat(0);
   for (let g = 0; g < ng; g++) {
     a0 = groupQ(a0, r, fp, xq, xq + ds, g);
     a1 = groupQ(a1, r, fp, x1, x1 + ds, g);
-    a2 = groupQ(a2, r, fp, x2, x2 + ds, g);
-    a3 = groupQ(a3, r, fp, x3, x3 + ds, g);
   }
   const gp = fp + (<usize>ng << 2);
   const so = ds + (<usize>ng << 2);
-  const os = <usize>N << 2;
   store<f32>(out, hsum(a0) - fdot(gp, xq + so, ng) + b);
-  store<f32>(out + os, hsum(a1) - fdot(gp, x1 + so, ng) + b);
-  store<f32>(out + 2 * os, hsum(a2) - fdot(gp, x2 + so, ng) + b);
-  store<f32>(out + 3 * os, hsum(a3) - fdot(gp, x3 + so, ng) + b);
+  store<f32>(out + (<usize>N << 2), hsum(a1) - fdot(gp, x1 + so, ng) + b);
 }
 
 /** Four x rows (stride K floats) · one f32 row (K a multiple of 4) → out[0], out[N], out[2N], out[3N] (+ b). */

@@ -5,15 +5,16 @@
 // Q6_K (210 bytes): 128 bytes of low nibbles, 64 of 2-bit highs, 16 int8 scales (one per 16 values), f16 d;
 // w = d·sc·(q − 32). Both split into groups of 32 that line up with the 32-blocks of quantized activations.
 // Paths as in linear.ts, chosen by (dtype, M, xq) only: exact (M = 1 dots blocks in place; M > 1 expands a row
-// to f32 in rowbuf and reuses it for four x rows per pass) and quantized activations (xq from quantizeRowsK):
-// each group is an integer dot (i32x4.dot_i16x8_s) scaled by d·sc·dx, minus dmin·m·dx·Σxq for Q4_K.
+// to f32 in rowbuf and reuses it for a chunk of x rows) and quantized activations (xq from quantizeRowsK): each
+// group is an integer dot (i32x4.dot_i16x8_s) scaled by d·sc·dx, minus dmin·m·dx·Σxq for Q4_K (M > 1: on a row
+// expanded to int16 in rowbuf). Loop bodies stay small: V8 issues all loads of a body first, spilling the rest.
 
 import { halfToF32, hsum } from "./half";
 import {
   dot1,
   dot4Store,
   dotDecodedQ,
-  dotDecodedQ4Store,
+  dotDecodedQ2Store,
   expandRowF32,
   expandRowI16,
   lane,
@@ -340,7 +341,7 @@ export function linearK(
       let m = c0;
       if (xq) {
         expandRowI16(dtype == DT_Q4_K, wr, K, rowbuf);
-        for (; m + 4 <= c1; m += 4) dotDecodedQ4Store(rowbuf, xb + <usize>m * xs, xs, K, b, on + <usize>m * os, N);
+        for (; m + 2 <= c1; m += 2) dotDecodedQ2Store(rowbuf, xb + <usize>m * xs, xs, K, b, on + <usize>m * os, N);
         for (; m < c1; m++) store<f32>(on + <usize>m * os, dotDecodedQ(rowbuf, xb + <usize>m * xs, K) + b);
       } else {
         expandRowF32(dtype == DT_Q4_K, wr, K, rowbuf);
