@@ -109,8 +109,8 @@ function expandQ4KPair(q: usize, out: usize, f0: v128, g0: v128, f1: v128, g1: v
   const m = i8x16.splat(0x0f);
   storeU8x16(v128.and(q0, m), f0, g0, out);
   storeU8x16(v128.and(q1, m), f0, g0, out + 64);
-  storeU8x16(i8x16.shr_u(q0, 4), f1, g1, out + 128);
-  storeU8x16(i8x16.shr_u(q1, 4), f1, g1, out + 192);
+  storeU8x16(v128.and(i16x8.shr_u(q0, 4), m), f1, g1, out + 128);
+  storeU8x16(v128.and(i16x8.shr_u(q1, 4), m), f1, g1, out + 192);
 }
 
 /** One Q4_K or Q6_K row of K values → K f32 weights at `out`. */
@@ -171,8 +171,8 @@ export function expandRowI16(q4k: bool, w: usize, K: i32, out: usize): void {
         const q1 = v128.load(w + 16 + (<usize>j << 5), 16);
         storeU8x16I16(v128.and(q0, m), out);
         storeU8x16I16(v128.and(q1, m), out + 32);
-        storeU8x16I16(i8x16.shr_u(q0, 4), out + 64);
-        storeU8x16I16(i8x16.shr_u(q1, 4), out + 96);
+        storeU8x16I16(v128.and(i16x8.shr_u(q0, 4), m), out + 64);
+        storeU8x16I16(v128.and(i16x8.shr_u(q1, 4), m), out + 96);
       }
     }
     return;

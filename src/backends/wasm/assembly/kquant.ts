@@ -102,7 +102,7 @@ function q4kPairQ(q: usize, xq: usize): v128 {
   const q1 = v128.load(q, 16);
   const m = i8x16.splat(0x0f);
   const lo = idot32(v128.and(q0, m), v128.and(q1, m), xq);
-  const hi = idot32(i8x16.shr_u(q0, 4), i8x16.shr_u(q1, 4), xq + 64);
+  const hi = idot32(v128.and(i16x8.shr_u(q0, 4), m), v128.and(i16x8.shr_u(q1, 4), m), xq + 64);
   return pair(lo, hi, true);
 }
 
@@ -217,7 +217,7 @@ function q4kPairF(q: usize, x: usize): v128 {
   const q1 = v128.load(q, 16);
   const m = i8x16.splat(0x0f);
   const s0 = f32x4.add(fdot16(v128.and(q0, m), x), fdot16(v128.and(q1, m), x + 64));
-  const s1 = f32x4.add(fdot16(i8x16.shr_u(q0, 4), x + 128), fdot16(i8x16.shr_u(q1, 4), x + 192));
+  const s1 = f32x4.add(fdot16(v128.and(i16x8.shr_u(q0, 4), m), x + 128), fdot16(v128.and(i16x8.shr_u(q1, 4), m), x + 192));
   return pair(s0, s1, false);
 }
 
