@@ -1,6 +1,6 @@
 // The wasm Kernels object: the reference kernels, with linear (f32/f16/Q8_0/Q4_0/Q4_K/Q6_K weights), rmsnorm,
-// softmax, silu and attention overridden by the SIMD kernels. Weights must lie in the arena (else the reference kernel
-// runs); activations may live anywhere: those outside the memory pass through a reusable scratch region.
+// softmax, silu and attention overridden by the SIMD kernels. Weights must lie in the arena (else the reference
+// kernel runs); activations may live anywhere: those outside the memory pass through a reusable scratch region.
 // linear and attention are split across the thread pool when there is one (tasks.ts).
 
 import { referenceKernels } from "../reference/index.js";
@@ -25,8 +25,8 @@ export interface WasmKernelSettings {
   pool: ThreadPool | null;
   /**
    * Q8_0/Q4_0/Q4_K/Q6_K linear quantizes each x row to q8 blocks (32 int8 + one scale) and dots blocks in
-   * integers, as llama.cpp does; the result differs from the exact (reference) product by at most the x rounding error,
-   * Σ_blocks Σ|w| · max|x_block| / 254. false = the exact f32 path.
+   * integers, as llama.cpp does; the result differs from the exact (reference) product by at most the x rounding
+   * error, Σ_blocks Σ|w| · max|x_block| / 254. false = the exact f32 path.
    */
   quantizeActivations: boolean;
   /** Multiply-adds below which a call stays on the calling thread (waking workers costs more than it saves). */
