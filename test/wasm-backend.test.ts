@@ -205,11 +205,11 @@ test("wasm quantized linear falls back to the exact path when x holds inf or NaN
 
 test("wasm linear falls back to the reference for weights outside wasm memory and other dtypes", () => {
   const r = rng(2);
-  for (const dtype of ["f32", "q8_0", "q4_1", "q4_k"] as DType[]) {
+  for (const dtype of ["f32", "q8_0", "q4_1"] as DType[]) {
     const K = DTYPES[dtype].blockSize === 256 ? 256 : 64;
     const inArena = dtype !== "f32" && dtype !== "q8_0";
     let w: Tensor;
-    if (dtype === "q4_1" || dtype === "q4_k") {
+    if (dtype === "q4_1") {
       // No quantizer for these: random blocks whose half scales are kept small and finite.
       const bytes = (3 * K * DTYPES[dtype].blockBytes) / DTYPES[dtype].blockSize;
       const raw = arena.alloc(bytes);

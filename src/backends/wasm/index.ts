@@ -28,7 +28,7 @@ export interface WasmBackend {
    * use. Until it resolves the kernels keep the previous size.
    */
   setThreads(n: number): Promise<number>;
-  /** Q8_0/Q4_0 linear on q8-quantized activations (default, faster) or the exact f32 path (kernels.ts). */
+  /** Q8_0/Q4_0/Q4_K/Q6_K linear on q8-quantized activations (default, faster) or the exact f32 path (kernels.ts). */
   quantizeActivations: boolean;
   /** Multiply-adds from which linear and attention are split across the threads (tests set 0). */
   minSplitWork: number;

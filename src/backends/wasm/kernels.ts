@@ -1,6 +1,6 @@
-// The wasm Kernels object: the reference kernels, with linear (f32/f16/Q8_0/Q4_0 weights), rmsnorm, softmax,
-// silu and attention overridden by the SIMD kernels. Weights must lie in the arena (else the reference kernel
-// runs); activations may live anywhere: those outside the memory pass through a reusable scratch region.
+// The wasm Kernels object: the reference kernels, with linear (f32/f16/Q8_0/Q4_0/Q4_K/Q6_K weights), rmsnorm,
+// softmax, silu and attention overridden by the SIMD kernels. Weights must lie in the arena (else the reference
+// kernel runs); activations may live anywhere: those outside the memory pass through a reusable scratch region.
 // linear and attention are split across the thread pool when there is one (tasks.ts).
 
 import { referenceKernels } from "../reference/index.js";
@@ -24,9 +24,9 @@ export interface WasmKernelSettings {
   /** Threads that split linear and attention; null = the calling thread alone. */
   pool: ThreadPool | null;
   /**
-   * Q8_0/Q4_0 linear quantizes each x row to q8 blocks (32 int8 + one scale) and dots blocks in integers, as
-   * llama.cpp does; the result differs from the exact (reference) product by at most the x rounding error,
-   * Σ_blocks Σ|w| · max|x_block| / 254. false = the exact f32 path.
+   * Q8_0/Q4_0/Q4_K/Q6_K linear quantizes each x row to q8 blocks (32 int8 + one scale) and dots blocks in
+   * integers, as llama.cpp does; the result differs from the exact (reference) product by at most the x rounding
+   * error, Σ_blocks Σ|w| · max|x_block| / 254. false = the exact f32 path.
    */
   quantizeActivations: boolean;
   /** Multiply-adds below which a call stays on the calling thread (waking workers costs more than it saves). */
@@ -42,6 +42,8 @@ export const WASM_LINEAR_DTYPES: Partial<Record<DType, number>> = {
   f16: 1,
   q8_0: 2,
   q4_0: 3,
+  q4_k: 4,
+  q6_k: 5,
   bf16: 7,
 };
 
@@ -159,9 +161,11 @@ export function makeWasmKernels(arena: WasmArena, k: KernelExports, settings: Wa
       throw new Error("linear: buffers too small");
     if (M === 0 || N === 0) return;
     const threads = settings.pool?.size ?? 1;
-    const quant = settings.quantizeActivations && (w.dtype === "q8_0" || w.dtype === "q4_0") && K % 32 === 0;
-    const rowbuf = M > 1 && code !== 0 ? align(K * 4) : 0;
-    const xqBytes = quant ? align(k.quantBytes(M, K)) : 0;
+    const kq = w.dtype === "q4_k" || w.dtype === "q6_k";
+    const quant =
+      settings.quantizeActivations && (w.dtype === "q8_0" || w.dtype === "q4_0" || kq) && K % 32 === 0;
+    const rowbuf = (M > 1 || kq) && code !== 0 ? align(K * 4) : 0;
+    const xqBytes = quant ? align(kq ? M * k.quantRowBytesK(K) : k.quantBytes(M, K)) : 0;
     s.begin(
       s.need(x, M * K) + s.need(out, M * N) + (bias ? s.need(bias, N) : 0) + threads * rowbuf + xqBytes,
     );
@@ -170,7 +174,7 @@ export function makeWasmKernels(arena: WasmArena, k: KernelExports, settings: Wa
     const op = s.output(out, M * N);
     const rp = rowbuf ? s.take(threads * rowbuf) : 0;
     let xq = quant ? s.take(xqBytes) : 0;
-    if (xq && !k.quantizeRows(xp, M, K, xq)) xq = 0; // inf/NaN in x: the exact path propagates them
+    if (xq && !(kq ? k.quantizeRowsK(xp, M, K, xq) : k.quantizeRows(xp, M, K, xq))) xq = 0; // inf/NaN in x: the exact path propagates them
     const task = {
       dtype: code!,
       x: xp,

@@ -48,6 +48,9 @@ export interface KernelExports {
   quantRowBytes(K: number): number;
   /** Bytes quantizeRows writes for M rows of K (rows plus transposed group scales). */
   quantBytes(M: number, K: number): number;
+  /** As quantizeRows, for Q4_K/Q6_K weights (rows of quantRowBytesK, with each block's dx·Σq appended). */
+  quantizeRowsK(x: number, M: number, K: number, out: number): number;
+  quantRowBytesK(K: number): number;
   rmsnorm(x: number, M: number, D: number, w: number, eps: number, out: number): void;
   softmax(x: number, M: number, N: number): void;
   /** out[i] = x[i]·σ(x[i]) for i < n (out may be x). */

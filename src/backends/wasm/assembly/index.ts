@@ -2,6 +2,7 @@
 // shared memory that the host imports; the host owns all allocation.
 
 export { linear, quantBytes, quantizeRows, quantRowBytes } from "./linear";
+export { quantizeRowsK, quantRowBytesK } from "./kquant";
 export { layernorm, rmsnorm, softmax } from "./rows";
 export { attention } from "./attention";
 export { binary, gelu, geluTanh, rope, silu } from "./activations";

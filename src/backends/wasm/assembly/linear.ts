@@ -8,6 +8,7 @@
 // each block dot is an integer dot (i32x4.dot_i16x8_s) scaled once by d_w · d_x (as GGML's q8_0 · q8_0 dot).
 
 import { bf16ToF32, bf16ToF32x4, finiteHalfToF32x4, halfToF32, halfToF32x4, hsum, tabHalf } from "./half";
+import { DT_Q4_K, DT_Q6_K, linearK } from "./kquant";
 
 export const DT_F32: i32 = 0;
 export const DT_F16: i32 = 1;
@@ -602,6 +603,10 @@ export function linear(
   n0: i32,
   n1: i32,
 ): void {
+  if (dtype == DT_Q4_K || dtype == DT_Q6_K) {
+    linearK(dtype, x, xq, M, K, w, N, bias, out, rowbuf, m0, m1, n0, n1);
+    return;
+  }
   const rb = rowBytes(dtype, K);
   const os = <usize>N << 2;
   if (xq && (dtype == DT_Q8_0 || dtype == DT_Q4_0)) {

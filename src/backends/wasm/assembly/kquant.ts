@@ -1,0 +1,353 @@
+// out[M, N] = x[M, K] · w[N, K]ᵀ (+ bias) with SIMD on GGML k-quant blocks of 256 values (llama.cpp's block_q4_K
+// and block_q6_K, layouts in src/tensor/quant.ts), decoded a block or a row at a time, never a whole tensor.
+// Q4_K (144 bytes): f16 d, f16 dmin, 12 bytes of 6-bit scales/mins for 8 sub-blocks of 32, 128 bytes of nibbles
+// (bytes 32j..32j+31: low nibbles are sub-block 2j, high nibbles 2j+1); w = d·sc·q − dmin·m.
+// Q6_K (210 bytes): 128 bytes of low nibbles, 64 of 2-bit highs, 16 int8 scales (one per 16 values), f16 d;
+// w = d·sc·(q − 32). Both split into groups of 32 that line up with the 32-blocks of quantized activations.
+// Paths as in linear.ts, chosen by (dtype, M, xq) only: exact (M = 1 dots blocks in place; M > 1 expands a row
+// to f32 in rowbuf and reuses it for a chunk of x rows) and quantized activations (xq from quantizeRowsK): each
+// group is an integer dot (i32x4.dot_i16x8_s) scaled by d·sc·dx, minus dmin·m·dx·Σxq for Q4_K (M > 1: on a row
+// expanded to int16 in rowbuf). Loop bodies stay small: V8 issues all loads of a body first, spilling the rest.
+
+import { halfToF32, hsum } from "./half";
+import {
+  dot1,
+  dot4Store,
+  dotDecodedQ,
+  dotDecodedQ2Store,
+  expandRowF32,
+  expandRowI16,
+  lane,
+  pair,
+  q4kDmin,
+  q4kScaleBytes,
+  u8Quarter,
+} from "./kquant-rows";
+
+export const DT_Q4_K: i32 = 4;
+export const DT_Q6_K: i32 = 5;
+
+/** x rows per chunk when M > 1: the chunk stays in cache while every weight row passes over it. */
+const CHUNK: i32 = 16;
+
+export function kquantRowBytes(dtype: i32, K: i32): usize {
+  return <usize>(K >> 8) * (dtype == DT_Q4_K ? 144 : 210);
+}
+
+/** Bytes of one quantized activation row: K int16 values, then K / 32 f32 scales dx, then K / 32 sums dx·Σq. */
+export function quantRowBytesK(K: i32): usize {
+  return (<usize>K << 1) + (<usize>(K >> 5) << 3);
+}
+
+/**
+ * x[M, K] (K a multiple of 32) → M rows at `out` of quantRowBytesK(K): blocks of 32 rounded as quantizeRows does
+ * (dx = max|x| / 127, q = round(x / dx) in [-127, 127], held as int16), plus dx·Σq of each block (Q4_K's min term).
+ * Returns 0 when some x is infinite or NaN (the caller then takes the exact path, which propagates them).
+ */
+export function quantizeRowsK(x: usize, M: i32, K: i32, out: usize): i32 {
+  let finite = true;
+  const nb = K >> 5;
+  const rb = quantRowBytesK(K);
+  for (let m = 0; m < M; m++) {
+    const q = out + <usize>m * rb;
+    const ds = q + (<usize>K << 1);
+    const ss = ds + (<usize>nb << 2);
+    let xb = x + <usize>m * (<usize>K << 2);
+    for (let b = 0; b < nb; b++, xb += 128) {
+      let mx = f32x4.splat(0);
+      for (let j = 0; j < 8; j++) mx = f32x4.max(mx, f32x4.abs(v128.load(xb + (<usize>j << 4))));
+      const amax = max(
+        max(f32x4.extract_lane(mx, 0), f32x4.extract_lane(mx, 1)),
+        max(f32x4.extract_lane(mx, 2), f32x4.extract_lane(mx, 3)),
+      );
+      finite = finite && amax < Infinity; // false for +inf and NaN
+      const d: f32 = amax / 127;
+      const id = f32x4.splat(d > 0 ? <f32>1 / d : 0);
+      const qb = q + (<usize>b << 6);
+      let sum = i16x8.splat(0); // four values of at most 127 per lane
+      for (let j = 0; j < 4; j++) {
+        const o = <usize>j << 5;
+        const i0 = i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.mul(v128.load(xb + o), id)));
+        const i1 = i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.mul(v128.load(xb + o, 16), id)));
+        const v = i16x8.narrow_i32x4_s(i0, i1);
+        v128.store(qb + (<usize>j << 4), v);
+        sum = i16x8.add(sum, v);
+      }
+      const s = i32x4.extadd_pairwise_i16x8_s(sum);
+      const total =
+        i32x4.extract_lane(s, 0) + i32x4.extract_lane(s, 1) + i32x4.extract_lane(s, 2) + i32x4.extract_lane(s, 3);
+      store<f32>(ds + (<usize>b << 2), d);
+      store<f32>(ss + (<usize>b << 2), d * <f32>total);
+    }
+  }
+  return finite ? 1 : 0;
+}
+
+/** 32 unsigned bytes (a: values 0..15, b: 16..31) · 32 int16 activations, as an i32x4 of partial sums. */
+@inline
+function idot32(a: v128, b: v128, xq: usize): v128 {
+  const a0 = i16x8.extend_low_i8x16_u(a);
+  const a1 = i16x8.extend_high_i8x16_u(a);
+  const b0 = i16x8.extend_low_i8x16_u(b);
+  const b1 = i16x8.extend_high_i8x16_u(b);
+  const s0 = i32x4.add(i32x4.dot_i16x8_s(a0, v128.load(xq)), i32x4.dot_i16x8_s(a1, v128.load(xq, 16)));
+  const s1 = i32x4.add(i32x4.dot_i16x8_s(b0, v128.load(xq, 32)), i32x4.dot_i16x8_s(b1, v128.load(xq, 48)));
+  return i32x4.add(s0, s1);
+}
+
+/** Q4_K nibbles of 64 values at q (sub-blocks 2j, 2j+1) · their activations: the two group sums, paired. */
+@inline
+function q4kPairQ(q: usize, xq: usize): v128 {
+  const q0 = v128.load(q);
+  const q1 = v128.load(q, 16);
+  const m = i8x16.splat(0x0f);
+  const lo = idot32(v128.and(q0, m), v128.and(q1, m), xq);
+  const hi = idot32(v128.and(i16x8.shr_u(q0, 4), m), v128.and(i16x8.shr_u(q1, 4), m), xq + 64);
+  return pair(lo, hi, true);
+}
+
+/** Swizzle picking unsigned bytes 2j, 2j+1, 2j, 2j+1 into i32 lanes (after adding 2j to every byte). */
+const PAIR_BYTES: v128 = i8x16(
+  0, -128, -128, -128, 1, -128, -128, -128,
+  0, -128, -128, -128, 1, -128, -128, -128,
+);
+
+/** Scales 2j, 2j+1 of a q4kScaleBytes vector as f32 [s2j, s2j+1, s2j, s2j+1] (the lanes of a pair()). */
+@inline
+function pairScales(sm: v128, j: i32): v128 {
+  return f32x4.convert_i32x4_s(i8x16.swizzle(sm, i8x16.add(PAIR_BYTES, i8x16.splat(<i8>(j << 1)))));
+}
+
+/** One Q4_K row · one quantized activation row: Σ_groups dx·(d·sc·Σq·xq − dmin·m·Σxq). */
+function dotQ4KQ(w: usize, xq: usize, K: i32): f32 {
+  const nb = K >> 8;
+  let ds = xq + (<usize>K << 1);
+  let ss = ds + (<usize>(K >> 5) << 2);
+  let acc = f32x4.splat(0);
+  for (let b = 0; b < nb; b++, w += 144, ds += 32, ss += 32) {
+    const sm = q4kScaleBytes(w);
+    const dm = q4kDmin(w);
+    const ma = f32x4.mul(u8Quarter(sm, 2), v128.load(ss));
+    const mins = f32x4.add(ma, f32x4.mul(u8Quarter(sm, 3), v128.load(ss, 16)));
+    let s = f32x4.splat(0);
+    for (let j = 0; j < 4; j++, xq += 128) {
+      const f = f32x4.mul(pairScales(sm, j), v128.load64_splat(ds + (<usize>j << 3)));
+      s = f32x4.add(s, f32x4.mul(f32x4.convert_i32x4_s(q4kPairQ(w + 16 + (<usize>j << 5), xq)), f));
+    }
+    acc = f32x4.add(acc, f32x4.sub(f32x4.mul(s, lane(dm, 0)), f32x4.mul(mins, lane(dm, 1))));
+  }
+  return hsum(acc);
+}
+
+/** One Q6_K group of 32 (scales sc[0], sc[1] for its two halves) · activations: integer Σ sc·q·xq. */
+@inline
+function q6kGroupQ(a: v128, b: v128, xq: usize, sc: usize): v128 {
+  const sa = i16x8.splat(<i16>load<i8>(sc));
+  const sb = i16x8.splat(<i16>load<i8>(sc, 1));
+  const a0 = i16x8.mul(i16x8.extend_low_i8x16_s(a), sa);
+  const a1 = i16x8.mul(i16x8.extend_high_i8x16_s(a), sa);
+  const b0 = i16x8.mul(i16x8.extend_low_i8x16_s(b), sb);
+  const b1 = i16x8.mul(i16x8.extend_high_i8x16_s(b), sb);
+  const s0 = i32x4.add(i32x4.dot_i16x8_s(a0, v128.load(xq)), i32x4.dot_i16x8_s(a1, v128.load(xq, 16)));
+  const s1 = i32x4.add(i32x4.dot_i16x8_s(b0, v128.load(xq, 32)), i32x4.dot_i16x8_s(b1, v128.load(xq, 48)));
+  return i32x4.add(s0, s1);
+}
+
+/** Q6_K values q − 32 from low nibbles `l` (unmasked) and a byte whose bits 4–5 are the two high bits. */
+@inline
+function q6(l: v128, h: v128): v128 {
+  return i8x16.sub(v128.or(v128.and(l, i8x16.splat(0x0f)), v128.and(h, i8x16.splat(0x30))), i8x16.splat(32));
+}
+
+/** One Q6_K row · one quantized activation row: Σ_groups d·dx·Σ sc·(q − 32)·xq, half a block (4 groups) a pass. */
+function dotQ6KQ(w: usize, xq: usize, K: i32): f32 {
+  const nh = K >> 7;
+  let ds = xq + (<usize>K << 1);
+  let acc = f32x4.splat(0);
+  let d = f32x4.splat(0);
+  for (let h = 0; h < nh; h++, xq += 256, ds += 16) {
+    const odd = h & 1;
+    if (!odd) d = f32x4.splat(halfToF32(load<u16>(w, 208)));
+    const ql = w + (<usize>odd << 6);
+    const qh = w + 128 + (<usize>odd << 5);
+    const sc = w + 192 + (<usize>odd << 3);
+    const l0 = v128.load(ql);
+    const l1 = v128.load(ql, 16);
+    const h0 = v128.load(qh);
+    const h1 = v128.load(qh, 16);
+    const g0 = q6kGroupQ(q6(l0, i16x8.shl(h0, 4)), q6(l1, i16x8.shl(h1, 4)), xq, sc);
+    const g2 = q6kGroupQ(q6(i16x8.shr_u(l0, 4), h0), q6(i16x8.shr_u(l1, 4), h1), xq + 128, sc + 4);
+    const l2 = v128.load(ql, 32);
+    const l3 = v128.load(ql, 48);
+    const g1 = q6kGroupQ(q6(l2, i16x8.shl(h0, 2)), q6(l3, i16x8.shl(h1, 2)), xq + 64, sc + 2);
+    const h2 = i16x8.shr_u(h0, 2);
+    const h3 = i16x8.shr_u(h1, 2);
+    const g3 = q6kGroupQ(q6(i16x8.shr_u(l2, 4), h2), q6(i16x8.shr_u(l3, 4), h3), xq + 192, sc + 6);
+    const g = pair(pair(g0, g2, true), pair(g1, g3, true), true); // [Σg0, Σg1, Σg2, Σg3]
+    acc = f32x4.add(acc, f32x4.mul(f32x4.convert_i32x4_s(g), f32x4.mul(v128.load(ds), d)));
+    if (odd) w += 210;
+  }
+  return hsum(acc);
+}
+
+/** Sixteen unsigned bytes · x[0..16) as an f32x4 of partial sums. */
+@inline
+function fdot16(q: v128, x: usize): v128 {
+  const lo = i16x8.extend_low_i8x16_u(q);
+  const hi = i16x8.extend_high_i8x16_u(q);
+  const p0 = f32x4.mul(f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_s(lo)), v128.load(x));
+  const p1 = f32x4.mul(f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_s(lo)), v128.load(x, 16));
+  const p2 = f32x4.mul(f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_s(hi)), v128.load(x, 32));
+  const p3 = f32x4.mul(f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_s(hi)), v128.load(x, 48));
+  return f32x4.add(f32x4.add(p0, p1), f32x4.add(p2, p3));
+}
+
+/** Σ x[0..32) as an f32x4 of partial sums. */
+@inline
+function fsum32(x: usize): v128 {
+  const a = f32x4.add(f32x4.add(v128.load(x), v128.load(x, 16)), f32x4.add(v128.load(x, 32), v128.load(x, 48)));
+  const b = f32x4.add(f32x4.add(v128.load(x, 64), v128.load(x, 80)), f32x4.add(v128.load(x, 96), v128.load(x, 112)));
+  return f32x4.add(a, b);
+}
+
+/** Q4_K nibbles of 64 values at q (sub-blocks 2j, 2j+1) · f32 x: their two sums of q·x, paired. */
+@inline
+function q4kPairF(q: usize, x: usize): v128 {
+  const q0 = v128.load(q);
+  const q1 = v128.load(q, 16);
+  const m = i8x16.splat(0x0f);
+  const s0 = f32x4.add(fdot16(v128.and(q0, m), x), fdot16(v128.and(q1, m), x + 64));
+  const s1 = f32x4.add(fdot16(v128.and(i16x8.shr_u(q0, 4), m), x + 128), fdot16(v128.and(i16x8.shr_u(q1, 4), m), x + 192));
+  return pair(s0, s1, false);
+}
+
+/** Σ x[32b .. 32b + 32) for each block b of K → `out` (K / 32 floats). */
+function blockSums(x: usize, K: i32, out: usize): void {
+  for (let b = 0; b < K >> 5; b++) store<f32>(out + (<usize>b << 2), hsum(fsum32(x + (<usize>b << 7))));
+}
+
+/** One Q4_K row · f32 x (exact path): Σ_sub-blocks d·sc·Σq·x − dmin·m·Σx, with Σx from blockSums at xs. */
+function dotQ4K(w: usize, x: usize, xs: usize, K: i32): f32 {
+  const nb = K >> 8;
+  let acc = f32x4.splat(0);
+  for (let b = 0; b < nb; b++, w += 144, xs += 32) {
+    const sm = q4kScaleBytes(w);
+    const dm = q4kDmin(w);
+    const ma = f32x4.mul(u8Quarter(sm, 2), v128.load(xs));
+    const mins = f32x4.add(ma, f32x4.mul(u8Quarter(sm, 3), v128.load(xs, 16)));
+    let s = f32x4.splat(0);
+    for (let j = 0; j < 4; j++, x += 256) {
+      s = f32x4.add(s, f32x4.mul(q4kPairF(w + 16 + (<usize>j << 5), x), pairScales(sm, j)));
+    }
+    acc = f32x4.add(acc, f32x4.sub(f32x4.mul(s, lane(dm, 0)), f32x4.mul(mins, lane(dm, 1))));
+  }
+  return hsum(acc);
+}
+
+/** Sixteen int16 values · x[0..8) and x[8..16) as an f32x4 of partial sums. */
+@inline
+function fdot16i(a: v128, b: v128, x: usize): v128 {
+  const p0 = f32x4.mul(f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_s(a)), v128.load(x));
+  const p1 = f32x4.mul(f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_s(a)), v128.load(x, 16));
+  const p2 = f32x4.mul(f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_s(b)), v128.load(x, 32));
+  const p3 = f32x4.mul(f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_s(b)), v128.load(x, 48));
+  return f32x4.add(f32x4.add(p0, p1), f32x4.add(p2, p3));
+}
+
+/** One Q6_K group of 32 (scales at sc) · f32 x: Σ sc·(q − 32)·x as an f32x4 of partial sums. */
+@inline
+function q6kGroupF(a: v128, b: v128, x: usize, sc: usize): v128 {
+  const sa = i16x8.splat(<i16>load<i8>(sc));
+  const sb = i16x8.splat(<i16>load<i8>(sc, 1));
+  const sa0 = fdot16i(i16x8.mul(i16x8.extend_low_i8x16_s(a), sa), i16x8.mul(i16x8.extend_high_i8x16_s(a), sa), x);
+  const b0 = i16x8.mul(i16x8.extend_low_i8x16_s(b), sb);
+  const sb0 = fdot16i(b0, i16x8.mul(i16x8.extend_high_i8x16_s(b), sb), x + 64);
+  return f32x4.add(sa0, sb0);
+}
+
+/** One Q6_K row · f32 x (exact path): Σ_blocks d·Σ sc·(q − 32)·x, a half block (4 groups) a pass. */
+function dotQ6K(w: usize, x: usize, K: i32): f32 {
+  const nh = K >> 7;
+  let acc = f32x4.splat(0);
+  let s = f32x4.splat(0);
+  for (let h = 0; h < nh; h++, x += 512) {
+    const odd = h & 1;
+    const ql = w + (<usize>odd << 6);
+    const qh = w + 128 + (<usize>odd << 5);
+    const sc = w + 192 + (<usize>odd << 3);
+    const l0 = v128.load(ql);
+    const l1 = v128.load(ql, 16);
+    const h0 = v128.load(qh);
+    const h1 = v128.load(qh, 16);
+    s = f32x4.add(s, q6kGroupF(q6(l0, i16x8.shl(h0, 4)), q6(l1, i16x8.shl(h1, 4)), x, sc));
+    s = f32x4.add(s, q6kGroupF(q6(i16x8.shr_u(l0, 4), h0), q6(i16x8.shr_u(l1, 4), h1), x + 256, sc + 4));
+    const l2 = v128.load(ql, 32);
+    const l3 = v128.load(ql, 48);
+    s = f32x4.add(s, q6kGroupF(q6(l2, i16x8.shl(h0, 2)), q6(l3, i16x8.shl(h1, 2)), x + 128, sc + 2));
+    const h2 = i16x8.shr_u(h0, 2);
+    const h3 = i16x8.shr_u(h1, 2);
+    s = f32x4.add(s, q6kGroupF(q6(i16x8.shr_u(l2, 4), h2), q6(i16x8.shr_u(l3, 4), h3), x + 384, sc + 6));
+    if (odd) {
+      acc = f32x4.add(acc, f32x4.mul(s, f32x4.splat(halfToF32(load<u16>(w, 208)))));
+      s = f32x4.splat(0);
+      w += 210;
+    }
+  }
+  return hsum(acc);
+}
+
+/**
+ * linear.ts's `linear` for dtype DT_Q4_K or DT_Q6_K (K a multiple of 256): rows [m0, m1) x columns [n0, n1) of
+ * out[M, N]. `xq` 0 = exact path, else x quantized by quantizeRowsK; `rowbuf` holds K floats (this thread's).
+ */
+export function linearK(
+  dtype: i32,
+  x: usize,
+  xq: usize,
+  M: i32,
+  K: i32,
+  w: usize,
+  N: i32,
+  bias: usize,
+  out: usize,
+  rowbuf: usize,
+  m0: i32,
+  m1: i32,
+  n0: i32,
+  n1: i32,
+): void {
+  const rb = kquantRowBytes(dtype, K);
+  const os = <usize>N << 2;
+  if (M == 1) {
+    if (!xq && dtype == DT_Q4_K) blockSums(x, K, rowbuf);
+    for (let n = n0; n < n1; n++) {
+      const wr = w + <usize>n * rb;
+      let s: f32;
+      if (xq) s = dtype == DT_Q4_K ? dotQ4KQ(wr, xq, K) : dotQ6KQ(wr, xq, K);
+      else s = dtype == DT_Q4_K ? dotQ4K(wr, x, rowbuf, K) : dotQ6K(wr, x, K);
+      if (bias) s += load<f32>(bias + (<usize>n << 2));
+      store<f32>(out + (<usize>n << 2), s);
+    }
+    return;
+  }
+  const xs: usize = xq ? quantRowBytesK(K) : <usize>K << 2;
+  const xb = xq ? xq : x;
+  for (let c0 = m0; c0 < m1; c0 += CHUNK) {
+    const c1 = min(m1, c0 + CHUNK);
+    for (let n = n0; n < n1; n++) {
+      const wr = w + <usize>n * rb;
+      const b: f32 = bias ? load<f32>(bias + (<usize>n << 2)) : 0;
+      const on = out + (<usize>n << 2);
+      let m = c0;
+      if (xq) {
+        expandRowI16(dtype == DT_Q4_K, wr, K, rowbuf);
+        for (; m + 2 <= c1; m += 2) dotDecodedQ2Store(rowbuf, xb + <usize>m * xs, xs, K, b, on + <usize>m * os, N);
+        for (; m < c1; m++) store<f32>(on + <usize>m * os, dotDecodedQ(rowbuf, xb + <usize>m * xs, K) + b);
+      } else {
+        expandRowF32(dtype == DT_Q4_K, wr, K, rowbuf);
+        for (; m + 4 <= c1; m += 4) dot4Store(xb + <usize>m * xs, K, rowbuf, b, on + <usize>m * os, N);
+        for (; m < c1; m++) store<f32>(on + <usize>m * os, dot1(xb + <usize>m * xs, K, rowbuf, b));
+      }
+    }
+  }
+}
