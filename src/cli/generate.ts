@@ -7,6 +7,9 @@ import { emptyStats } from "../generation/generate.js";
 import { loadModel } from "../models/load.js";
 import { isNonNegInt, isPosInt, num, parse, str, UsageError } from "./args.js";
 import { backendFlag } from "./backend-flag.js";
+import { storedBytes } from "../cache/kv-cache.js";
+import { BEAM_FLAGS, BEAM_HELP, beamFlags, runBeam, strategyFlag } from "./generate-beam.js";
+import { KV_FLAGS, KV_HELP, kvCacheFlags, newCacheFromFlags } from "./kv-flags.js";
 import { BUNDLED_MODEL, BUNDLED_TOKENIZER } from "./defaults.js";
 
 export const GENERATE_HELP = `Usage: decoderkit generate [options] [--] [PROMPT]
@@ -29,7 +32,7 @@ Options:
                          work, else reference); wasm loads the weights into its memory
   --threads N            threads for the wasm kernels (default: min(2, cores); capped at the cores;
                          1 starts no workers); the reference backend uses one
-  --json                 print one JSON object instead of streaming text
+${BEAM_HELP}${KV_HELP}  --json                 print one JSON object instead of streaming text
   -h, --help             this help
 `;
 
@@ -50,6 +53,8 @@ export async function generateCommand(argv: string[]): Promise<number> {
       threads: { type: "string" },
       backend: { type: "string" },
       json: { type: "boolean" },
+      ...BEAM_FLAGS,
+      ...KV_FLAGS,
     },
     1,
   );
@@ -59,7 +64,11 @@ export async function generateCommand(argv: string[]): Promise<number> {
   }
   const maxNewTokens =
     num(v["max-new-tokens"], "max-new-tokens", isNonNegInt, "a non-negative integer") ?? 256;
-  const temperature = num(v["temperature"], "temperature", (n) => n >= 0, "a number >= 0") ?? 1.0;
+  const strategy = strategyFlag(v);
+  const temperature =
+    strategy === "greedy" ? 0 : (num(v["temperature"], "temperature", (n) => n >= 0, "a number >= 0") ?? 1.0);
+  const beam = beamFlags(v, strategy, maxNewTokens);
+  const cacheOptions = kvCacheFlags(v);
   const topK = num(v["top-k"], "top-k", isPosInt, "a positive integer");
   const topP = num(v["top-p"], "top-p", (n) => n > 0 && n <= 1, "a number in (0, 1]") ?? 0.9;
   const seed =
@@ -97,6 +106,21 @@ export async function generateCommand(argv: string[]): Promise<number> {
       throw new UsageError("the prompt is empty and the model has no BOS token; give a prompt");
   }
 
+  if (beam) {
+    const extra = { seed, backend: active.name, threads: active.threads };
+    const b = { ...beam, stopTokens: loaded.stopTokens };
+    const run = {
+      model,
+      tokenizer,
+      ids,
+      strategy: strategy!,
+      beam: b,
+      cacheOptions,
+      promptText,
+      json: v["json"] === true,
+    };
+    return runBeam({ ...run, extra, loadMs: loaded.loadMs });
+  }
   const stats = emptyStats();
   const opts = {
     maxNewTokens,
@@ -106,6 +130,7 @@ export async function generateCommand(argv: string[]): Promise<number> {
     seed,
     stopTokens: loaded.stopTokens,
     stopStrings: (v["stop"] as string[] | undefined) ?? [],
+    cache: newCacheFromFlags(model, cacheOptions),
   };
   const tokens: number[] = [];
   let text = "";
@@ -133,7 +158,7 @@ export async function generateCommand(argv: string[]): Promise<number> {
         prefill_tok_s: round(ids.length / (stats.prefillMs / 1000)),
         decode_tok_s: decodeTok > 0 ? round(decodeTok / (stats.decodeMs / 1000)) : null,
       },
-      kv_cache_bytes: stats.cache ? stats.cache.length * stats.cache.bytesPerToken : 0,
+      kv_cache_bytes: stats.cache ? storedBytes(stats.cache) : 0,
       kv_cache_bytes_per_token: stats.cache?.bytesPerToken ?? 0,
     };
     process.stdout.write(JSON.stringify(out) + "\n");

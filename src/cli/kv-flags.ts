@@ -1,0 +1,43 @@
+// The KV-cache flags of `decoderkit generate`: --kv-cache f32|int8|int4, --sliding-window N, --attention-sinks K.
+
+import type { KVCacheOptions } from "../cache/factory.js";
+import type { KVCache } from "../cache/kv-cache.js";
+import { KV_CACHE_KINDS, type KVCacheKind } from "../cache/row-store.js";
+import type { CausalLM } from "../models/model.js";
+import { isPosInt, num, UsageError, type Options } from "./args.js";
+
+export const KV_FLAGS: Options = {
+  "kv-cache": { type: "string" },
+  "sliding-window": { type: "string" },
+  "attention-sinks": { type: "string" },
+};
+
+export const KV_HELP = `  --kv-cache KIND         f32 | int8 | int4 (one f32 scale per 32 values of a head,
+                         or per head when shorter; default f32)
+  --sliding-window N     keep only the last N positions (N >= 2); generation then runs past the context
+  --attention-sinks K    keep the first K positions plus a window (StreamingLLM); the window defaults to
+                         the context length minus K
+`;
+
+export function kvCacheFlags(v: Record<string, unknown>): KVCacheOptions {
+  const kind = v["kv-cache"];
+  if (kind !== undefined && !KV_CACHE_KINDS.includes(String(kind) as KVCacheKind))
+    throw new UsageError(`--kv-cache must be one of ${KV_CACHE_KINDS.join(", ")}, got "${String(kind)}"`);
+  const slidingWindow = num(
+    v["sliding-window"],
+    "sliding-window",
+    (n) => isPosInt(n) && n >= 2,
+    "an integer >= 2",
+  );
+  const attentionSinks = num(v["attention-sinks"], "attention-sinks", isPosInt, "a positive integer");
+  return { kind: (kind as KVCacheKind | undefined) ?? "f32", slidingWindow, attentionSinks };
+}
+
+/** model.newCache(opts), with options the model cannot take (too many sinks, GPT-2 windows) as usage errors. */
+export function newCacheFromFlags(model: CausalLM, opts: KVCacheOptions): KVCache {
+  try {
+    return model.newCache(opts);
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+}
