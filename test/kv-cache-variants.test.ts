@@ -10,7 +10,8 @@ import { PrefixCache } from "../src/cache/prefix.js";
 import { reorderCaches } from "../src/cache/reorder.js";
 import { RowKVCache } from "../src/cache/row-cache.js";
 import { RowStore } from "../src/cache/row-store.js";
-import { generateTokens } from "../src/generation/generate.js";
+import { emptyStats, generateTokens } from "../src/generation/generate.js";
+import { Session } from "../src/generation/session.js";
 import { argmax } from "../src/generation/sampling.js";
 import { loadModel } from "../src/models/load.js";
 import { LlamaForCausalLM } from "../src/models/llama.js";
@@ -342,4 +343,26 @@ test("cache options: clear errors for bad values; windows are capped at the cont
   ring.trim(1);
   assert.throws(() => ring.trim(2), /evicted/);
   assert.throws(() => ring.trim(-1), /cannot trim/);
+});
+
+test("Session: a follow-up request continuing the first one's text reuses all of it", async () => {
+  const { model, bosId } = await loaded;
+  const s = new Session(model, { kind: "int8" });
+  const p1 = [bosId!, 403, 407];
+  const out1: number[] = [];
+  for await (const t of s.generate(p1, { maxNewTokens: 8, temperature: 0 })) out1.push(t);
+  const p2 = [...p1, ...out1, 261];
+  const stats = { ...emptyStats(), reusedTokens: 0 };
+  const out2: number[] = [];
+  for await (const t of s.generate(p2, { maxNewTokens: 8, temperature: 0 }, stats)) out2.push(t);
+  assert.equal(stats.reusedTokens, p1.length + out1.length - 1); // all but the last token the first run drew
+  const fresh: number[] = [];
+  for await (const t of generateTokens(model, p2, {
+    maxNewTokens: 8,
+    temperature: 0,
+    cache: model.newCache({ kind: "int8" }),
+  }))
+    fresh.push(t);
+  assert.deepEqual(out2, fresh);
+  assert.deepEqual(s.held, [...p2, ...out2].slice(0, p2.length + 7));
 });
