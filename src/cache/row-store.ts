@@ -1,5 +1,10 @@
-// Row storage for KV caches: f32 rows, or int8 / int4 rows with one f32 scale per group of values
-// (symmetric absmax quantization, like llama.cpp's q8_0 / q4_0 cache types: q = round(x / s), s = absmax / qmax).
+// Row storage for KV caches: f32 rows, or int8 / int4 rows with an f16 scale and minimum per group of values
+// (asymmetric, like llama.cpp's q4_1: x ≈ min + q * scale, q in 0..255 or 0..15, scale = (max - min) / (levels - 1)).
+// Asymmetric, because RoPE'd keys are what quantization hurts (KIVI, Liu et al. 2024) and their groups are skewed.
+
+import { floatToHalf, halfToFloat } from "../tensor/quant.js";
+
+const F16_MAX = 65504;
 
 export type KVCacheKind = "f32" | "int8" | "int4";
 
@@ -12,11 +17,12 @@ export function defaultGroupSize(headDim: number): number {
 
 /** `capacity` rows of `rowLen` values; rows are written and read whole, by slot. */
 export class RowStore {
-  private data: Float32Array | Int8Array | Uint8Array;
-  private scales: Float32Array;
+  private data: Float32Array | Uint8Array;
+  /** Per group: f16 scale, f16 minimum. */
+  private params: Uint16Array;
   private cap = 0;
   private readonly groups: number;
-  private readonly qmax: number;
+  private readonly levels: number;
 
   constructor(
     readonly kind: KVCacheKind,
@@ -28,16 +34,16 @@ export class RowStore {
     if (kind === "int4" && groupSize % 2 !== 0)
       throw new Error(`kv cache: int4 groups must hold an even number of values, got ${groupSize}`);
     this.groups = kind === "f32" ? 0 : rowLen / groupSize;
-    this.qmax = kind === "int8" ? 127 : 7;
+    this.levels = kind === "int8" ? 256 : 16;
     this.data = this.alloc(0);
-    this.scales = new Float32Array(0);
+    this.params = new Uint16Array(0);
   }
 
   get capacity(): number {
     return this.cap;
   }
 
-  /** Stored bytes per row: values plus scales. */
+  /** Stored bytes per row: values plus 4 bytes (scale, minimum) per group. */
   get rowBytes(): number {
     if (this.kind === "f32") return this.rowLen * 4;
     const values = this.kind === "int8" ? this.rowLen : this.rowLen / 2;
@@ -48,10 +54,9 @@ export class RowStore {
     return this.kind === "int4" ? this.rowLen / 2 : this.rowLen;
   }
 
-  private alloc(rows: number): Float32Array | Int8Array | Uint8Array {
+  private alloc(rows: number): Float32Array | Uint8Array {
     const n = rows * this.valuesPerRow();
-    if (this.kind === "f32") return new Float32Array(n);
-    return this.kind === "int8" ? new Int8Array(n) : new Uint8Array(n);
+    return this.kind === "f32" ? new Float32Array(n) : new Uint8Array(n);
   }
 
   /** Grows to `capacity` rows, keeping rows 0..keep-1. */
@@ -59,10 +64,10 @@ export class RowStore {
     if (capacity <= this.cap) return;
     const data = this.alloc(capacity);
     data.set(this.data.subarray(0, keep * this.valuesPerRow()) as never);
-    const scales = new Float32Array(capacity * this.groups);
-    scales.set(this.scales.subarray(0, keep * this.groups));
+    const params = new Uint16Array(capacity * this.groups * 2);
+    params.set(this.params.subarray(0, keep * this.groups * 2));
     this.data = data;
-    this.scales = scales;
+    this.params = params;
     this.cap = capacity;
   }
 
@@ -73,25 +78,35 @@ export class RowStore {
       return;
     }
     const G = this.groupSize;
+    const top = this.levels - 1;
     for (let g = 0; g < this.groups; g++) {
       const base = off + g * G;
-      let amax = 0;
-      for (let i = 0; i < G; i++) amax = Math.max(amax, Math.abs(src[base + i]!));
-      const scale = amax / this.qmax;
+      let lo = Infinity;
+      let hi = -Infinity;
+      for (let i = 0; i < G; i++) {
+        const x = src[base + i]!;
+        if (x < lo) lo = x;
+        if (x > hi) hi = x;
+      }
+      if (!(Math.abs(lo) <= F16_MAX && Math.abs(hi) <= F16_MAX))
+        throw new Error(`kv cache: values ${lo}..${hi} are outside the f16 range of ${this.kind} scales`);
+      const h = slot * this.groups * 2 + g * 2;
+      this.params[h] = floatToHalf((hi - lo) / top);
+      this.params[h + 1] = floatToHalf(lo);
+      const scale = halfToFloat(this.params[h]!);
+      const min = halfToFloat(this.params[h + 1]!);
       const inv = scale > 0 ? 1 / scale : 0;
-      this.scales[slot * this.groups + g] = scale;
       const q = (i: number): number => {
-        const r = Math.round(src[base + i]! * inv);
-        return r > this.qmax ? this.qmax : r < -this.qmax ? -this.qmax : r;
+        const r = Math.round((src[base + i]! - min) * inv);
+        return r < 0 ? 0 : r > top ? top : r;
       };
+      const d = this.data as Uint8Array;
       if (this.kind === "int8") {
-        const d = this.data as Int8Array;
         const o = slot * n + g * G;
         for (let i = 0; i < G; i++) d[o + i] = q(i);
       } else {
-        const d = this.data as Uint8Array;
         const o = (slot * n + g * G) / 2;
-        for (let i = 0; i < G; i += 2) d[o + i / 2] = (q(i) + 8) | ((q(i + 1) + 8) << 4);
+        for (let i = 0; i < G; i += 2) d[o + i / 2] = q(i) | (q(i + 1) << 4);
       }
     }
   }
@@ -103,20 +118,21 @@ export class RowStore {
       return;
     }
     const G = this.groupSize;
+    const d = this.data as Uint8Array;
     for (let g = 0; g < this.groups; g++) {
-      const scale = this.scales[slot * this.groups + g]!;
+      const h = slot * this.groups * 2 + g * 2;
+      const scale = halfToFloat(this.params[h]!);
+      const min = halfToFloat(this.params[h + 1]!);
       const base = off + g * G;
       if (this.kind === "int8") {
-        const d = this.data as Int8Array;
         const o = slot * n + g * G;
-        for (let i = 0; i < G; i++) dst[base + i] = d[o + i]! * scale;
+        for (let i = 0; i < G; i++) dst[base + i] = min + d[o + i]! * scale;
       } else {
-        const d = this.data as Uint8Array;
         const o = (slot * n + g * G) / 2;
         for (let i = 0; i < G; i += 2) {
           const b = d[o + i / 2]!;
-          dst[base + i] = ((b & 15) - 8) * scale;
-          dst[base + i + 1] = ((b >> 4) - 8) * scale;
+          dst[base + i] = min + (b & 15) * scale;
+          dst[base + i + 1] = min + (b >> 4) * scale;
         }
       }
     }
@@ -129,6 +145,7 @@ export class RowStore {
     if (to <= from) return;
     const vpr = this.valuesPerRow();
     this.data.set(src.data.subarray(from * vpr, to * vpr) as never, from * vpr);
-    this.scales.set(src.scales.subarray(from * this.groups, to * this.groups), from * this.groups);
+    const p = this.groups * 2;
+    this.params.set(src.params.subarray(from * p, to * p), from * p);
   }
 }

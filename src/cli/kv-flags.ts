@@ -12,8 +12,8 @@ export const KV_FLAGS: Options = {
   "attention-sinks": { type: "string" },
 };
 
-export const KV_HELP = `  --kv-cache KIND         f32 | int8 | int4 (one f32 scale per 32 values of a head,
-                         or per head when shorter; default f32)
+export const KV_HELP = `  --kv-cache KIND         f32 | int8 | int4 (an f16 scale and minimum per 32 values
+                         of a head, or per head when shorter; default f32)
   --sliding-window N     keep only the last N positions (N >= 2); generation then runs past the context
   --attention-sinks K    keep the first K positions plus a window (StreamingLLM); the window defaults to
                          the context length minus K
