@@ -80,6 +80,17 @@ test("--kv-cache, --sliding-window and --attention-sinks choose the cache", () =
   assert.equal(int8["kv_cache_bytes_per_token"], 480);
   const int4 = json(["--temperature", "0", "--max-new-tokens", "40", "--kv-cache", "int4"]);
   assert.equal(int4["kv_cache_bytes_per_token"], 320);
+  const recent = json([
+    "--temperature",
+    "0",
+    "--max-new-tokens",
+    "40",
+    "--kv-cache",
+    "int4",
+    "--kv-f32-recent",
+    "8",
+  ]);
+  assert.equal(recent["kv_cache_bytes_per_token"], 320);
   const sw = json(["--temperature", "0", "--max-new-tokens", "40", "--sliding-window", "16"]);
   assert.equal(sw["kv_cache_bytes"], 16 * 1280);
   const sinks = json([
@@ -131,4 +142,6 @@ test("bad beam and cache flags give one line and exit 2", () => {
   usage(["--sliding-window", "1"], /--sliding-window/);
   usage(["--attention-sinks", "0"], /--attention-sinks/);
   usage(["--attention-sinks", "600"], /attention sinks must be/);
+  usage(["--kv-f32-recent", "8"], /--kv-f32-recent needs --kv-cache int8 or int4/);
+  usage(["--kv-cache", "int8", "--kv-f32-recent", "0"], /--kv-f32-recent must be/);
 });

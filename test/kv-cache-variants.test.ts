@@ -241,12 +241,34 @@ test("int8 and int4 caches: bytes per token and logit error against f32 over a 2
     assert.equal(cache.bytesPerToken, 5 * 2 * 4 * (values + 4));
   }
   assert.equal(f32.bytesPerToken, 5 * 2 * 32 * 4);
+  // The last 32 positions also in f32 (KIVI's residual): far closer to f32, for 32 f32 positions more.
+  for (const kind of ["int8", "int4"] as const) {
+    const plain = model.newCache({ kind });
+    const cache = model.newCache({ kind, recentF32: 32 });
+    const diffs = [plain, cache].map((c) => {
+      let d = 0;
+      let l = model.forward([bosId!], c).f32();
+      for (let i = 0; i < 200; i++) {
+        d = Math.max(d, maxAbsDiff(l, ref.logits[i]!));
+        if (i < 199) l = model.forward([ref.ids[i]!], c).f32();
+      }
+      return d;
+    });
+    report.push(`${kind} + 32 recent f32: max |logit diff| ${diffs[1]!.toFixed(4)}`);
+    assert.ok(diffs[1]! < diffs[0]! / 2, `${kind}: ${diffs}`);
+    assert.equal(cache.bytes - plain.bytes, 32 * f32.bytesPerToken);
+  }
   t.diagnostic(report.join("; "));
 });
 
 test("clone and copyFrom give caches that continue exactly as the original", async () => {
   const { model, bosId } = await loaded;
-  for (const opts of [{}, { kind: "int8" as const }, { slidingWindow: 8 }]) {
+  for (const opts of [
+    {},
+    { kind: "int8" as const },
+    { slidingWindow: 8 },
+    { kind: "int4" as const, recentF32: 4 },
+  ]) {
     const a = model.newCache(opts);
     model.forward([bosId!, 403, 407, 261, 378, 432, 383, 286, 261, 376, 298, 315], a);
     const b = a.clone!();
@@ -336,6 +358,8 @@ test("cache options: clear errors for bad values; windows are capped at the cont
   assert.throws(() => model.newCache({ slidingWindow: -1 }), /sliding window/);
   assert.throws(() => model.newCache({ slidingWindow: 1 }), /at least 2/);
   assert.throws(() => model.newCache({ kind: "int8", groupSize: 3 }), /does not divide/);
+  assert.throws(() => model.newCache({ recentF32: 8 }), /int8 or int4/);
+  assert.throws(() => model.newCache({ kind: "int4", recentF32: -2 }), /recent f32/);
   assert.equal(
     makeKVCache({ nLayers: 1, nKvHeads: 1, headDim: 8, maxLength: 64 }, { slidingWindow: 1000 })
       .bytesPerToken,
@@ -374,4 +398,25 @@ test("Session: a follow-up request continuing the first one's text reuses all of
     fresh.push(t);
   assert.deepEqual(out2, fresh);
   assert.deepEqual(s.held, [...p2, ...out2].slice(0, p2.length + 7));
+});
+
+test("trim (rollback) on quantized and windowed caches continues as a cache that never saw the trimmed tokens", async () => {
+  const { model, bosId } = await loaded;
+  const ids = [bosId!, 403, 407, 261, 378, 432, 383, 286, 261, 376, 298, 315];
+  for (const opts of [
+    { kind: "int8" as const },
+    { kind: "int4" as const, recentF32: 4 },
+    { slidingWindow: 6 },
+  ]) {
+    const a = model.newCache(opts);
+    model.forward(ids, a);
+    a.trim(1);
+    const b = model.newCache(opts);
+    model.forward(ids.slice(0, -1), b);
+    const la = model.forward([421], a).f32();
+    const lb = model.forward([421], b).f32();
+    // Recent f32 copies overwritten by trimmed positions are read quantized afterwards: close, not equal.
+    const bound = opts.kind === "int4" ? 2 : 1e-6;
+    assert.ok(maxAbsDiff(la, lb) <= bound, `${JSON.stringify(opts)}: ${maxAbsDiff(la, lb)}`);
+  }
 });

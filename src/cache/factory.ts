@@ -14,6 +14,8 @@ export interface KVCacheOptions {
   readonly slidingWindow?: number;
   /** Always keep the first K positions (StreamingLLM); the window defaults to the context length minus K. */
   readonly attentionSinks?: number;
+  /** int8/int4: also keep the last N positions in f32, read exactly (KIVI's residual; default 0). */
+  readonly recentF32?: number;
   readonly allocator?: Allocator;
 }
 
@@ -38,8 +40,12 @@ export function makeKVCache(shape: KVCacheShape, opts: KVCacheOptions = {}, mode
   let window = asked > 0 ? asked : sinks > 0 ? shape.maxLength - sinks : 0;
   if (modelWindow > 0 && window > modelWindow) window = modelWindow;
   if (window > shape.maxLength - sinks) window = shape.maxLength - sinks;
+  const recentF32 = opts.recentF32 ?? 0;
+  if (!Number.isInteger(recentF32) || recentF32 < 0)
+    throw new Error(`recent f32 positions must be a non-negative integer, got ${recentF32}`);
+  if (recentF32 > 0 && kind === "f32") throw new Error("recent f32 positions need an int8 or int4 cache");
   const allocator = opts.allocator ?? getCacheAllocator();
   if (kind === "f32" && window === 0) return new F32KVCache(shape, allocator);
   const groupSize = opts.groupSize ?? defaultGroupSize(shape.headDim);
-  return new RowKVCache(shape, { kind, groupSize, window, sinks }, allocator);
+  return new RowKVCache(shape, { kind, groupSize, window, sinks, recentF32 }, allocator);
 }

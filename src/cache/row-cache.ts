@@ -22,6 +22,7 @@ import {
   type KVRows,
   type Rows,
 } from "./kv-cache.js";
+import { RecentRows } from "./recent-rows.js";
 import { RowStore, type KVCacheKind } from "./row-store.js";
 
 export interface RowCacheOptions {
@@ -32,6 +33,8 @@ export interface RowCacheOptions {
   readonly window: number;
   /** First positions always kept (needs a window). */
   readonly sinks: number;
+  /** Last positions also kept in f32 and read exactly (quantized kinds; 0 = none). */
+  readonly recentF32?: number;
 }
 
 export class RowKVCache implements KVCache {
@@ -43,6 +46,7 @@ export class RowKVCache implements KVCache {
   private scratchK: Float32Array = new Float32Array(0);
   private scratchV: Float32Array = new Float32Array(0);
   private readonly scratch: Rows;
+  private readonly recent: RecentRows | null;
 
   constructor(
     readonly shape: KVCacheShape,
@@ -63,6 +67,10 @@ export class RowKVCache implements KVCache {
       this.values.push(new RowStore(options.kind, this.row, options.groupSize));
     }
     this.scratch = ownedRows(this, allocator);
+    const R = options.recentF32 ?? 0;
+    if (R > 0 && options.kind === "f32")
+      throw new Error("kv cache: recent f32 rows need an int8 or int4 cache");
+    this.recent = R > 0 ? new RecentRows(shape.nLayers, this.row, R) : null;
   }
 
   get length(): number {
@@ -87,9 +95,9 @@ export class RowKVCache implements KVCache {
     return 2 * this.shape.nLayers * this.keys[0]!.rowBytes;
   }
 
-  /** Stored rows allocated (the f32 scratch that attention reads is scratchBytes). */
+  /** Stored rows allocated, with the recent f32 rows (the f32 scratch that attention reads is scratchBytes). */
   get bytes(): number {
-    return this.keys[0]!.capacity * this.bytesPerToken;
+    return this.keys[0]!.capacity * this.bytesPerToken + (this.recent?.bytes ?? 0);
   }
 
   get scratchBytes(): number {
@@ -153,9 +161,12 @@ export class RowKVCache implements KVCache {
     this.ensureScratch(S);
     const ks = this.keys[layer]!;
     const vs = this.values[layer]!;
+    const [sk, sv] = [this.scratchK, this.scratchV];
     for (let i = 0; i < old.length; i++) {
-      ks.read(this.slot(old[i]!), this.scratchK, i * row);
-      vs.read(this.slot(old[i]!), this.scratchV, i * row);
+      const p = old[i]!;
+      if (this.recent?.read(layer, p, sk, sv, i * row)) continue;
+      ks.read(this.slot(p), sk, i * row);
+      vs.read(this.slot(p), sv, i * row);
     }
     const kf = k.f32();
     const vf = v.f32();
@@ -163,8 +174,11 @@ export class RowKVCache implements KVCache {
       const slot = this.slot(L + t);
       ks.write(slot, kf, t * row);
       vs.write(slot, vf, t * row);
-      ks.read(slot, this.scratchK, (old.length + t) * row);
-      vs.read(slot, this.scratchV, (old.length + t) * row);
+      this.recent?.write(layer, L + t, kf, vf, t * row);
+      const o = (old.length + t) * row;
+      if (this.recent?.read(layer, L + t, sk, sv, o)) continue;
+      ks.read(slot, sk, o);
+      vs.read(slot, sv, o);
     }
     const shape = [S, this.shape.nKvHeads, this.shape.headDim];
     const out: KVRows = {
@@ -201,6 +215,7 @@ export class RowKVCache implements KVCache {
       this.keys[l] = new RowStore(this.options.kind, this.row, this.options.groupSize);
       this.values[l] = new RowStore(this.options.kind, this.row, this.options.groupSize);
     }
+    this.recent?.clear();
     this.len = 0;
   }
 
@@ -217,7 +232,8 @@ export class RowKVCache implements KVCache {
       src.options.kind !== this.options.kind ||
       src.options.groupSize !== this.options.groupSize ||
       src.options.window !== this.options.window ||
-      src.options.sinks !== this.options.sinks
+      src.options.sinks !== this.options.sinks ||
+      (src.options.recentF32 ?? 0) !== (this.options.recentF32 ?? 0)
     )
       throw new Error("kv cache: copyFrom needs a cache of the same kind, shape and window");
     if (!Number.isInteger(from) || from < 0 || from > Math.min(this.len, src.len))
@@ -231,6 +247,7 @@ export class RowKVCache implements KVCache {
       this.keys[l]!.copyRows(src.keys[l]!, a, b);
       this.values[l]!.copyRows(src.values[l]!, a, b);
     }
+    if (this.recent && src.recent) this.recent.copyFrom(src.recent);
     this.len = src.len;
   }
 }
