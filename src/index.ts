@@ -35,12 +35,8 @@ export { StreamDecoder, type Tokenizer } from "./tokenizers/tokenizer.js";
 export { generateTokens, type GenerateOptions, type GenerationStats } from "./generation/generate.js";
 export { generateText, type TextGenerateOptions, type TextChunk } from "./generation/text.js";
 export { Rng } from "./generation/rng.js";
-export {
-  beamSearch,
-  sequenceScore,
-  type BeamSearchOptions,
-  type BeamSearchResult,
-} from "./generation/beam.js";
+export { beamSearch, type BeamSearchOptions, type BeamSearchResult } from "./generation/beam.js";
+export { logSoftmax, sequenceScore } from "./generation/logprobs.js";
 export type { Hypothesis, EarlyStopping } from "./generation/beam-hyps.js";
 export { Session, type SessionStats } from "./generation/session.js";
 export * as sampling from "./generation/sampling.js";

@@ -8,6 +8,7 @@ import { reorderCaches } from "../cache/reorder.js";
 import type { KVCacheOptions } from "../cache/factory.js";
 import type { CausalLM } from "../models/model.js";
 import { BeamHypotheses, lengthNormalized, type EarlyStopping, type Hypothesis } from "./beam-hyps.js";
+import { logSoftmax } from "./logprobs.js";
 
 export interface BeamSearchOptions {
   readonly numBeams: number;
@@ -51,18 +52,6 @@ interface Candidate {
   beam: number; // index within the group
   token: number;
   score: number;
-}
-
-/** log softmax of one row of logits, in float64. */
-export function logSoftmax(logits: Float32Array): Float64Array {
-  let max = -Infinity;
-  for (const x of logits) if (x > max) max = x;
-  let sum = 0;
-  for (const x of logits) sum += Math.exp(x - max);
-  const lse = max + Math.log(sum);
-  const out = new Float64Array(logits.length);
-  for (let i = 0; i < logits.length; i++) out[i] = logits[i]! - lse;
-  return out;
 }
 
 /** The n best (beam, token) candidates by score; ties go to the lower beam, then the lower token. */
@@ -130,7 +119,7 @@ export function beamSearch(
     throw new Error(`the prompt (${P} tokens) does not fit the context length ${model.contextLength}`);
 
   let t0 = performance.now();
-  const logits = model.forward(promptIds, first).f32();
+  const logits = model.forward(promptIds, first).f32().slice(); // a copy: beams hold theirs across forwards
   const prefillMs = performance.now() - t0;
   t0 = performance.now();
   const hyps = Array.from(
@@ -198,7 +187,7 @@ export function beamSearch(
     groups = Array.from({ length: G }, () => []);
     live.forEach((n, i) => {
       const cache = caches[i]!;
-      const out = model.forward([n.token], cache).f32();
+      const out = model.forward([n.token], cache).f32().slice();
       groups[n.group]!.push({
         tokens: [...n.parent.tokens, n.token],
         sum: n.sum,
@@ -221,31 +210,4 @@ export function beamSearch(
   };
   for (const c of caches) c.release?.();
   return result;
-}
-
-/**
- * The score beam search gives `tokens` after `promptIds` (plus `stopToken` when it ended one): sum of log p over
- * the generated tokens / length^alpha. For comparing other strategies' outputs with beam search's.
- */
-export function sequenceScore(
-  model: CausalLM,
-  promptIds: readonly number[],
-  tokens: readonly number[],
-  alpha: number,
-  stopToken?: number,
-): { logProb: number; score: number } {
-  const all = [...promptIds, ...tokens];
-  const targets = stopToken === undefined ? [...tokens] : [...tokens, stopToken];
-  if (targets.length === 0) return { logProb: 0, score: 0 };
-  const ids = all.slice(0, promptIds.length + targets.length - 1);
-  const cache = model.newCache();
-  const logits = model.forward(ids, cache, { allLogits: true }).f32(); // (T, V)
-  cache.release?.();
-  const V = model.vocabSize;
-  let logProb = 0;
-  targets.forEach((tok, i) => {
-    const row = promptIds.length - 1 + i;
-    logProb += logSoftmax(logits.subarray(row * V, (row + 1) * V))[tok]!;
-  });
-  return { logProb, score: lengthNormalized(logProb, tokens.length, alpha) };
 }
