@@ -226,3 +226,20 @@ test("stories260K: beam search is deterministic, scores as recomputed, and beats
   );
   assert.ok(best.score >= g.score - 1e-9, `beam ${best.score} < greedy ${g.score}`);
 });
+
+test("early stopping: true stops once numBeams hypotheses finished, 'never' searches on and scores better", () => {
+  const run = (earlyStopping: boolean | "never") => {
+    const m = new ToyLM();
+    const r = beamSearch(m, [1], { numBeams: 3, maxNewTokens: 10, stopTokens: [1], earlyStopping });
+    return { calls: m.calls.length, best: r.sequences[0]! };
+  };
+  const t = run(true);
+  const f = run(false);
+  const n = run("never");
+  assert.ok(
+    t.calls < n.calls && t.calls <= f.calls && f.calls <= n.calls,
+    `${t.calls} ${f.calls} ${n.calls}`,
+  );
+  assert.equal(t.best.finishReason, "stop");
+  assert.ok(n.best.score > t.best.score && n.best.score >= f.best.score);
+});

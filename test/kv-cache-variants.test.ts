@@ -420,3 +420,19 @@ test("trim (rollback) on quantized and windowed caches continues as a cache that
     assert.ok(maxAbsDiff(la, lb) <= bound, `${JSON.stringify(opts)}: ${maxAbsDiff(la, lb)}`);
   }
 });
+
+test("Session with a sliding window: a prefix the ring no longer holds is run again, with the same output", async () => {
+  const { model, bosId } = await loaded;
+  const s = new Session(model, { slidingWindow: 8 });
+  const p1 = [bosId!, 403, 407, 261, 378, 432, 383, 286, 261, 376, 298];
+  for await (const t of s.generate(p1, { maxNewTokens: 4, temperature: 0 })) assert.ok(t >= 0);
+  const p2 = [...p1.slice(0, 6), 100, 101];
+  const stats = { ...emptyStats(), reusedTokens: -1 };
+  const out: number[] = [];
+  for await (const t of s.generate(p2, { maxNewTokens: 6, temperature: 0 }, stats)) out.push(t);
+  assert.equal(stats.reusedTokens, 0);
+  const fresh: number[] = [];
+  const cache = model.newCache({ slidingWindow: 8 });
+  for await (const t of generateTokens(model, p2, { maxNewTokens: 6, temperature: 0, cache })) fresh.push(t);
+  assert.deepEqual(out, fresh);
+});
