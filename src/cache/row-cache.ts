@@ -2,7 +2,8 @@
 // W (Mistral, Jiang et al. 2023: a ring buffer), or attention sinks plus a window (StreamingLLM, Xiao et al. 2023).
 //
 // update() decodes the rows attention needs, in order of position, into one reusable f32 scratch (valid until
-// the next update); new rows go through the same quantization as stored ones. Keys are cached after RoPE, so
+// the next update); new rows go through the same quantization as stored ones. An f32 ring serves a single new
+// token from its slots in place (attention over all of them, in slot order). Keys are cached after RoPE, so
 // evicting caches keep the rotations of the original positions (StreamingLLM's simple variant, not its
 // re-rotation by cache slot); positions keep growing past the context length, RoPE computes them on the fly.
 //
@@ -156,6 +157,7 @@ export class RowKVCache implements KVCache {
         `context full: ${L + T} positions exceed the model's context length ${this.shape.maxLength}`,
       );
     this.ensureSlots(L + T);
+    if (T === 1 && this.evicts && this.options.kind === "f32") return this.inPlace(layer, k, v);
     const old = this.visible(L);
     const S = old.length + T;
     this.ensureScratch(S);
@@ -187,6 +189,23 @@ export class RowKVCache implements KVCache {
     };
     if (this.evicts) out.window = this.options.sinks > 0 ? 0 : this.options.window;
     return out;
+  }
+
+  /**
+   * One new token over an f32 ring: it sees every stored row (sinks plus the last W-1, or the last W-1), so
+   * the ring's slots serve attention as they are, in any order (softmax over keys does not care).
+   */
+  private inPlace(layer: number, k: Tensor, v: Tensor): KVRows {
+    const slot = this.slot(this.len);
+    this.keys[layer]!.write(slot, k.f32(), 0);
+    this.values[layer]!.write(slot, v.f32(), 0);
+    const S = Math.min(this.len + 1, this.maxSlots);
+    const shape = [S, this.shape.nKvHeads, this.shape.headDim];
+    return {
+      k: new Tensor("f32", shape, this.keys[layer]!.f32Rows(S)),
+      v: new Tensor("f32", shape, this.values[layer]!.f32Rows(S)),
+      window: 0,
+    };
   }
 
   commit(T: number): void {

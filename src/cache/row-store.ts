@@ -138,6 +138,12 @@ export class RowStore {
     }
   }
 
+  /** f32 stores: rows 0..n-1 in place (valid until the store grows). */
+  f32Rows(n: number): Float32Array {
+    if (this.kind !== "f32") throw new Error("kv cache: only f32 rows can be read in place");
+    return (this.data as Float32Array).subarray(0, n * this.rowLen);
+  }
+
   /** Copies rows [from, to) of `src` (same kind, row length and groups) into the same slots. */
   copyRows(src: RowStore, from: number, to: number): void {
     if (src.kind !== this.kind || src.rowLen !== this.rowLen || src.groupSize !== this.groupSize)
