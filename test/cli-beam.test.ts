@@ -91,6 +91,7 @@ test("--kv-cache, --sliding-window and --attention-sinks choose the cache", () =
     "8",
   ]);
   assert.equal(recent["kv_cache_bytes_per_token"], 320);
+  assert.equal(recent["kv_cache_bytes"], 40 * 320 + 8 * 1280); // BOS + 39 forwarded tokens, and 8 f32 rows
   const sw = json(["--temperature", "0", "--max-new-tokens", "40", "--sliding-window", "16"]);
   assert.equal(sw["kv_cache_bytes"], 16 * 1280);
   const sinks = json([

@@ -43,6 +43,8 @@ export interface KVCache {
   readonly evicts?: boolean;
   /** Positions whose rows are held (length unless the cache evicts). */
   readonly stored?: number;
+  /** Bytes held beside the per-position rows (e.g. recent positions also kept in f32). */
+  readonly extraBytes?: number;
   /** A deep copy with its own rows (beam search expands one prefilled cache to its beams). */
   clone?(): KVCache;
   /**
@@ -52,9 +54,9 @@ export interface KVCache {
   copyFrom?(src: KVCache, from: number): void;
 }
 
-/** Bytes of the rows a cache holds now (stored positions × bytes per position). */
+/** Bytes of the rows a cache holds now (stored positions × bytes per position, plus any extra rows). */
 export function storedBytes(cache: KVCache): number {
-  return (cache.stored ?? cache.length) * cache.bytesPerToken;
+  return (cache.stored ?? cache.length) * cache.bytesPerToken + (cache.extraBytes ?? 0);
 }
 
 /** Rows a cache holds, kept apart from it so that a finalizer can free them once the cache is collected. */

@@ -101,6 +101,10 @@ export class RowKVCache implements KVCache {
     return this.keys[0]!.capacity * this.bytesPerToken + (this.recent?.bytes ?? 0);
   }
 
+  get extraBytes(): number {
+    return this.recent?.bytes ?? 0;
+  }
+
   get scratchBytes(): number {
     return this.scratchRows * this.row * 4 * 2;
   }

@@ -3,7 +3,7 @@
 // lose lambda for every time an earlier group chose the same token at that step (Hamming diversity).
 // The prompt runs once; its cache then fans out to the beams, which copy only their own rows when reordered.
 
-import type { KVCache } from "../cache/kv-cache.js";
+import { storedBytes, type KVCache } from "../cache/kv-cache.js";
 import { reorderCaches } from "../cache/reorder.js";
 import type { KVCacheOptions } from "../cache/factory.js";
 import type { CausalLM } from "../models/model.js";
@@ -199,7 +199,7 @@ export function beamSearch(
   }
   const decodeMs = performance.now() - t0;
   const all = hyps.flatMap((h) => h.sorted()).sort((a, b) => b.score - a.score);
-  const cacheBytes = caches.reduce((s, c) => s + (c.stored ?? c.length) * c.bytesPerToken, 0);
+  const cacheBytes = caches.reduce((s, c) => s + storedBytes(c), 0);
   const result: BeamSearchResult = {
     sequences: all.slice(0, opts.numReturnSequences ?? 1),
     promptTokens: P,
