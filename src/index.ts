@@ -14,7 +14,12 @@ export {
   type Allocator,
 } from "./tensor/storage.js";
 export { initWasmBackend, tryInitWasmBackend, WasmArena, type WasmBackend } from "./backends/wasm/index.js";
-export { F32KVCache, type KVCache } from "./cache/kv-cache.js";
+export { F32KVCache, storedBytes, type KVCache, type KVRows } from "./cache/kv-cache.js";
+export { makeKVCache, type KVCacheOptions } from "./cache/factory.js";
+export { RowKVCache } from "./cache/row-cache.js";
+export type { KVCacheKind } from "./cache/row-store.js";
+export { PrefixCache } from "./cache/prefix.js";
+export { reorderCaches } from "./cache/reorder.js";
 export type { CausalLM, ForwardOptions } from "./models/model.js";
 export { LlamaForCausalLM } from "./models/llama.js";
 export { GPT2LMHeadModel } from "./models/gpt2.js";
@@ -30,6 +35,10 @@ export { StreamDecoder, type Tokenizer } from "./tokenizers/tokenizer.js";
 export { generateTokens, type GenerateOptions, type GenerationStats } from "./generation/generate.js";
 export { generateText, type TextGenerateOptions, type TextChunk } from "./generation/text.js";
 export { Rng } from "./generation/rng.js";
+export { beamSearch, type BeamSearchOptions, type BeamSearchResult } from "./generation/beam.js";
+export { logSoftmax, sequenceScore } from "./generation/logprobs.js";
+export type { Hypothesis, EarlyStopping } from "./generation/beam-hyps.js";
+export { Session, type SessionStats } from "./generation/session.js";
 export * as sampling from "./generation/sampling.js";
 export { streamText } from "./generation/text.js";
 export * as processors from "./generation/processors/index.js";

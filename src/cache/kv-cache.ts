@@ -12,12 +12,23 @@ export interface KVCacheShape {
   readonly maxLength: number;
 }
 
+/**
+ * What attention reads: k, v [S, nKvHeads, hd] in order of position, the last T rows the new ones (so the
+ * first query sits at row S - T). `window`, when set, is the attention window in rows that replaces the
+ * model's own (0 = none): caches that evict positions say how far back the rows they return may be seen.
+ */
+export interface KVRows {
+  k: Tensor;
+  v: Tensor;
+  window?: number;
+}
+
 export interface KVCache {
-  /** Positions stored (the absolute position of the next token). */
+  /** Positions seen (the absolute position of the next token); evicting caches keep fewer rows. */
   readonly length: number;
   readonly shape: KVCacheShape;
-  /** Writes T new rows for `layer` at positions length..length+T-1; returns all rows [S, nKvHeads, hd]. */
-  update(layer: number, k: Tensor, v: Tensor): { k: Tensor; v: Tensor };
+  /** Writes T new rows for `layer` at positions length..length+T-1; returns the rows attention reads. */
+  update(layer: number, k: Tensor, v: Tensor): KVRows;
   /** Marks the T rows written by the last forward pass as stored. */
   commit(T: number): void;
   /** Drops the last n positions (speculative rollback). */
@@ -28,20 +39,45 @@ export interface KVCache {
   readonly bytes: number;
   /** Hands the rows back to their allocator now (else the GC does when the cache is collected); the cache is empty after. */
   release?(): void;
+  /** True when old positions are evicted, so that generation may run past the model's context length. */
+  readonly evicts?: boolean;
+  /** Positions whose rows are held (length unless the cache evicts). */
+  readonly stored?: number;
+  /** Bytes held beside the per-position rows (e.g. recent positions also kept in f32). */
+  readonly extraBytes?: number;
+  /** A deep copy with its own rows (beam search expands one prefilled cache to its beams). */
+  clone?(): KVCache;
+  /**
+   * Becomes a copy of `src` (same kind and shape), copying only positions from..src.length-1: the caller
+   * vouches that the first `from` positions of both already agree (beams sharing a prompt).
+   */
+  copyFrom?(src: KVCache, from: number): void;
+}
+
+/** Bytes of the rows a cache holds now (stored positions × bytes per position, plus any extra rows). */
+export function storedBytes(cache: KVCache): number {
+  return (cache.stored ?? cache.length) * cache.bytesPerToken + (cache.extraBytes ?? 0);
 }
 
 /** Rows a cache holds, kept apart from it so that a finalizer can free them once the cache is collected. */
-interface Rows {
+export interface Rows {
   allocator: Allocator;
   bytes: Uint8Array[];
 }
 
-function freeRows(rows: Rows): void {
+export function freeRows(rows: Rows): void {
   for (const b of rows.bytes) rows.allocator.free?.(b);
   rows.bytes = [];
 }
 
 const finalizer = new FinalizationRegistry<Rows>(freeRows);
+
+/** Rows for `owner` from `allocator`, handed back by a finalizer once the owner is collected. */
+export function ownedRows(owner: object, allocator: Allocator): Rows {
+  const rows: Rows = { allocator, bytes: [] };
+  if (allocator.free) finalizer.register(owner, rows, rows);
+  return rows;
+}
 
 /**
  * A growable f32 cache: capacity doubles up to maxLength. Rows come from `allocator` (default: the cache
@@ -59,8 +95,7 @@ export class F32KVCache implements KVCache {
 
   constructor(shape: KVCacheShape, allocator: Allocator = getCacheAllocator()) {
     this.shape = shape;
-    this.rows = { allocator, bytes: [] };
-    if (allocator.free) finalizer.register(this, this.rows, this.rows);
+    this.rows = ownedRows(this, allocator);
   }
 
   get length(): number {
@@ -114,7 +149,7 @@ export class F32KVCache implements KVCache {
     this.cap = 0;
   }
 
-  update(layer: number, k: Tensor, v: Tensor): { k: Tensor; v: Tensor } {
+  update(layer: number, k: Tensor, v: Tensor): KVRows {
     const row = this.shape.nKvHeads * this.shape.headDim;
     const T = k.size / row;
     if (!Number.isInteger(T) || v.size !== k.size)
@@ -135,7 +170,38 @@ export class F32KVCache implements KVCache {
   }
 
   trim(n: number): void {
-    if (n < 0 || n > this.len) throw new Error(`kv cache: cannot trim ${n} of ${this.len} positions`);
+    if (!Number.isInteger(n) || n < 0 || n > this.len)
+      throw new Error(`kv cache: cannot trim ${n} of ${this.len} positions`);
     this.len -= n;
   }
+
+  clone(): F32KVCache {
+    const c = new F32KVCache(this.shape, this.rows.allocator);
+    c.copyFrom(this, 0);
+    return c;
+  }
+
+  copyFrom(src: KVCache, from: number): void {
+    if (!(src instanceof F32KVCache) || !sameShape(src.shape, this.shape))
+      throw new Error("kv cache: copyFrom needs an f32 cache of the same shape");
+    if (!Number.isInteger(from) || from < 0 || from > Math.min(this.len, src.len))
+      throw new Error(`kv cache: copyFrom position ${from} is past the rows both caches hold`);
+    if (src === this) return;
+    this.ensure(src.len);
+    const row = this.shape.nKvHeads * this.shape.headDim;
+    for (let l = 0; l < this.shape.nLayers && src.len > from; l++) {
+      this.keys[l]!.set(src.keys[l]!.subarray(from * row, src.len * row), from * row);
+      this.values[l]!.set(src.values[l]!.subarray(from * row, src.len * row), from * row);
+    }
+    this.len = src.len;
+  }
+}
+
+export function sameShape(a: KVCacheShape, b: KVCacheShape): boolean {
+  return (
+    a.nLayers === b.nLayers &&
+    a.nKvHeads === b.nKvHeads &&
+    a.headDim === b.headDim &&
+    a.maxLength === b.maxLength
+  );
 }

@@ -2,12 +2,15 @@
 
 import { activateBackend } from "../backends/select.js";
 import { defaultWasmThreads } from "../backends/wasm/index.js";
+import { storedBytes } from "../cache/kv-cache.js";
 import { emptyStats } from "../generation/generate.js";
 import { streamText } from "../generation/text.js";
 import { loadModel } from "../models/load.js";
 import { isNonNegInt, isPosInt, num, parse, str, UsageError } from "./args.js";
 import { backendFlag } from "./backend-flag.js";
 import { BUNDLED_MODEL, BUNDLED_TOKENIZER } from "./defaults.js";
+import { BEAM_FLAGS, BEAM_HELP, beamFlags, runBeam } from "./generate-beam.js";
+import { KV_FLAGS, KV_HELP, kvCacheFlags, newCacheFromFlags } from "./kv-flags.js";
 import { PROCESSOR_FLAGS, PROCESSOR_HELP, processorFlags } from "./processor-flags.js";
 import { pickStrategy, STRATEGY_FLAGS, STRATEGY_HELP } from "./strategies.js";
 
@@ -27,7 +30,7 @@ Options:
   --top-p P              nucleus sampling threshold in (0, 1] (default 0.9)
   --seed S               random seed (default: from the clock; printed with --json)
   --stop TEXT            stop string (repeatable)
-${STRATEGY_HELP}${PROCESSOR_HELP}  --backend NAME         reference | wasm (default: wasm where WebAssembly SIMD and shared memory
+${STRATEGY_HELP}${BEAM_HELP}${PROCESSOR_HELP}${KV_HELP}  --backend NAME         reference | wasm (default: wasm where WebAssembly SIMD and shared memory
                          work, else reference); wasm loads the weights into its memory
   --threads N            threads for the wasm kernels (default: min(2, cores); capped at the cores;
                          1 starts no workers); the reference backend uses one
@@ -53,7 +56,9 @@ export async function generateCommand(argv: string[]): Promise<number> {
       backend: { type: "string" },
       json: { type: "boolean" },
       ...STRATEGY_FLAGS,
+      ...BEAM_FLAGS,
       ...PROCESSOR_FLAGS,
+      ...KV_FLAGS,
     },
     1,
   );
@@ -72,6 +77,17 @@ export async function generateCommand(argv: string[]): Promise<number> {
   const threads = num(v["threads"], "threads", isPosInt, "a positive integer") ?? defaultWasmThreads();
   const backend = backendFlag(v["backend"]);
   const [strategyName, startStrategy] = pickStrategy(v, temperature);
+  const beam = beamFlags(v, strategyName, maxNewTokens);
+  if (beam) {
+    const given = Object.keys(PROCESSOR_FLAGS).find((f) => v[f] !== undefined);
+    if (given) throw new UsageError(`--${given} does not apply to beam search`);
+  }
+  const cacheOptions = kvCacheFlags(v);
+  const kvGiven = Object.keys(KV_FLAGS).some((f) => v[f] !== undefined);
+  if (kvGiven && strategyName === "mbr")
+    throw new UsageError(
+      "--strategy mbr runs a fresh f32 cache per candidate; the KV-cache flags do not apply",
+    );
   const processors = processorFlags(v);
   const promptText = str(v["prompt"]) ?? positionals[0];
   const promptTokens = str(v["prompt-tokens"]);
@@ -103,6 +119,21 @@ export async function generateCommand(argv: string[]): Promise<number> {
       throw new UsageError("the prompt is empty and the model has no BOS token; give a prompt");
   }
 
+  if (beam || !startStrategy) {
+    const extra = { seed, backend: active.name, threads: active.threads };
+    return runBeam({
+      model,
+      tokenizer,
+      ids,
+      strategy: strategyName,
+      beam: { ...beam!, stopTokens: loaded.stopTokens },
+      cacheOptions,
+      promptText,
+      json: v["json"] === true,
+      extra,
+      loadMs: loaded.loadMs,
+    });
+  }
   const stats = emptyStats();
   const opts = {
     maxNewTokens,
@@ -112,6 +143,7 @@ export async function generateCommand(argv: string[]): Promise<number> {
     seed,
     stopTokens: loaded.stopTokens,
     ...processors(tokenizer, model.vocabSize),
+    ...(kvGiven ? { cache: newCacheFromFlags(model, cacheOptions) } : {}),
   };
   const run = await startStrategy(
     {
@@ -152,7 +184,7 @@ export async function generateCommand(argv: string[]): Promise<number> {
         prefill_tok_s: round(ids.length / (stats.prefillMs / 1000)),
         decode_tok_s: decodeTok > 0 ? round(decodeTok / (stats.decodeMs / 1000)) : null,
       },
-      kv_cache_bytes: stats.cache ? stats.cache.length * stats.cache.bytesPerToken : 0,
+      kv_cache_bytes: stats.cache ? storedBytes(stats.cache) : 0,
       kv_cache_bytes_per_token: stats.cache?.bytesPerToken ?? 0,
     };
     process.stdout.write(JSON.stringify(out) + "\n");

@@ -48,7 +48,7 @@ export const STRATEGY_FLAGS: Options = {
   "mbr-metric": { type: "string" },
 };
 
-export const STRATEGY_HELP = `  --strategy NAME        greedy | sample | contrastive-search | contrastive | mbr
+export const STRATEGY_HELP = `  --strategy NAME        greedy | sample | beam | diverse-beam | contrastive-search | contrastive | mbr
                          (default: sample, or greedy with --temperature 0)
   --penalty-alpha A      contrastive search degeneration penalty in [0, 1] (default 0.6);
                          its candidates are the --top-k most likely tokens (default 4)
@@ -182,16 +182,33 @@ export const STRATEGIES: Record<string, Strategy> = {
   mbr,
 };
 
-/** The strategy named by --strategy (default: sample, or greedy at temperature 0); refuses flags it does not take. */
-export function pickStrategy(values: Record<string, unknown>, temperature: number): [string, StrategyStart] {
+/** Strategies that print several sequences instead of streaming tokens (cli/generate-beam.ts runs them). */
+const SEQUENCE_STRATEGIES: Record<string, Strategy> = {
+  beam: { flags: [], prepare: () => unreachable },
+  "diverse-beam": { flags: [], prepare: () => unreachable },
+};
+
+const unreachable: StrategyStart = () => {
+  throw new Error("beam strategies are run by cli/generate-beam.ts");
+};
+
+/**
+ * The strategy named by --strategy (default: sample, or greedy at temperature 0); refuses flags it does not
+ * take. The start function is null for beam and diverse-beam, which generate.ts hands to generate-beam.ts.
+ */
+export function pickStrategy(
+  values: Record<string, unknown>,
+  temperature: number,
+): [string, StrategyStart | null] {
   const name = str(values["strategy"]) ?? (temperature > 0 ? "sample" : "greedy");
-  const strategy = STRATEGIES[name];
+  const all = { ...STRATEGIES, ...SEQUENCE_STRATEGIES };
+  const strategy = all[name];
   if (!strategy)
-    throw new UsageError(`--strategy must be one of ${Object.keys(STRATEGIES).join(", ")}, got "${name}"`);
+    throw new UsageError(`--strategy must be one of ${Object.keys(all).join(", ")}, got "${name}"`);
   for (const flag of Object.keys(STRATEGY_FLAGS)) {
     if (flag === "strategy" || values[flag] === undefined || strategy.flags.includes(flag)) continue;
     const owners = Object.keys(STRATEGIES).filter((n) => STRATEGIES[n]!.flags.includes(flag));
     throw new UsageError(`--${flag} applies to --strategy ${owners.join(" or ")}, not ${name}`);
   }
-  return [name, strategy.prepare(values, temperature)];
+  return [name, name in SEQUENCE_STRATEGIES ? null : strategy.prepare(values, temperature)];
 }

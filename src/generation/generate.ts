@@ -1,5 +1,6 @@
 // The generation loop (mlx-lm's generate_step): prefill the prompt in one pass, then one token per step,
-// as an async generator. Stops on a stop token, the token budget, or the model's context length.
+// as an async generator. Stops on a stop token, the token budget, or the model's context length (unless the
+// cache evicts old positions: sliding window, attention sinks).
 
 import type { KVCache } from "../cache/kv-cache.js";
 import type { CausalLM } from "../models/model.js";
@@ -52,7 +53,7 @@ export async function* generateTokens(
   const ctx = { promptIds, generated };
   stats.promptTokens = promptIds.length;
   stats.cache = cache;
-  if (cache.length + promptIds.length > model.contextLength) {
+  if ((cache.evicts ? 0 : cache.length) + promptIds.length > model.contextLength) {
     throw new Error(
       `the prompt (${promptIds.length} tokens) does not fit the context length ${model.contextLength}`,
     );
@@ -73,7 +74,7 @@ export async function* generateTokens(
     stats.decodeMs = performance.now() - t0;
     yield next;
     if (i === max - 1) break;
-    if (cache.length >= model.contextLength) {
+    if (!cache.evicts && cache.length >= model.contextLength) {
       stats.finishReason = "context";
       break;
     }

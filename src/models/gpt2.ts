@@ -1,7 +1,8 @@
 // GPT-2 (Radford et al. 2019): learned positions, pre-LayerNorm blocks, fused qkv projection, GELU (tanh) MLP,
 // classifier tied to the token embedding. Weights use Hugging Face names; io/ turns Conv1D (in, out) into (out, in).
 
-import { F32KVCache, type KVCache } from "../cache/kv-cache.js";
+import { makeKVCache, type KVCacheOptions } from "../cache/factory.js";
+import type { KVCache } from "../cache/kv-cache.js";
 import { Embedding, LayerNorm, Linear } from "../nn/layers.js";
 import { Weights } from "../nn/weights.js";
 import * as ops from "../tensor/ops.js";
@@ -109,14 +110,17 @@ export class GPT2LMHeadModel implements CausalLM {
     return this.cfg.nPositions;
   }
 
-  newCache(): KVCache {
+  newCache(opts?: KVCacheOptions): KVCache {
     const c = this.cfg;
-    return new F32KVCache({
+    if (opts?.slidingWindow || opts?.attentionSinks)
+      throw new Error("GPT-2's learned positions end at n_positions: no sliding window or attention sinks");
+    const shape = {
       nLayers: c.nLayer,
       nKvHeads: c.nHead,
       headDim: c.nEmbd / c.nHead,
       maxLength: c.nPositions,
-    });
+    };
+    return makeKVCache(shape, opts);
   }
 
   forward(ids: readonly number[], cache: KVCache, opts: ForwardOptions = {}): Tensor {

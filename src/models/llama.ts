@@ -1,7 +1,8 @@
 // The Llama decoder (Touvron et al. 2023): RMSNorm, rotary positions, grouped-query attention and a SwiGLU MLP.
 // Also serves Mistral (sliding window), Qwen2 (q/k/v bias), SmolLM and TinyLlama. Weights use Hugging Face names.
 
-import { F32KVCache, type KVCache } from "../cache/kv-cache.js";
+import { makeKVCache, type KVCacheOptions } from "../cache/factory.js";
+import type { KVCache } from "../cache/kv-cache.js";
 import { Embedding, Linear, RMSNorm } from "../nn/layers.js";
 import { ropeInvFreq } from "../nn/rope.js";
 import { Weights } from "../nn/weights.js";
@@ -34,10 +35,10 @@ class LlamaAttention {
     const q = ops.rope(this.q_proj.forward(x).reshape([T, H, hd]), positions, this.invFreq); // (T, nh, hs)
     const k = ops.rope(this.k_proj.forward(x).reshape([T, KV, hd]), positions, this.invFreq); // (T, nkv, hs)
     const v = this.v_proj.forward(x).reshape([T, KV, hd]); // (T, nkv, hs)
-    const kv = cache.update(layer, k, v); // (S, nkv, hs)
+    const kv = cache.update(layer, k, v); // (S, nkv, hs), the last T rows the new ones
     const y = ops.attention(q, kv.k, kv.v, {
-      queryPos: positions[0]!,
-      window: this.cfg.slidingWindow,
+      queryPos: kv.k.shape[0]! - T,
+      window: kv.window ?? this.cfg.slidingWindow,
       scale: 1 / Math.sqrt(hd),
     }); // (T, nh, hs)
     return this.o_proj.forward(y.reshape([T, H * hd]));
@@ -120,14 +121,15 @@ export class LlamaForCausalLM implements CausalLM {
     return this.cfg.contextLength;
   }
 
-  newCache(): KVCache {
+  newCache(opts?: KVCacheOptions): KVCache {
     const c = this.cfg;
-    return new F32KVCache({
+    const shape = {
       nLayers: c.numLayers,
       nKvHeads: c.numKvHeads,
       headDim: c.headDim,
       maxLength: c.contextLength,
-    });
+    };
+    return makeKVCache(shape, opts, c.slidingWindow);
   }
 
   forward(ids: readonly number[], cache: KVCache, opts: ForwardOptions = {}): Tensor {

@@ -1,6 +1,7 @@
 // The small interface generation works against (mlx-lm's model contract): a causal LM that maps token
 // ids plus a KV cache to next-token logits. Generation never sees a concrete architecture.
 
+import type { KVCacheOptions } from "../cache/factory.js";
 import type { KVCache } from "../cache/kv-cache.js";
 import { hasFrames, inFrame } from "../tensor/storage.js";
 import { Tensor } from "../tensor/tensor.js";
@@ -17,8 +18,8 @@ export interface CausalLM {
   readonly architecture: string;
   readonly vocabSize: number;
   readonly contextLength: number;
-  /** A fresh, empty KV cache sized for this model. */
-  newCache(): KVCache;
+  /** A fresh, empty KV cache sized for this model (f32 by default; quantized, windowed, with sinks). */
+  newCache(opts?: KVCacheOptions): KVCache;
   /** Runs ids[0..T) at positions cache.length.., stores their keys/values, returns logits. */
   forward(ids: readonly number[], cache: KVCache, opts?: ForwardOptions): Tensor;
   /** Every stored weight, by checkpoint name (Hugging Face names and layouts). */
