@@ -8,6 +8,7 @@ import { loadModel } from "../models/load.js";
 import { isNonNegInt, isPosInt, num, parse, str, UsageError } from "./args.js";
 import { backendFlag } from "./backend-flag.js";
 import { BUNDLED_MODEL, BUNDLED_TOKENIZER } from "./defaults.js";
+import { speculativeRun, STRATEGY_FLAGS, STRATEGY_HELP, strategyPlan } from "./generate-speculative.js";
 
 export const GENERATE_HELP = `Usage: decoderkit generate [options] [--] [PROMPT]
 
@@ -25,7 +26,7 @@ Options:
   --top-p P              nucleus sampling threshold in (0, 1] (default 0.9)
   --seed S               random seed (default: from the clock; printed with --json)
   --stop TEXT            stop string (repeatable)
-  --backend NAME         reference | wasm (default: wasm where WebAssembly SIMD and shared memory
+${STRATEGY_HELP}  --backend NAME         reference | wasm (default: wasm where WebAssembly SIMD and shared memory
                          work, else reference); wasm loads the weights into its memory
   --threads N            threads for the wasm kernels (default: min(2, cores); capped at the cores;
                          1 starts no workers); the reference backend uses one
@@ -50,6 +51,7 @@ export async function generateCommand(argv: string[]): Promise<number> {
       threads: { type: "string" },
       backend: { type: "string" },
       json: { type: "boolean" },
+      ...STRATEGY_FLAGS,
     },
     1,
   );
@@ -59,7 +61,12 @@ export async function generateCommand(argv: string[]): Promise<number> {
   }
   const maxNewTokens =
     num(v["max-new-tokens"], "max-new-tokens", isNonNegInt, "a non-negative integer") ?? 256;
-  const temperature = num(v["temperature"], "temperature", (n) => n >= 0, "a number >= 0") ?? 1.0;
+  const plan = strategyPlan(v);
+  const temperature =
+    num(v["temperature"], "temperature", (n) => n >= 0, "a number >= 0") ??
+    (plan.strategy === "greedy" ? 0 : 1.0);
+  if (plan.strategy === "greedy" && temperature !== 0)
+    throw new UsageError("--strategy greedy needs --temperature 0");
   const topK = num(v["top-k"], "top-k", isPosInt, "a positive integer");
   const topP = num(v["top-p"], "top-p", (n) => n > 0 && n <= 1, "a number in (0, 1]") ?? 0.9;
   const seed =
@@ -97,7 +104,8 @@ export async function generateCommand(argv: string[]): Promise<number> {
       throw new UsageError("the prompt is empty and the model has no BOS token; give a prompt");
   }
 
-  const stats = emptyStats();
+  const spec = await speculativeRun(plan, model, active.allocator);
+  const stats = spec?.stats ?? emptyStats();
   const opts = {
     maxNewTokens,
     temperature,
@@ -106,6 +114,7 @@ export async function generateCommand(argv: string[]): Promise<number> {
     seed,
     stopTokens: loaded.stopTokens,
     stopStrings: (v["stop"] as string[] | undefined) ?? [],
+    tokens: spec?.tokens,
   };
   const tokens: number[] = [];
   let text = "";
@@ -135,6 +144,7 @@ export async function generateCommand(argv: string[]): Promise<number> {
       },
       kv_cache_bytes: stats.cache ? stats.cache.length * stats.cache.bytesPerToken : 0,
       kv_cache_bytes_per_token: stats.cache?.bytesPerToken ?? 0,
+      ...spec?.json(),
     };
     process.stdout.write(JSON.stringify(out) + "\n");
   } else {

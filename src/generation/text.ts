@@ -5,8 +5,18 @@ import type { CausalLM } from "../models/model.js";
 import { StreamDecoder, type Tokenizer } from "../tokenizers/tokenizer.js";
 import { emptyStats, generateTokens, type GenerateOptions, type GenerationStats } from "./generate.js";
 
+/** Where tokens come from: generateTokens, or a decoder with the same contract (e.g. speculative). */
+export type TokenSource = (
+  model: CausalLM,
+  promptIds: readonly number[],
+  opts: GenerateOptions,
+  stats: GenerationStats,
+) => AsyncGenerator<number, GenerationStats>;
+
 export interface TextGenerateOptions extends GenerateOptions {
   readonly stopStrings?: readonly string[];
+  /** Default generateTokens. */
+  readonly tokens?: TokenSource;
 }
 
 export interface TextChunk {
@@ -40,7 +50,7 @@ export async function* generateText(
   const stops = (opts.stopStrings ?? []).filter((s) => s.length > 0);
   const dec = new StreamDecoder(tokenizer, promptIds); // the prompt is context only, never emitted
   let pending = "";
-  const gen = generateTokens(model, promptIds, opts, stats);
+  const gen = (opts.tokens ?? generateTokens)(model, promptIds, opts, stats);
   for (;;) {
     const r = await gen.next();
     if (r.done) break;
