@@ -49,7 +49,9 @@ export class ModelDrafter implements Drafter {
   }
 
   prefill(promptIds: readonly number[]): void {
-    if (promptIds.length > 1) this.sync(promptIds.slice(0, -1));
+    // A prompt longer than the draft's context is never drafted for (propose returns nothing).
+    if (promptIds.length > 1 && promptIds.length - 1 <= this.model.contextLength)
+      this.sync(promptIds.slice(0, -1));
   }
 
   /** Brings the cache to hold exactly `ids` (trims what differs, forwards the rest); returns the last logits. */
