@@ -133,6 +133,7 @@ test("bad strategy flags give one line and exit 2; a draft with another vocabula
     2,
     /--draft-tokens must be a positive integer/,
   );
+  oneLineError(["bench", "--draft-tokens", "3"], 2, /need --speculative/);
 });
 
 test("bench: the speculative row on the tiny shape agrees with plain greedy", async () => {

@@ -36,8 +36,9 @@ Options:
   --vocab PATH           GGUF file whose 32000-token tokenizer.* metadata is embedded
                          (default ../shared/vocab/ggml-vocab-llama-spm.gguf beside the package)
   --seed S               weight and prompt seed (default 0)
-  --speculative          also time greedy speculative decoding on ${SPECULATIVE_SHAPE} (f32) with its own
-                         in-memory quantized copy as the draft: plain and speculative tok/s, speed-up, acceptance
+  --speculative          also time greedy speculative decoding on ${SPECULATIVE_SHAPE} (f32), drafting with its own
+                         in-memory quantized copy and with prompt lookup: plain and speculative tok/s, speed-up,
+                         acceptance, target passes, ms per plain step / draft / verification
   --draft-quant Q        --speculative draft weights: ${COPY_QUANTS.join(" or ")} (default q8_0)
   --draft-tokens N       --speculative tokens drafted per target pass (default 4)
   --json                 one JSON object per row instead of the table
@@ -102,6 +103,8 @@ export async function benchCommand(argv: string[]): Promise<number> {
   if (!isCopyQuant(draftQuant))
     throw new UsageError(`--draft-quant must be one of ${COPY_QUANTS.join(", ")}, got "${draftQuant}"`);
   const draftTokens = num(v["draft-tokens"], "draft-tokens", isPosInt, "a positive integer") ?? 4;
+  if (!v["speculative"] && (v["draft-quant"] !== undefined || v["draft-tokens"] !== undefined))
+    throw new UsageError("--draft-quant and --draft-tokens need --speculative");
 
   const ctx: ReportContext = {
     cores: os.cpus().length,
