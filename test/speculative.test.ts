@@ -24,11 +24,16 @@ import {
   verifySampled,
   type AcceptRule,
 } from "../src/generation/speculative-verify.js";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { normalizeHF } from "../src/io/checkpoint.js";
+import { readOnnxInitializers } from "../src/io/onnx.js";
+import { GPT2LMHeadModel } from "../src/models/gpt2.js";
 import { loadModel } from "../src/models/load.js";
 import type { CausalLM, ForwardOptions } from "../src/models/model.js";
 import { quantizedCopy } from "../src/models/quantized-copy.js";
 import { Tensor } from "../src/tensor/tensor.js";
-import { STORIES_BIN, STORIES_TOK } from "./helpers/paths.js";
+import { SHARED, STORIES_BIN, STORIES_TOK } from "./helpers/paths.js";
 
 // ---------------------------------------------------------------- fake models
 
@@ -387,4 +392,28 @@ test("stories260K: after sampled speculative decoding the target cache equals a 
   for (let i = 0; i < next.length; i++) assert.ok(Math.abs(next[i]! - fresh[i]!) < 1e-4, `logit ${i}`);
   // The draft's cache also holds only verified tokens.
   assert.ok(drafter.cache.length <= all.length);
+});
+
+test("tiny GPT-2: a q8_0 self-draft gives plain greedy's tokens (quantizedCopy is architecture-free)", async () => {
+  const fx = JSON.parse(fs.readFileSync("test/fixtures/gpt2-reference.json", "utf8")) as {
+    config: Record<string, unknown>;
+    weightSources: Record<string, string>;
+    cases: { prompt: number[] }[];
+  };
+  const init = readOnnxInitializers(path.join(SHARED, "models/tiny-random-gpt2-onnx/past.onnx"));
+  const hf = new Map<string, Tensor>();
+  for (const [name, src] of Object.entries(fx.weightSources))
+    if (name !== "lm_head.weight") hf.set(name, init.get(src)!); // tied to wte
+  const config = { ...fx.config, architectures: ["GPT2LMHeadModel"], model_type: "gpt2" };
+  const model = new GPT2LMHeadModel(config, normalizeHF(config, hf));
+  const draftModel = quantizedCopy(model, "q8_0");
+  assert.ok([...draftModel.weights.values()].some((t) => t.dtype === "q8_0"));
+  const prompt = fx.cases[0]!.prompt;
+  const plain = await collect(generateTokens(model, prompt, { maxNewTokens: 30 }));
+  const stats = emptySpeculativeStats();
+  const spec = await collect(
+    generateSpeculative(model, prompt, new ModelDrafter(draftModel), { maxNewTokens: 30 }, stats),
+  );
+  assert.deepEqual(spec, plain);
+  assert.ok(stats.targetForwards < 30);
 });
