@@ -39,7 +39,7 @@ async function timeSpeculative(
 export async function runSpeculative(job: EngineJob): Promise<EngineTimings> {
   const quant = job.draftQuant ?? "q8_0";
   if (!isCopyQuant(quant)) throw new Error(`draft quant must be q8_0 or q4_0, got ${quant}`);
-  const draftTokens = job.draftTokens ?? 4;
+  const draftTokens = job.draftTokens ?? 3;
   const { allocator, threads } = await activateBackend(job.backend as BackendName, job.threads);
   const loaded = await loadModel(job.modelPath, { allocator });
   const { model } = loaded;

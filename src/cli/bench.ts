@@ -40,7 +40,8 @@ Options:
                          in-memory quantized copy and with prompt lookup: plain and speculative tok/s, speed-up,
                          acceptance, target passes, ms per plain step / draft / verification
   --draft-quant Q        --speculative draft weights: ${COPY_QUANTS.join(" or ")} (default q8_0)
-  --draft-tokens N       --speculative tokens drafted per target pass (default 4)
+  --draft-tokens N       --speculative tokens drafted per target pass (default 3: the pass then scores 4
+                         positions, a whole block of the wasm kernel's 4-row product)
   --json                 one JSON object per row instead of the table
   -h, --help             this help
 `;
@@ -102,7 +103,7 @@ export async function benchCommand(argv: string[]): Promise<number> {
   const draftQuant = str(v["draft-quant"]) ?? "q8_0";
   if (!isCopyQuant(draftQuant))
     throw new UsageError(`--draft-quant must be one of ${COPY_QUANTS.join(", ")}, got "${draftQuant}"`);
-  const draftTokens = num(v["draft-tokens"], "draft-tokens", isPosInt, "a positive integer") ?? 4;
+  const draftTokens = num(v["draft-tokens"], "draft-tokens", isPosInt, "a positive integer") ?? 3;
   if (!v["speculative"] && (v["draft-quant"] !== undefined || v["draft-tokens"] !== undefined))
     throw new UsageError("--draft-quant and --draft-tokens need --speculative");
 

@@ -101,12 +101,14 @@ export async function* generateSpeculative(
   let stopped = false;
 
   // Prefill all but the last prompt token: every round forwards the pending (last) token with its drafts.
+  const draftForwards0 = drafter.forwards; // a drafter may be reused across generations
   let t0 = performance.now();
   if (promptIds.length > 1) {
     target.forward(promptIds.slice(0, -1), cache);
     stats.targetForwards++;
   }
   drafter.prefill?.(promptIds);
+  stats.draftForwards = drafter.forwards - draftForwards0;
   stats.prefillMs = performance.now() - t0;
   t0 = performance.now();
   try {
@@ -142,7 +144,7 @@ export async function* generateSpeculative(
         : verifySampled((i) => processedProbs(row(i), ctx.chain), drafts, proposal.probs, rng, rule);
       stats.drafted += drafts.length;
       stats.accepted += verdict.accepted;
-      stats.draftForwards = drafter.forwards;
+      stats.draftForwards = drafter.forwards - draftForwards0;
       cache.trim(drafts.length - verdict.accepted); // keep the pending token and the accepted drafts
       for (const t of [...drafts.slice(0, verdict.accepted), verdict.next]) {
         if (stop.has(t)) {
