@@ -34,6 +34,16 @@ export { loadTokenizer } from "./tokenizers/load.js";
 export { StreamDecoder, type Tokenizer } from "./tokenizers/tokenizer.js";
 export { generateTokens, type GenerateOptions, type GenerationStats } from "./generation/generate.js";
 export { generateText, type TextGenerateOptions, type TextChunk } from "./generation/text.js";
+export {
+  generateSpeculative,
+  emptySpeculativeStats,
+  acceptanceRate,
+  type SpeculativeOptions,
+  type SpeculativeStats,
+} from "./generation/speculative.js";
+export { ModelDrafter, type Drafter, type DraftProposal } from "./generation/speculative-draft.js";
+export { PromptLookupDrafter, lookupContinuation } from "./generation/prompt-lookup.js";
+export { quantizedCopy, type CopyQuant } from "./models/quantized-copy.js";
 export { Rng } from "./generation/rng.js";
 export { beamSearch, type BeamSearchOptions, type BeamSearchResult } from "./generation/beam.js";
 export { logSoftmax, sequenceScore } from "./generation/logprobs.js";

@@ -1,6 +1,6 @@
 // What one engine run is asked to do and what it reports back (passed as JSON to and from a child process).
 
-export type EngineName = "decoderkit" | "llamacpp";
+export type EngineName = "decoderkit" | "llamacpp" | "speculative";
 
 export interface EngineJob {
   readonly engine: EngineName;
@@ -13,6 +13,9 @@ export interface EngineJob {
   readonly repeat: number;
   /** decoderkit kernel backend name (ignored by llama.cpp). */
   readonly backend: string;
+  /** speculative: the draft's weight type (an in-memory copy of the model) and tokens drafted per pass. */
+  readonly draftQuant?: string;
+  readonly draftTokens?: number;
 }
 
 export interface EngineTimings {
@@ -27,6 +30,26 @@ export interface EngineTimings {
   readonly peakRssBytes: number;
   /** Engine details for the header, e.g. the llama.cpp release. */
   readonly info?: string;
+  /** speculative: the same greedy decode with each drafter (see speculative-run.ts). */
+  readonly speculative?: SpeculativeTimings[];
+}
+
+export interface SpeculativeTimings {
+  /** The drafter: a quantized copy's dtype ("q8_0", "q4_0") or "prompt-lookup". */
+  readonly draft: string;
+  readonly draftTokens: number;
+  /** Covers all decodeTokens + 1 tokens (the prompt pass leaves the last prompt token to the first round). */
+  readonly decodeMs: number;
+  readonly tokens: number[];
+  readonly drafted: number;
+  readonly accepted: number;
+  readonly targetForwards: number;
+  readonly draftForwards: number;
+  readonly rounds: number;
+  readonly draftMs: number;
+  readonly verifyMs: number;
+  /** Time to build the quantized draft (0 for prompt lookup). */
+  readonly draftBuildMs: number;
 }
 
 export type EngineResult =

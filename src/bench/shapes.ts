@@ -1,5 +1,5 @@
 // Model shapes the benchmark runs: published Llama sizes (llama2.c's stories15M / stories110M, TinyLlama-1.1B)
-// with random weights, plus a hidden `tiny` shape for tests.
+// with random weights (110m also in f32, the speculative benchmark's target), plus a hidden `tiny` shape for tests.
 
 export type BenchDType = "f32" | "q8_0";
 
@@ -44,6 +44,19 @@ export const SHAPES: readonly BenchShape[] = [
     vocab: 32000,
     ctx: 1024,
     dtype: "q8_0",
+  },
+  {
+    name: "110m-f32",
+    description: "stories110M",
+    dim: 768,
+    layers: 12,
+    heads: 12,
+    kvHeads: 12,
+    ffn: 2048,
+    vocab: 32000,
+    ctx: 1024,
+    dtype: "f32",
+    optIn: true,
   },
   {
     name: "1b",

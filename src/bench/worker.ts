@@ -5,6 +5,7 @@ import type { EngineJob, EngineResult, EngineTimings } from "./job.js";
 
 async function run(job: EngineJob): Promise<EngineTimings> {
   if (job.engine === "llamacpp") return (await import("./run-llamacpp.js")).runLlamaCpp(job);
+  if (job.engine === "speculative") return (await import("./speculative-run.js")).runSpeculative(job);
   return (await import("./run-decoderkit.js")).runDecoderkit(job);
 }
 

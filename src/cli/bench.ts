@@ -9,6 +9,8 @@ import { defaultCacheDir, defaultVocabPath, nodeLlamaCppVersion } from "../bench
 import { runBench } from "../bench/run.js";
 import { DEFAULT_SHAPES, parseShapes, SHAPES } from "../bench/shapes.js";
 import { formatTable, type ReportContext } from "../bench/table.js";
+import { formatSpeculativeTable, runSpeculativeBench, SPECULATIVE_SHAPE } from "../bench/speculative.js";
+import { COPY_QUANTS, isCopyQuant } from "../models/quantized-copy.js";
 import { isNonNegInt, isPosInt, num, parse, str, UsageError } from "./args.js";
 
 const shapeList = SHAPES.filter((s) => !s.hidden)
@@ -34,6 +36,12 @@ Options:
   --vocab PATH           GGUF file whose 32000-token tokenizer.* metadata is embedded
                          (default ../shared/vocab/ggml-vocab-llama-spm.gguf beside the package)
   --seed S               weight and prompt seed (default 0)
+  --speculative          also time greedy speculative decoding on ${SPECULATIVE_SHAPE} (f32), drafting with its own
+                         in-memory quantized copy and with prompt lookup: plain and speculative tok/s, speed-up,
+                         acceptance, target passes, ms per plain step / draft / verification
+  --draft-quant Q        --speculative draft weights: ${COPY_QUANTS.join(" or ")} (default q8_0)
+  --draft-tokens N       --speculative tokens drafted per target pass (default 3: the pass then scores 4
+                         positions, a whole block of the wasm kernel's 4-row product)
   --json                 one JSON object per row instead of the table
   -h, --help             this help
 `;
@@ -61,6 +69,9 @@ export async function benchCommand(argv: string[]): Promise<number> {
       vocab: { type: "string" },
       seed: { type: "string" },
       json: { type: "boolean" },
+      speculative: { type: "boolean" },
+      "draft-quant": { type: "string" },
+      "draft-tokens": { type: "string" },
     },
     0,
   );
@@ -89,6 +100,12 @@ export async function benchCommand(argv: string[]): Promise<number> {
   const cacheDir = path.resolve(str(v["cache-dir"]) ?? defaultCacheDir());
   const vocabPath = path.resolve(str(v["vocab"]) ?? defaultVocabPath());
   const json = v["json"] === true;
+  const draftQuant = str(v["draft-quant"]) ?? "q8_0";
+  if (!isCopyQuant(draftQuant))
+    throw new UsageError(`--draft-quant must be one of ${COPY_QUANTS.join(", ")}, got "${draftQuant}"`);
+  const draftTokens = num(v["draft-tokens"], "draft-tokens", isPosInt, "a positive integer") ?? 3;
+  if (!v["speculative"] && (v["draft-quant"] !== undefined || v["draft-tokens"] !== undefined))
+    throw new UsageError("--draft-quant and --draft-tokens need --speculative");
 
   const ctx: ReportContext = {
     cores: os.cpus().length,
@@ -114,5 +131,13 @@ export async function benchCommand(argv: string[]): Promise<number> {
     onRow: json ? (row) => process.stdout.write(JSON.stringify(row) + "\n") : undefined,
   });
   if (!json) process.stdout.write(formatTable(rows, ctx));
+  if (v["speculative"]) {
+    const spec = await runSpeculativeBench({
+      ...{ threads, promptTokens, decodeTokens, repeat, backend, cacheDir, vocabPath, seed },
+      ...{ draftQuant, draftTokens, onProgress: (line) => process.stderr.write(`bench: ${line}\n`) },
+      onRow: json ? (row) => process.stdout.write(JSON.stringify(row) + "\n") : undefined,
+    });
+    if (!json) process.stdout.write(formatSpeculativeTable(spec));
+  }
   return 0;
 }

@@ -153,6 +153,7 @@ export async function generateCommand(argv: string[]): Promise<number> {
       opts,
       temperatureGiven: v["temperature"] !== undefined,
       load: (p, tok) => loadModel(p, { tokenizer: tok, allocator: active.allocator }),
+      allocator: active.allocator,
     },
     stats,
   );

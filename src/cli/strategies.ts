@@ -10,7 +10,14 @@ import { mbrDecode, type MbrInfo } from "../generation/mbr.js";
 import type { LoadedModel } from "../models/load.js";
 import type { CausalLM } from "../models/model.js";
 import type { Tokenizer } from "../tokenizers/tokenizer.js";
+import type { Allocator } from "../tensor/storage.js";
 import { isPosInt, num, str, UsageError, type Options } from "./args.js";
+import {
+  promptLookupStrategy,
+  SPECULATIVE_FLAGS,
+  SPECULATIVE_HELP,
+  speculativeStrategy,
+} from "./generate-speculative.js";
 
 export interface StrategyInput {
   readonly model: CausalLM;
@@ -20,8 +27,10 @@ export interface StrategyInput {
   readonly opts: GenerateOptions;
   /** Whether --temperature was given (strategies that are greedy by default sample only then). */
   readonly temperatureGiven: boolean;
-  /** Loads a second model (the amateur) with the same backend. */
+  /** Loads a second model (an amateur or a draft) with the same backend. */
   readonly load: (path: string, tokenizer?: string) => Promise<LoadedModel>;
+  /** Where the backend wants weights (for models built in memory, e.g. a quantized draft). */
+  readonly allocator?: Allocator;
 }
 
 export interface StrategyRun {
@@ -46,10 +55,11 @@ export const STRATEGY_FLAGS: Options = {
   "contrastive-alpha": { type: "string" },
   "mbr-samples": { type: "string" },
   "mbr-metric": { type: "string" },
+  ...SPECULATIVE_FLAGS,
 };
 
-export const STRATEGY_HELP = `  --strategy NAME        greedy | sample | beam | diverse-beam | contrastive-search | contrastive | mbr
-                         (default: sample, or greedy with --temperature 0)
+export const STRATEGY_HELP = `  --strategy NAME        greedy | sample | beam | diverse-beam | contrastive-search | contrastive | mbr |
+                         speculative | prompt-lookup (default: sample, or greedy with --temperature 0)
   --penalty-alpha A      contrastive search degeneration penalty in [0, 1] (default 0.6);
                          its candidates are the --top-k most likely tokens (default 4)
   --amateur-model PATH   contrastive decoding: the weaker model (same vocabulary)
@@ -58,18 +68,24 @@ export const STRATEGY_HELP = `  --strategy NAME        greedy | sample | beam | 
                          greedy unless --temperature is given
   --mbr-samples N        MBR: number of sampled candidates (default 8)
   --mbr-metric NAME      MBR utility: bleu | chrf (default chrf)
-`;
+${SPECULATIVE_HELP}`;
 
 const round = (x: number): number => Math.round(x * 1e4) / 1e4;
 
 const greedy: Strategy = {
   flags: [],
-  prepare: () => async (i, stats) => {
-    return {
-      tokens: generateTokens(i.model, i.promptIds, { ...i.opts, temperature: 0 }, stats),
-      report: () => ({}),
-    };
+  prepare: (v, temperature) => {
+    if (v["temperature"] !== undefined && temperature !== 0)
+      throw new UsageError("--strategy greedy needs --temperature 0 (or none)");
+    return greedyStart;
   },
+};
+
+const greedyStart: StrategyStart = async (i, stats) => {
+  return {
+    tokens: generateTokens(i.model, i.promptIds, { ...i.opts, temperature: 0 }, stats),
+    report: () => ({}),
+  };
 };
 
 const sample: Strategy = {
@@ -180,6 +196,8 @@ export const STRATEGIES: Record<string, Strategy> = {
   "contrastive-search": contrastiveSearchStrategy,
   contrastive: contrastiveDecodingStrategy,
   mbr,
+  speculative: speculativeStrategy,
+  "prompt-lookup": promptLookupStrategy,
 };
 
 /** Strategies that print several sequences instead of streaming tokens (cli/generate-beam.ts runs them). */

@@ -5,8 +5,18 @@ import type { CausalLM } from "../models/model.js";
 import { StreamDecoder, type Tokenizer } from "../tokenizers/tokenizer.js";
 import { emptyStats, generateTokens, type GenerateOptions, type GenerationStats } from "./generate.js";
 
+/** Where tokens come from: generateTokens, or a decoder with the same contract (e.g. speculative). */
+export type TokenSource = (
+  model: CausalLM,
+  promptIds: readonly number[],
+  opts: GenerateOptions,
+  stats: GenerationStats,
+) => AsyncGenerator<number, GenerationStats>;
+
 export interface TextGenerateOptions extends GenerateOptions {
   readonly stopStrings?: readonly string[];
+  /** Default generateTokens. */
+  readonly tokens?: TokenSource;
 }
 
 export interface TextChunk {
@@ -37,7 +47,8 @@ export async function* generateText(
   opts: TextGenerateOptions = {},
   stats: GenerationStats = emptyStats(),
 ): AsyncGenerator<TextChunk, GenerationStats> {
-  return yield* streamText(tokenizer, promptIds, generateTokens(model, promptIds, opts, stats), opts, stats);
+  const gen = (opts.tokens ?? generateTokens)(model, promptIds, opts, stats);
+  return yield* streamText(tokenizer, promptIds, gen, opts, stats);
 }
 
 /** Text chunks of the tokens any strategy yields (`gen` must fill `stats`), cut at the first stop string. */
