@@ -7,6 +7,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { test } from "node:test";
 import { ensureBenchModel } from "../src/bench/model-file.js";
+import { formatPrefixTable, runPrefixBench } from "../src/bench/prefix.js";
 import { runBench, type BenchRow } from "../src/bench/run.js";
 import { parseShapes } from "../src/bench/shapes.js";
 import { formatTable } from "../src/bench/table.js";
@@ -158,4 +159,24 @@ test("bench: bad flags give one line and exit 2", () => {
   const help = runCli(["bench", "--help"]);
   assert.equal(help.code, 0);
   assert.match(help.stdout, /Usage: decoderkit bench/);
+});
+
+test("bench --prefix-reuse: the second request reuses all but the last 16 prompt tokens and picks the same token", async () => {
+  const rows = await runPrefixBench({
+    shapes: parseShapes("tiny"),
+    threads: [1],
+    promptTokens: 40,
+    backend: "reference",
+    cacheDir: tmpDir(),
+    vocabPath: VOCAB,
+    seed: 0,
+  });
+  assert.equal(rows.length, 1);
+  const r = rows[0]!;
+  assert.equal(r.prompt_tokens, 40);
+  assert.equal(r.shared_tokens, 24);
+  assert.equal(r.reused_tokens, 24);
+  assert.equal(r.same_first_token, true);
+  assert.ok(r.fresh_first_token_ms > 0 && r.reused_first_token_ms > 0 && r.saving > 0);
+  assert.match(formatPrefixTable(rows), /^tiny +1 +40 +24 /m);
 });

@@ -1,6 +1,6 @@
 // What one engine run is asked to do and what it reports back (passed as JSON to and from a child process).
 
-export type EngineName = "decoderkit" | "llamacpp" | "speculative";
+export type EngineName = "decoderkit" | "llamacpp" | "speculative" | "prefix";
 
 export interface EngineJob {
   readonly engine: EngineName;
@@ -16,6 +16,8 @@ export interface EngineJob {
   /** speculative: the draft's weight type (an in-memory copy of the model) and tokens drafted per pass. */
   readonly draftQuant?: string;
   readonly draftTokens?: number;
+  /** prefix: the last prefixSuffixTokens prompt ids differ between the two requests; the rest is shared. */
+  readonly prefixSuffixTokens?: number;
 }
 
 export interface EngineTimings {
@@ -32,6 +34,20 @@ export interface EngineTimings {
   readonly info?: string;
   /** speculative: the same greedy decode with each drafter (see speculative-run.ts). */
   readonly speculative?: SpeculativeTimings[];
+  /** prefix: time to first token with and without the shared prefix's cache (see prefix-run.ts). */
+  readonly prefix?: PrefixTimings;
+}
+
+export interface PrefixTimings {
+  readonly sharedTokens: number;
+  readonly promptTokens: number;
+  /** The request alone, on a fresh session. */
+  readonly freshFirstTokenMs: number;
+  /** The same request right after one sharing its first sharedTokens ids, on the same session. */
+  readonly reusedFirstTokenMs: number;
+  readonly reusedTokens: number;
+  /** Whether both runs picked the same first token. */
+  readonly sameToken: boolean;
 }
 
 export interface SpeculativeTimings {

@@ -6,6 +6,7 @@ import type { EngineJob, EngineResult, EngineTimings } from "./job.js";
 async function run(job: EngineJob): Promise<EngineTimings> {
   if (job.engine === "llamacpp") return (await import("./run-llamacpp.js")).runLlamaCpp(job);
   if (job.engine === "speculative") return (await import("./speculative-run.js")).runSpeculative(job);
+  if (job.engine === "prefix") return (await import("./prefix-run.js")).runPrefix(job);
   return (await import("./run-decoderkit.js")).runDecoderkit(job);
 }
 

@@ -10,6 +10,7 @@ import { runBench } from "../bench/run.js";
 import { DEFAULT_SHAPES, parseShapes, SHAPES } from "../bench/shapes.js";
 import { formatTable, type ReportContext } from "../bench/table.js";
 import { formatSpeculativeTable, runSpeculativeBench, SPECULATIVE_SHAPE } from "../bench/speculative.js";
+import { formatPrefixTable, runPrefixBench } from "../bench/prefix.js";
 import { COPY_QUANTS, isCopyQuant } from "../models/quantized-copy.js";
 import { isNonNegInt, isPosInt, num, parse, str, UsageError } from "./args.js";
 
@@ -39,6 +40,8 @@ Options:
   --speculative          also time greedy speculative decoding on ${SPECULATIVE_SHAPE} (f32), drafting with its own
                          in-memory quantized copy and with prompt lookup: plain and speculative tok/s, speed-up,
                          acceptance, target passes, ms per plain step / draft / verification
+  --prefix-reuse N       also time the first token of a Session request whose N-token prompt shares all but
+                         its last 16 tokens with the previous request, against a fresh session (on --shapes)
   --draft-quant Q        --speculative draft weights: ${COPY_QUANTS.join(" or ")} (default q8_0)
   --draft-tokens N       --speculative tokens drafted per target pass (default 3: the pass then scores 4
                          positions, a whole block of the wasm kernel's 4-row product)
@@ -70,6 +73,7 @@ export async function benchCommand(argv: string[]): Promise<number> {
       seed: { type: "string" },
       json: { type: "boolean" },
       speculative: { type: "boolean" },
+      "prefix-reuse": { type: "string" },
       "draft-quant": { type: "string" },
       "draft-tokens": { type: "string" },
     },
@@ -104,6 +108,12 @@ export async function benchCommand(argv: string[]): Promise<number> {
   if (!isCopyQuant(draftQuant))
     throw new UsageError(`--draft-quant must be one of ${COPY_QUANTS.join(", ")}, got "${draftQuant}"`);
   const draftTokens = num(v["draft-tokens"], "draft-tokens", isPosInt, "a positive integer") ?? 3;
+  const prefixTokens = num(
+    v["prefix-reuse"],
+    "prefix-reuse",
+    (n) => isPosInt(n) && n > 16,
+    "an integer > 16",
+  );
   if (!v["speculative"] && (v["draft-quant"] !== undefined || v["draft-tokens"] !== undefined))
     throw new UsageError("--draft-quant and --draft-tokens need --speculative");
 
@@ -138,6 +148,14 @@ export async function benchCommand(argv: string[]): Promise<number> {
       onRow: json ? (row) => process.stdout.write(JSON.stringify(row) + "\n") : undefined,
     });
     if (!json) process.stdout.write(formatSpeculativeTable(spec));
+  }
+  if (prefixTokens !== undefined) {
+    const pre = await runPrefixBench({
+      ...{ shapes, threads, promptTokens: prefixTokens, repeat, backend, cacheDir, vocabPath, seed },
+      onProgress: (line) => process.stderr.write(`bench: ${line}\n`),
+      onRow: json ? (row) => process.stdout.write(JSON.stringify(row) + "\n") : undefined,
+    });
+    if (!json) process.stdout.write(formatPrefixTable(pre));
   }
   return 0;
 }
