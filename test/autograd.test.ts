@@ -7,6 +7,7 @@ import "../src/backends/reference/index.js";
 import * as ag from "../src/autograd/index.js";
 import { ropeInvFreq } from "../src/nn/rope.js";
 import * as ops from "../src/tensor/ops.js";
+import { track } from "../src/tensor/grad.js";
 import { Tensor } from "../src/tensor/tensor.js";
 import { rng } from "./helpers/fixtures.js";
 import { gradcheck, randTensor } from "./helpers/gradcheck.js";
@@ -53,6 +54,11 @@ check("causalSelfAttention (GQA)", ([q, k, v]) => ag.causalSelfAttention(q!, k!,
   randTensor([1, 3, 1, 2], 27),
   randTensor([1, 3, 1, 2], 28),
 ]);
+check(
+  "causalSelfAttention with attention dropout (fixed seed)",
+  ([q, k, v]) => ag.causalSelfAttention(q!, k!, v!, { dropout: { p: 0.3, random: rng(8) } }),
+  [randTensor([2, 4, 2, 3], 60), randTensor([2, 4, 1, 3], 61), randTensor([2, 4, 1, 3], 62)],
+);
 check("reshape", ([x]) => ops.mul(ag.reshape(x!, [6, 2]), ag.reshape(x!, [6, 2])), [randTensor([3, 4], 29)]);
 check("narrow (middle dim)", ([x]) => ag.narrow(x!, 1, 1, 2), [randTensor([2, 4, 3], 30)]);
 check("transpose", ([x]) => ag.transpose(x!, 0, 2), [randTensor([2, 3, 4], 31)]);
@@ -70,6 +76,20 @@ check(
   [randTensor([2, 4], 34), randTensor([3, 4], 35), randTensor([3, 3], 36)],
 );
 
+test("the checker fails on a wrong gradient rule", () => {
+  ag.registerGradient("testTripleWrong", (grad) => [ag.scale(grad, 2.9)]);
+  const triple = (x: Tensor): Tensor =>
+    track(
+      Tensor.fromArray(
+        x.f32().map((v) => 3 * v),
+        x.shape,
+      ),
+      "testTripleWrong",
+      [x],
+    );
+  assert.throws(() => gradcheck(([x]) => triple(x!), [randTensor([3], 66)]), /analytic/);
+});
+
 test("dropout: eval mode and p = 0 pass the input through; training zeroes about p and scales by 1/(1-p)", () => {
   const x = randTensor([2000], 40);
   assert.equal(ag.dropout(x, 0.5, false, rng(1)), x);
@@ -83,6 +103,24 @@ test("dropout: eval mode and p = 0 pass the input through; training zeroes about
   assert.ok(zeros > 400 && zeros < 600, `${zeros} zeros`);
   assert.deepEqual(ag.dropout(x, 0.25, true, rng(1)).f32(), y);
   assert.throws(() => ag.dropout(x, 1, true, rng(1)), /probability/);
+});
+
+test("attention dropout: p = 0 equals the kernel path; p > 0 changes the output", () => {
+  const [q, k, v] = [
+    randTensor([1, 5, 2, 4], 63),
+    randTensor([1, 5, 2, 4], 64),
+    randTensor([1, 5, 2, 4], 65),
+  ];
+  const plain = ag.causalSelfAttention(q, k, v).f32();
+  assert.deepEqual(ag.causalSelfAttention(q, k, v, { dropout: { p: 0, random: rng(1) } }).f32(), plain);
+  const d = ag.causalSelfAttention(q, k, v, { dropout: { p: 0.5, random: rng(1) } }).f32();
+  assert.notDeepEqual(d, plain);
+  // Row 0 attends to itself only: its output is v[0] (kept, ×2) or zero (dropped).
+  for (let h = 0; h < 2; h++) {
+    const o = d.subarray(h * 4, h * 4 + 4);
+    const vv = v.f32().subarray(h * 4, h * 4 + 4);
+    assert.ok(o.every((x) => x === 0) || o.every((x, i) => Math.abs(x - 2 * vv[i]!) < 1e-6));
+  }
 });
 
 test("no graph is recorded in no-grad mode or without trainable inputs", () => {

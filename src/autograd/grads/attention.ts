@@ -6,7 +6,10 @@ import type { AttentionParams } from "../../tensor/backend.js";
 import { registerGradient } from "../../tensor/grad.js";
 import { Tensor } from "../../tensor/tensor.js";
 
-/** Adds the gradients of attention(q, k, v) for output gradient dout into dq, dk, dv (same layouts as the inputs). */
+/**
+ * Adds the gradients of attention(q, k, v) for output gradient dout into dq, dk, dv (same layouts as the inputs).
+ * `mask` (dropout on the probabilities, [T, nHeads, S] of 0 or 1/(1−p)) multiplies P where given.
+ */
 export function attentionBackward(
   q: Float32Array,
   k: Float32Array,
@@ -16,6 +19,7 @@ export function attentionBackward(
   dq: Float32Array,
   dk: Float32Array,
   dv: Float32Array,
+  mask: Float32Array | null = null,
 ): void {
   const { T, S, nHeads, nKvHeads, headDim: hd, queryPos, window, scale } = p;
   const group = nHeads / nKvHeads;
@@ -43,16 +47,18 @@ export function attentionBackward(
         sum += P[j]!;
       }
       let dot = 0;
+      const mo = (t * nHeads + h) * S;
       for (let j = first; j <= last; j++) {
         P[j]! /= sum;
+        const m = mask ? mask[mo + j]! : 1;
         const vo = j * kvStride + kh;
         let s = 0;
         for (let d = 0; d < hd; d++) {
           s += dout[qo + d]! * v[vo + d]!;
-          dv[vo + d]! += P[j]! * dout[qo + d]!;
+          dv[vo + d]! += P[j]! * m * dout[qo + d]!;
         }
-        dP[j] = s;
-        dot += P[j]! * s;
+        dP[j] = s * m;
+        dot += P[j]! * dP[j]!;
       }
       for (let j = first; j <= last; j++) {
         const ds = P[j]! * (dP[j]! - dot) * scale;
