@@ -7,6 +7,7 @@ import "../src/backends/reference/index.js";
 import * as ag from "../src/autograd/index.js";
 import { ropeInvFreq } from "../src/nn/rope.js";
 import * as ops from "../src/tensor/ops.js";
+import { matmulNN, matmulTN } from "../src/autograd/matmul.js";
 import { track } from "../src/tensor/grad.js";
 import { Tensor } from "../src/tensor/tensor.js";
 import { rng } from "./helpers/fixtures.js";
@@ -160,4 +161,32 @@ test("backward refuses outputs without a graph, non-scalar outputs without a gra
   assert.throws(() => ag.backward(y), /non-scalar/);
   assert.throws(() => ag.backward(y, Tensor.fromArray([1, 2, 3])), /does not match/);
   assert.throws(() => ag.param(Tensor.zeros([2], "i32")), /f32/);
+});
+
+test("the backward matmul helpers equal naive products on sizes that are not multiples of 4", () => {
+  const r = rng(70);
+  for (const [M, N, K] of [
+    [1, 1, 1],
+    [5, 7, 3],
+    [8, 4, 9],
+    [6, 13, 2],
+  ] as const) {
+    const a = Float32Array.from({ length: M * N }, () => r() - 0.5);
+    const b = Float32Array.from({ length: N * K }, () => r() - 0.5);
+    const c = Float32Array.from({ length: M * K }, () => r() - 0.5);
+    const nn = matmulNN(a, b, M, N, K);
+    const tn = matmulTN(a, c, M, N, K);
+    for (let m = 0; m < M; m++)
+      for (let k = 0; k < K; k++) {
+        let s = 0;
+        for (let n = 0; n < N; n++) s += a[m * N + n]! * b[n * K + k]!;
+        assert.ok(Math.abs(nn[m * K + k]! - s) < 1e-6);
+      }
+    for (let n = 0; n < N; n++)
+      for (let k = 0; k < K; k++) {
+        let s = 0;
+        for (let m = 0; m < M; m++) s += a[m * N + n]! * c[m * K + k]!;
+        assert.ok(Math.abs(tn[n * K + k]! - s) < 1e-6);
+      }
+  }
 });
