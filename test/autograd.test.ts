@@ -14,8 +14,9 @@ import { rng } from "./helpers/fixtures.js";
 import { gradcheck, randTensor } from "./helpers/gradcheck.js";
 
 function check(name: string, f: (x: Tensor[]) => Tensor, inputs: Tensor[], opts = {}): void {
-  test(`gradient of ${name}`, () => {
+  test(`gradient of ${name}`, (t) => {
     const r = gradcheck(f, inputs, opts);
+    t.diagnostic(`${r.checked} elements, max error ${r.maxError.toExponential(2)}`);
     assert.ok(r.checked > 0);
   });
 }

@@ -167,7 +167,7 @@ export class TrainableGPT2 {
     const drop = (x: Tensor, p: number) => dropout(x, p, training, random);
     const hd = D / H;
     const pos = Array.from({ length: B * T }, (_, i) => i % T);
-    const tok = ops.embedding(this.p("transformer.wte.weight"), ids); // (B·T, D)
+    const tok = ops.embedding(this.p("transformer.wte.weight"), Int32Array.from(ids)); // (B·T, D); a copy for backward
     let x = drop(ops.add(tok, ops.embedding(this.p("transformer.wpe.weight"), pos)), this.pdrop.embd);
     for (let l = 0; l < this.cfg.nLayer; l++) {
       const n = (s: string) => this.p(`transformer.h.${l}.${s}`);
