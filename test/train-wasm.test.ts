@@ -1,12 +1,21 @@
 // The GPT-2 training step against PyTorch's (test/fixtures/gpt2-train-step.json) with the wasm SIMD backend
 // active and the parameters in its arena, so that the forward pass runs the SIMD linear and attention kernels,
-// and with the backward matmuls on the SIMD linear too (linearMatmul).
+// and with the backward matmuls on the SIMD linear too (linearMatmul); op gradients with the wasm forward kernels.
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import "../src/backends/reference/index.js";
-import { backward, linearMatmul, loopMatmul, reshape, setMatmulKernels } from "../src/autograd/index.js";
+import {
+  backward,
+  causalSelfAttention,
+  linearMatmul,
+  loopMatmul,
+  reshape,
+  setMatmulKernels,
+} from "../src/autograd/index.js";
+import * as ops from "../src/tensor/ops.js";
+import { gradcheck, randTensor } from "./helpers/gradcheck.js";
 import { matmulNN, matmulTN } from "../src/autograd/matmul.js";
 import { rng } from "./helpers/fixtures.js";
 import { initWasmBackend } from "../src/backends/wasm/index.js";
@@ -93,5 +102,45 @@ test("linearMatmul (through the backend's linear) equals the loops, on wasm and 
   } finally {
     setBackend(before);
     setMatmulKernels(loopMatmul);
+  }
+});
+
+test("op gradients pass finite differences with the wasm kernels computing the forward (inputs in the arena)", () => {
+  const wasm = initWasmBackend();
+  const before = [backendName(), getAllocator()] as const;
+  setBackend("wasm");
+  setAllocator(wasm.arena);
+  try {
+    const cases: [string, (x: Tensor[]) => Tensor, Tensor[]][] = [
+      [
+        "linear",
+        ([x, w, b]) => ops.linear(x!, w!, b!),
+        [randTensor([3, 5], 1), randTensor([4, 5], 2), randTensor([4], 3)],
+      ],
+      [
+        "layerNorm",
+        ([x, w, b]) => ops.layerNorm(x!, w!, b!, 1e-5),
+        [randTensor([2, 9], 4), randTensor([9], 5), randTensor([9], 6)],
+      ],
+      ["rmsNorm", ([x, w]) => ops.rmsNorm(x!, w!, 1e-5), [randTensor([2, 9], 7), randTensor([9], 8)]],
+      ["gelu", ([x]) => ops.gelu(x!), [randTensor([11], 9, 2)]],
+      ["geluTanh", ([x]) => ops.geluTanh(x!), [randTensor([11], 10, 2)]],
+      ["silu", ([x]) => ops.silu(x!), [randTensor([11], 11, 2)]],
+      ["softmax", ([x]) => ops.softmax(x!), [randTensor([2, 7], 12, 2)]],
+      ["add", ([a, b]) => ops.add(a!, b!), [randTensor([6], 13), randTensor([6], 14)]],
+      ["mul", ([a, b]) => ops.mul(a!, b!), [randTensor([6], 15), randTensor([6], 16)]],
+      [
+        "causalSelfAttention",
+        ([q, k, v]) => causalSelfAttention(q!, k!, v!),
+        [randTensor([2, 3, 2, 4], 17), randTensor([2, 3, 1, 4], 18), randTensor([2, 3, 1, 4], 19)],
+      ],
+    ];
+    for (const [name, f, inputs] of cases) {
+      assert.ok(wasm.arena.offsetOf(inputs[0]!.f32()) >= 0, name);
+      assert.ok(gradcheck(f, inputs).checked > 0, name);
+    }
+  } finally {
+    setAllocator(before[1]);
+    setBackend(before[0]);
   }
 });
