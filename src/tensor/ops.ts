@@ -1,7 +1,8 @@
-// Op front-ends: check shapes, allocate outputs, call the active backend's kernel. Gradients (training)
-// attach here, one op at a time; inference runs these directly with no tape.
+// Op front-ends: check shapes, allocate outputs, call the active backend's kernel. Each output goes through
+// track() (tensor/grad.ts), which records a gradient node only in grad mode with an input that requires grad.
 
 import { kernels, type AttentionParams } from "./backend.js";
+import { track } from "./grad.js";
 import { activationAllocator } from "./storage.js";
 import { Tensor } from "./tensor.js";
 
@@ -35,14 +36,14 @@ export function linear(x: Tensor, w: Tensor, b: Tensor | null = null): Tensor {
   if (b && b.size !== N) throw new Error(`linear: bias [${b.shape}] vs ${N} outputs`);
   const out = output([...x.shape.slice(0, -1), N]);
   kernels().linear(f32(x, "linear"), M, K, w, b ? f32(b, "linear") : null, out.f32());
-  return out;
+  return track(out, "linear", [x, w, b]);
 }
 
 /** Rows `ids` of the table w [V, D] → [T, D]. */
 export function embedding(w: Tensor, ids: ArrayLike<number>): Tensor {
   const out = output([ids.length, w.shape[1]!]);
   kernels().embedding(w, ids, out.f32());
-  return out;
+  return track(out, "embedding", [w], ids);
 }
 
 export function rmsNorm(x: Tensor, w: Tensor, eps: number): Tensor {
@@ -50,7 +51,7 @@ export function rmsNorm(x: Tensor, w: Tensor, eps: number): Tensor {
   if (w.size !== D) throw new Error(`rmsNorm: weight of ${w.size} for rows of ${D}`);
   const out = output(x.shape);
   kernels().rmsnorm(f32(x, "rmsNorm"), M, D, f32(w, "rmsNorm"), eps, out.f32());
-  return out;
+  return track(out, "rmsNorm", [x, w], eps);
 }
 
 export function layerNorm(x: Tensor, w: Tensor, b: Tensor | null, eps: number): Tensor {
@@ -66,13 +67,13 @@ export function layerNorm(x: Tensor, w: Tensor, b: Tensor | null, eps: number): 
     eps,
     out.f32(),
   );
-  return out;
+  return track(out, "layerNorm", [x, w, b], eps);
 }
 
 function unary(name: "silu" | "gelu" | "geluTanh", x: Tensor): Tensor {
   const out = output(x.shape);
   kernels()[name](f32(x, name), out.f32());
-  return out;
+  return track(out, name, [x]);
 }
 
 export const silu = (x: Tensor): Tensor => unary("silu", x);
@@ -83,7 +84,7 @@ function binary(name: "add" | "mul", a: Tensor, b: Tensor): Tensor {
   if (a.size !== b.size) throw new Error(`${name}: shapes [${a.shape}] and [${b.shape}] differ`);
   const out = output(a.shape);
   kernels()[name](f32(a, name), f32(b, name), out.f32());
-  return out;
+  return track(out, name, [a, b]);
 }
 
 export const add = (a: Tensor, b: Tensor): Tensor => binary("add", a, b);
@@ -94,7 +95,7 @@ export function softmax(x: Tensor): Tensor {
   const [M, N] = rows(x);
   const out = copyOf(f32(x, "softmax"), x.shape);
   kernels().softmax(out.f32(), M, N);
-  return out;
+  return track(out, "softmax", [x]);
 }
 
 /** Rotary position embedding (Su et al. 2021), rotate-half layout, applied to x [T, nHeads, headDim] in a copy. */
@@ -105,7 +106,7 @@ export function rope(x: Tensor, positions: ArrayLike<number>, invFreq: Float32Ar
     throw new Error("rope: positions or frequencies do not fit");
   const out = copyOf(f32(x, "rope"), x.shape);
   kernels().rope(out.f32(), T, H, hd, positions, invFreq);
-  return out;
+  return track(out, "rope", [x], { positions, invFreq });
 }
 
 /** Causal attention of q [T, nHeads, hd] over cached k, v [S, nKvHeads, hd] → [T, nHeads, hd]. */
@@ -120,12 +121,7 @@ export function attention(
   if (k.shape[2] !== hd || v.shape[2] !== hd || v.shape[0] !== S)
     throw new Error("attention: q/k/v shapes disagree");
   const out = output([T, nHeads, hd]);
-  kernels().attention(
-    f32(q, "attention"),
-    f32(k, "attention"),
-    f32(v, "attention"),
-    { ...p, T, S, nHeads, nKvHeads, headDim: hd },
-    out.f32(),
-  );
-  return out;
+  const params: AttentionParams = { ...p, T, S, nHeads, nKvHeads, headDim: hd };
+  kernels().attention(f32(q, "attention"), f32(k, "attention"), f32(v, "attention"), params, out.f32());
+  return track(out, "attention", [q, k, v], params);
 }

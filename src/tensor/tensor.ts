@@ -16,9 +16,10 @@ export function contiguousStrides(shape: readonly number[]): number[] {
   return s;
 }
 
-/** Room for autograd: an op records how to push a gradient back to its inputs. */
+/** Autograd (tensor/grad.ts): an op records how to push a gradient back to its inputs (null: not a tensor input). */
 export interface GradNode {
-  readonly inputs: readonly Tensor[];
+  readonly op: string;
+  readonly inputs: readonly (Tensor | null)[];
   backward(grad: Tensor): (Tensor | null)[];
 }
 

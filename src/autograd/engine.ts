@@ -1,0 +1,95 @@
+// Reverse-mode differentiation over the graph that tracked ops record (tensor/grad.ts): a topological order from
+// the output, gradients pushed back node by node, and accumulated (+=) into the .grad of leaves that require grad,
+// so that calling backward on several micro-batches accumulates their gradients.
+
+import { noGrad } from "../tensor/grad.js";
+import { Tensor } from "../tensor/tensor.js";
+
+/** Inputs before outputs, over every tensor reachable from root through grad nodes. */
+function topoOrder(root: Tensor): Tensor[] {
+  const order: Tensor[] = [];
+  const seen = new Set<Tensor>();
+  const stack: [Tensor, number][] = [[root, 0]];
+  seen.add(root);
+  while (stack.length > 0) {
+    const top = stack[stack.length - 1]!;
+    const [t, i] = top;
+    const inputs = t.gradNode ? t.gradNode.inputs : [];
+    if (i < inputs.length) {
+      top[1]++;
+      const c = inputs[i];
+      if (c && c.requiresGrad && !seen.has(c)) {
+        seen.add(c);
+        stack.push([c, 0]);
+      }
+    } else {
+      stack.pop();
+      order.push(t);
+    }
+  }
+  return order;
+}
+
+function addInto(dst: Float32Array, src: Float32Array): void {
+  for (let i = 0; i < dst.length; i++) dst[i]! += src[i]!;
+}
+
+export interface BackwardOptions {
+  /** Keep the graph so that backward can run through it again (default: intermediate nodes are released). */
+  readonly retainGraph?: boolean;
+}
+
+/**
+ * Computes d(root)/d(leaf) for every leaf that requires grad and adds it to leaf.grad. root must hold one
+ * value unless `grad` (same shape as root) is given.
+ */
+export function backward(root: Tensor, grad: Tensor | null = null, opts: BackwardOptions = {}): void {
+  if (!root.requiresGrad)
+    throw new Error("backward: the tensor does not require grad (no graph was recorded)");
+  if (grad === null && root.size !== 1)
+    throw new Error(`backward: a gradient is needed for a non-scalar output [${root.shape}]`);
+  if (grad !== null && grad.size !== root.size)
+    throw new Error(`backward: gradient [${grad.shape}] does not match output [${root.shape}]`);
+  const seed = grad ? Float32Array.from(grad.f32()) : new Float32Array(1).fill(1);
+  const grads = new Map<Tensor, Float32Array>([[root, seed]]);
+  const order = topoOrder(root);
+  noGrad(() => {
+    for (let n = order.length - 1; n >= 0; n--) {
+      const t = order[n]!;
+      const g = grads.get(t);
+      if (!g) continue;
+      grads.delete(t);
+      const node = t.gradNode;
+      if (!node) {
+        if (t.grad === null) t.grad = Tensor.fromArray(g, t.shape);
+        else addInto(t.grad.f32(), g);
+        continue;
+      }
+      const inGrads = node.backward(Tensor.fromArray(g, t.shape));
+      node.inputs.forEach((x, i) => {
+        const gi = inGrads[i];
+        if (!x || !x.requiresGrad || !gi) return;
+        if (gi.size !== x.size)
+          throw new Error(
+            `autograd: ${node.op} gave a gradient of [${gi.shape}] for an input of [${x.shape}]`,
+          );
+        const prev = grads.get(x);
+        if (prev) addInto(prev, gi.f32());
+        else grads.set(x, Float32Array.from(gi.f32()));
+      });
+      if (!opts.retainGraph) t.gradNode = null;
+    }
+  });
+}
+
+/** Sets .grad of every tensor to null (PyTorch's zero_grad(set_to_none=True)). */
+export function zeroGrad(params: Iterable<Tensor>): void {
+  for (const p of params) p.grad = null;
+}
+
+/** A leaf parameter: marks t as requiring grad and returns it. */
+export function param(t: Tensor): Tensor {
+  if (t.dtype !== "f32") throw new Error(`param: trainable tensors must be f32, got ${t.dtype}`);
+  t.requiresGrad = true;
+  return t;
+}
