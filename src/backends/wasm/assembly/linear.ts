@@ -336,13 +336,17 @@ export function quantRowBytes(K: i32): usize {
 }
 
 /**
- * Bytes quantizeRows writes for x[M, K]: the M rows, then (M > 1) the scales and sums of every group of four
- * rows transposed, [group][block] × (4 f32 scales, 4 i32 8·Σq) (rows past M repeat row M - 1), so that the
- * M > 1 kernel corrects and scales four rows' block sums with one vector each.
+ * Bytes quantizeRows writes for x[M, K]: the M rows, then (M > 1) every group of four rows again, block by
+ * block: [group][block] × (four rows' 32 values, their 4 f32 scales, their 4 i32 8·Σq) (rows past M repeat row
+ * M - 1), so that the M > 1 kernel reads a group's block from one place and corrects and scales four rows'
+ * block sums with one vector each.
  */
+/** Bytes of one (group, block) of the grouped copy: four rows × 64, then 16 of scales and 16 of sums. */
+const GROUP_BLOCK: usize = 288;
+
 export function quantBytes(M: i32, K: i32): usize {
   const rows = <usize>M * quantRowBytes(K);
-  return M > 1 ? rows + (<usize>((M + 3) >> 2) * <usize>(K >> 5) << 5) : rows;
+  return M > 1 ? rows + <usize>((M + 3) >> 2) * <usize>(K >> 5) * GROUP_BLOCK : rows;
 }
 
 /**
@@ -388,16 +392,22 @@ export function quantizeRows(x: usize, M: i32, K: i32, out: usize): i32 {
     }
   }
   if (M > 1) {
-    const rb = quantRowBytes(K);
     const t = out + <usize>M * rb;
     for (let g = 0; g < (M + 3) >> 2; g++) {
       for (let r = 0; r < 4; r++) {
-        const ds = out + <usize>min(4 * g + r, M - 1) * rb + (<usize>K << 1);
+        const q = out + <usize>min(4 * g + r, M - 1) * rb;
+        const ds = q + (<usize>K << 1);
         const ss = ds + (<usize>nb << 2);
-        const tg = t + (<usize>g * <usize>nb << 5) + (<usize>r << 2);
-        for (let b = 0; b < nb; b++) {
-          store<f32>(tg + (<usize>b << 5), load<f32>(ds + (<usize>b << 2)));
-          store<i32>(tg + (<usize>b << 5), load<i32>(ss + (<usize>b << 2)), 16);
+        let tg = t + <usize>g * <usize>nb * GROUP_BLOCK;
+        for (let b = 0; b < nb; b++, tg += GROUP_BLOCK) {
+          const src = q + (<usize>b << 6);
+          const dst = tg + (<usize>r << 6);
+          v128.store(dst, v128.load(src));
+          v128.store(dst, v128.load(src, 16), 16);
+          v128.store(dst, v128.load(src, 32), 32);
+          v128.store(dst, v128.load(src, 48), 48);
+          store<f32>(tg + 256 + (<usize>r << 2), load<f32>(ds + (<usize>b << 2)));
+          store<i32>(tg + 272 + (<usize>r << 2), load<i32>(ss + (<usize>b << 2)));
         }
       }
     }
@@ -499,15 +509,8 @@ function storeLanes(v: v128, b: f32, out: usize, os: usize, n: i32): void {
 function groupDots(
   dtype: i32,
   w: usize,
-  x0: usize,
-  x1: usize,
-  x2: usize,
-  x3: usize,
-  x4: usize,
-  x5: usize,
-  x6: usize,
-  x7: usize,
-  dxT: usize,
+  g0: usize,
+  g1: usize,
   nb: i32,
   two: bool,
   b: f32,
@@ -517,10 +520,9 @@ function groupDots(
   n1: i32,
 ): void {
   const bs: usize = dtype == DT_Q8_0 ? 34 : 18;
-  const dxT4 = dxT + (<usize>nb << 5);
   let a0 = f32x4.splat(0);
   let a1 = f32x4.splat(0);
-  for (let k = 0; k < nb; k++, w += bs) {
+  for (let k = 0; k < nb; k++, w += bs, g0 += GROUP_BLOCK, g1 += GROUP_BLOCK) {
     let e0: v128;
     let e1: v128;
     let e2: v128;
@@ -541,45 +543,43 @@ function groupDots(
       e3 = i16x8.shr_u(q, 12);
     }
     const dw = f32x4.splat(tabHalf(load<u16>(w)));
-    const xo = <usize>k << 6;
-    const so = <usize>k << 5;
     let s = hsum4(
-      wdot32(e0, e1, e2, e3, x0 + xo),
-      wdot32(e0, e1, e2, e3, x1 + xo),
-      wdot32(e0, e1, e2, e3, x2 + xo),
-      wdot32(e0, e1, e2, e3, x3 + xo),
+      wdot32(e0, e1, e2, e3, g0),
+      wdot32(e0, e1, e2, e3, g0 + 64),
+      wdot32(e0, e1, e2, e3, g0 + 128),
+      wdot32(e0, e1, e2, e3, g0 + 192),
     );
-    if (dtype != DT_Q8_0) s = i32x4.sub(s, v128.load(dxT + so, 16));
-    a0 = f32x4.add(a0, f32x4.mul(f32x4.convert_i32x4_s(s), f32x4.mul(v128.load(dxT + so), dw)));
+    if (dtype != DT_Q8_0) s = i32x4.sub(s, v128.load(g0, 272));
+    a0 = f32x4.add(a0, f32x4.mul(f32x4.convert_i32x4_s(s), f32x4.mul(v128.load(g0, 256), dw)));
     if (two) {
       let s4 = hsum4(
-        wdot32(e0, e1, e2, e3, x4 + xo),
-        wdot32(e0, e1, e2, e3, x5 + xo),
-        wdot32(e0, e1, e2, e3, x6 + xo),
-        wdot32(e0, e1, e2, e3, x7 + xo),
+        wdot32(e0, e1, e2, e3, g1),
+        wdot32(e0, e1, e2, e3, g1 + 64),
+        wdot32(e0, e1, e2, e3, g1 + 128),
+        wdot32(e0, e1, e2, e3, g1 + 192),
       );
-      if (dtype != DT_Q8_0) s4 = i32x4.sub(s4, v128.load(dxT4 + so, 16));
-      a1 = f32x4.add(a1, f32x4.mul(f32x4.convert_i32x4_s(s4), f32x4.mul(v128.load(dxT4 + so), dw)));
+      if (dtype != DT_Q8_0) s4 = i32x4.sub(s4, v128.load(g1, 272));
+      a1 = f32x4.add(a1, f32x4.mul(f32x4.convert_i32x4_s(s4), f32x4.mul(v128.load(g1, 256), dw)));
     }
   }
   storeLanes(a0, b, out, os, n0);
   if (two) storeLanes(a1, b, out + 4 * os, os, n1);
 }
 
-function groupDotsQ8x8(w: usize, x0: usize, x1: usize, x2: usize, x3: usize, x4: usize, x5: usize, x6: usize, x7: usize, dxT: usize, nb: i32, b: f32, out: usize, os: usize, n0: i32, n1: i32): void {
-  groupDots(DT_Q8_0, w, x0, x1, x2, x3, x4, x5, x6, x7, dxT, nb, true, b, out, os, n0, n1);
+function groupDotsQ8x8(w: usize, g0: usize, g1: usize, nb: i32, b: f32, out: usize, os: usize, n0: i32, n1: i32): void {
+  groupDots(DT_Q8_0, w, g0, g1, nb, true, b, out, os, n0, n1);
 }
 
-function groupDotsQ8x4(w: usize, x0: usize, x1: usize, x2: usize, x3: usize, dxT: usize, nb: i32, b: f32, out: usize, os: usize, n0: i32): void {
-  groupDots(DT_Q8_0, w, x0, x1, x2, x3, x3, x3, x3, x3, dxT, nb, false, b, out, os, n0, 0);
+function groupDotsQ8x4(w: usize, g0: usize, nb: i32, b: f32, out: usize, os: usize, n0: i32): void {
+  groupDots(DT_Q8_0, w, g0, g0, nb, false, b, out, os, n0, 0);
 }
 
-function groupDotsQ4x8(w: usize, x0: usize, x1: usize, x2: usize, x3: usize, x4: usize, x5: usize, x6: usize, x7: usize, dxT: usize, nb: i32, b: f32, out: usize, os: usize, n0: i32, n1: i32): void {
-  groupDots(DT_Q4_0, w, x0, x1, x2, x3, x4, x5, x6, x7, dxT, nb, true, b, out, os, n0, n1);
+function groupDotsQ4x8(w: usize, g0: usize, g1: usize, nb: i32, b: f32, out: usize, os: usize, n0: i32, n1: i32): void {
+  groupDots(DT_Q4_0, w, g0, g1, nb, true, b, out, os, n0, n1);
 }
 
-function groupDotsQ4x4(w: usize, x0: usize, x1: usize, x2: usize, x3: usize, dxT: usize, nb: i32, b: f32, out: usize, os: usize, n0: i32): void {
-  groupDots(DT_Q4_0, w, x0, x1, x2, x3, x3, x3, x3, x3, dxT, nb, false, b, out, os, n0, 0);
+function groupDotsQ4x4(w: usize, g0: usize, nb: i32, b: f32, out: usize, os: usize, n0: i32): void {
+  groupDots(DT_Q4_0, w, g0, g0, nb, false, b, out, os, n0, 0);
 }
 
 /**
@@ -620,33 +620,22 @@ export function linear(
       return;
     }
     // groups of four rows (m0 is a multiple of 4: tasks.ts splits M in fours), the last one padded
-    const dxT = xq + <usize>M * qb;
-    const gs = <usize>nb << 5;
+    const grouped = xq + <usize>M * qb;
+    const gs = <usize>nb * GROUP_BLOCK;
     for (let c0 = m0; c0 < m1; c0 += CHUNK) {
       const c1 = min(m1, c0 + CHUNK);
       for (let n = n0; n < n1; n++) {
         const wr = w + <usize>n * rb;
         const b: f32 = bias ? load<f32>(bias + (<usize>n << 2)) : 0;
         for (let m = c0; m < c1; m += 8) {
-          const two = m + 4 < c1;
-          const last = M - 1; // rows past M (padding of the last group) repeat the last row
-          const x0 = xq + <usize>m * qb;
-          const x1 = xq + <usize>min(m + 1, last) * qb;
-          const x2 = xq + <usize>min(m + 2, last) * qb;
-          const x3 = xq + <usize>min(m + 3, last) * qb;
-          const t = dxT + <usize>(m >> 2) * gs;
+          const g0 = grouped + <usize>(m >> 2) * gs;
           const o = out + ((<usize>m * N + n) << 2);
           const r0 = min(4, c1 - m);
-          if (two) {
-            const x4 = xq + <usize>min(m + 4, last) * qb;
-            const x5 = xq + <usize>min(m + 5, last) * qb;
-            const x6 = xq + <usize>min(m + 6, last) * qb;
-            const x7 = xq + <usize>min(m + 7, last) * qb;
-            const r1 = min(4, c1 - m - 4);
-            if (dtype == DT_Q8_0) groupDotsQ8x8(wr, x0, x1, x2, x3, x4, x5, x6, x7, t, nb, b, o, os, r0, r1);
-            else groupDotsQ4x8(wr, x0, x1, x2, x3, x4, x5, x6, x7, t, nb, b, o, os, r0, r1);
-          } else if (dtype == DT_Q8_0) groupDotsQ8x4(wr, x0, x1, x2, x3, t, nb, b, o, os, r0);
-          else groupDotsQ4x4(wr, x0, x1, x2, x3, t, nb, b, o, os, r0);
+          if (m + 4 < c1) {
+            if (dtype == DT_Q8_0) groupDotsQ8x8(wr, g0, g0 + gs, nb, b, o, os, r0, min(4, c1 - m - 4));
+            else groupDotsQ4x8(wr, g0, g0 + gs, nb, b, o, os, r0, min(4, c1 - m - 4));
+          } else if (dtype == DT_Q8_0) groupDotsQ8x4(wr, g0, nb, b, o, os, r0);
+          else groupDotsQ4x4(wr, g0, nb, b, o, os, r0);
         }
       }
     }
