@@ -8,26 +8,13 @@ function siluv(x: v128): v128 {
 
 /** out[i] = x[i] / (1 + exp(-x[i])) for i < n; out may be x. */
 export function silu(x: usize, n: i32, out: usize): void {
-  let i = 0;
-  for (; i + 4 <= n; i += 4) {
-    const o = <usize>i << 2;
-    v128.store(out + o, siluv(v128.load(x + o)));
-  }
-  const rest = n - i;
-  if (rest <= 0) return;
-  // the tail (1 to 3 elements) through one vector, so that every element sees the same approximation
-  const p = x + (<usize>i << 2);
-  const q = out + (<usize>i << 2);
-  let v = f32x4.replace_lane(f32x4.splat(0), 0, load<f32>(p));
-  if (rest > 1) v = f32x4.replace_lane(v, 1, load<f32>(p, 4));
-  if (rest > 2) v = f32x4.replace_lane(v, 2, load<f32>(p, 8));
-  v = siluv(v);
-  store<f32>(q, f32x4.extract_lane(v, 0));
-  if (rest > 1) store<f32>(q, f32x4.extract_lane(v, 1), 4);
-  if (rest > 2) store<f32>(q, f32x4.extract_lane(v, 2), 8);
+  map(x, n, out, SILU);
 }
 
-/** Applies f to n floats at x into out (out may be x); the 1-3 tail elements go through one padded vector. */
+/**
+ * Applies the activation `kind` to n floats at x into out (out may be x); the 1-3 tail elements go through one
+ * padded vector, so that every element sees the same approximation.
+ */
 @inline
 function map(x: usize, n: i32, out: usize, kind: i32): void {
   let i = 0;
@@ -50,6 +37,7 @@ function map(x: usize, n: i32, out: usize, kind: i32): void {
 
 const GELU_ERF: i32 = 0;
 const GELU_TANH: i32 = 1;
+const SILU: i32 = 2;
 
 /** erf(x) by the Chebyshev fit the reference uses (Numerical Recipes' erfc, |error| < 1.2e-7), four lanes. */
 function erfv(x: v128): v128 {
@@ -76,6 +64,7 @@ const K_TANH: f32 = 0.7978845608028654; // sqrt(2 / pi)
 
 @inline
 function unary(kind: i32, x: v128): v128 {
+  if (kind == SILU) return siluv(x);
   const half = f32x4.mul(f32x4.splat(0.5), x);
   if (kind == GELU_ERF) return f32x4.mul(half, f32x4.add(f32x4.splat(1), erfv(f32x4.mul(x, f32x4.splat(SQRT1_2)))));
   // tanh(u) = 1 - 2 / (exp(2u) + 1), exact at both saturations (exp is clamped, not infinite)
