@@ -26,8 +26,8 @@ random-weight Llama GGUF files written by decoderkit and cached in --cache-dir.
 Options:
   --shapes LIST          comma-separated shapes, or "all" (default ${DEFAULT_SHAPES.join(",")})
                          shapes: ${shapeList}
-  --threads LIST         thread counts, e.g. 1,2, for both engines (default 1; decoderkit's wasm backend
-                         caps it at the cores, the reference backend uses one)
+  --threads LIST         thread counts for both engines (default 1,2 capped at the cores; decoderkit's
+                         wasm backend caps each at the cores, the reference backend uses one)
   --prompt-tokens N      prompt length including BOS (default 32)
   --decode-tokens N      greedy decode steps after the prompt (default 64)
   --repeat N             timed passes per engine after the warm-up; the fastest is shown (default 1)
@@ -89,7 +89,7 @@ export async function benchCommand(argv: string[]): Promise<number> {
   } catch (e) {
     throw new UsageError(`--shapes: ${(e as Error).message}`);
   }
-  const threads = intList(v["threads"], "threads", [1]);
+  const threads = intList(v["threads"], "threads", os.availableParallelism() > 1 ? [1, 2] : [1]);
   const promptTokens = num(v["prompt-tokens"], "prompt-tokens", isPosInt, "a positive integer") ?? 32;
   const decodeTokens = num(v["decode-tokens"], "decode-tokens", isNonNegInt, "a non-negative integer") ?? 64;
   const repeat = num(v["repeat"], "repeat", isPosInt, "a positive integer") ?? 1;
