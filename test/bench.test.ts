@@ -14,7 +14,7 @@ import { formatTable } from "../src/bench/table.js";
 import { runCli, SHARED, tmpDir } from "./helpers/paths.js";
 
 const VOCAB = path.join(SHARED, "vocab/ggml-vocab-llama-spm.gguf");
-const ARGS = ["--shapes", "tiny", "--prompt-tokens", "8", "--decode-tokens", "3"];
+const ARGS = ["--shapes", "tiny", "--threads", "1", "--prompt-tokens", "8", "--decode-tokens", "3"];
 
 const NUMBER_FIELDS = [
   "params",
