@@ -82,6 +82,8 @@ test("bad strategy and processor values give one line naming the flag and exit 2
   usageError(["--logit-bias", "3:x"], /--logit-bias must be ID:BIAS pairs/);
   usageError(["--logit-bias", "3"], /--logit-bias must be ID:BIAS pairs/);
   usageError(["--logit-bias", "9999:1"], /--logit-bias: token 9999 is not below the vocabulary size 512/);
+  usageError(["--forced-bos-id", "x"], /--forced-bos-id must be a token id/);
+  usageError(["--forced-eos-id", "512"], /--forced-eos-id: token 512 is not below the vocabulary size 512/);
 });
 
 test("greedy by --strategy or by --temperature 0 is the same run; --json names the strategy", () => {
@@ -91,6 +93,19 @@ test("greedy by --strategy or by --temperature 0 is the same run; --json names t
   assert.deepEqual(b.tokens, a.tokens);
   const s = json(["--seed", "5", "--top-k", "20"]);
   assert.deepEqual(s.strategy, { name: "sample", temperature: 1, top_k: 20, top_p: 0.9 });
+});
+
+test("--forced-bos-id and --forced-eos-id fix the first and the last new token", () => {
+  const plain = json(["--temperature", "0", "--max-new-tokens", "6", "Once upon a time"]);
+  const forced = json([
+    ...["--temperature", "0", "--max-new-tokens", "6", "--forced-bos-id", "300"],
+    ...["--forced-eos-id", "301", "Once upon a time"],
+  ]);
+  const t = forced.tokens as number[];
+  assert.equal(t.length, 6);
+  assert.equal(t[0], 300);
+  assert.equal(t[5], 301);
+  assert.notEqual((plain.tokens as number[])[0], 300);
 });
 
 test("--bad-words and --logit-bias keep a token out of greedy output; penalties are seeded", () => {

@@ -14,6 +14,8 @@ export const PROCESSOR_FLAGS: Options = {
   "bad-words": { type: "string" },
   "min-new-tokens": { type: "string" },
   "logit-bias": { type: "string" },
+  "forced-bos-id": { type: "string" },
+  "forced-eos-id": { type: "string" },
 };
 
 export const PROCESSOR_HELP = `  --min-p P              drop tokens below P times the top probability, P in [0, 1] (sampling)
@@ -26,6 +28,8 @@ export const PROCESSOR_HELP = `  --min-p P              drop tokens below P time
                          tokenizer encodes text; GPT-2 BPE needs a leading space for mid-text words)
   --min-new-tokens N     no end-of-sequence token before N new tokens
   --logit-bias ID:BIAS,...  add BIAS to token ID's logit (-inf bans it)
+  --forced-bos-id ID     the first new token is ID
+  --forced-eos-id ID     the last new token (at --max-new-tokens) is ID
 `;
 
 function parseBias(s: string): Map<number, number> {
@@ -58,6 +62,8 @@ export function processorFlags(
       "a non-negative integer",
     ),
     minNewTokens: num(v["min-new-tokens"], "min-new-tokens", isNonNegInt, "a non-negative integer"),
+    forcedBosId: num(v["forced-bos-id"], "forced-bos-id", isNonNegInt, "a token id"),
+    forcedEosId: num(v["forced-eos-id"], "forced-eos-id", isNonNegInt, "a token id"),
   };
   const biasText = str(v["logit-bias"]);
   const bias = biasText === undefined ? undefined : parseBias(biasText);
@@ -68,6 +74,13 @@ export function processorFlags(
     for (const id of bias?.keys() ?? []) {
       if (id >= vocabSize)
         throw new UsageError(`--logit-bias: token ${id} is not below the vocabulary size ${vocabSize}`);
+    }
+    for (const [flag, id] of [
+      ["forced-bos-id", o.forcedBosId],
+      ["forced-eos-id", o.forcedEosId],
+    ] as const) {
+      if (id !== undefined && id >= vocabSize)
+        throw new UsageError(`--${flag}: token ${id} is not below the vocabulary size ${vocabSize}`);
     }
     const badWords = words?.map((w) => {
       const ids = tokenizer.encode(w);
