@@ -68,6 +68,23 @@ test("the learning rate follows warmup then cosine, as nanoGPT's get_lr", () => 
   assert.ok(Math.abs(lr(2000) - 1e-4) < 1e-15);
 });
 
+test("two accumulated micro-batches of 2 make the same step as one batch of 4 (the same windows)", () => {
+  const one = new Trainer(model(0), split, { ...OPTS, steps: 3, batch: 4, gradAccum: 1 });
+  const acc = new Trainer(model(0), split, { ...OPTS, steps: 3, batch: 2, gradAccum: 2 });
+  while (!one.done) {
+    const [a, b] = [one.trainStep(), acc.trainStep()];
+    assert.ok(Math.abs(a - b) < 1e-5, `loss ${a} vs ${b}`);
+    assert.ok(
+      Math.abs(one.gradNorm - acc.gradNorm) < 1e-4 * one.gradNorm,
+      `${one.gradNorm} vs ${acc.gradNorm}`,
+    );
+  }
+  for (const [name, p] of one.model.params) {
+    const q = acc.model.params.get(name)!.f32();
+    p.f32().forEach((v, i) => assert.ok(Math.abs(v - q[i]!) < 1e-5, `${name}[${i}]: ${v} vs ${q[i]}`));
+  }
+});
+
 test("evaluating between steps does not change training", () => {
   const a = new Trainer(model(), split, OPTS);
   const b = new Trainer(model(), split, OPTS);

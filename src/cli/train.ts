@@ -259,8 +259,10 @@ async function trainLoop(
     );
   };
   const evaluate = (): EvalResult => {
+    const t0 = performance.now();
     const e = trainer.evaluate();
-    log(`step ${e.step}: train loss ${e.train.toFixed(4)}, val loss ${e.val.toFixed(4)}`);
+    const s = ((performance.now() - t0) / 1000).toFixed(1);
+    log(`step ${e.step}: train loss ${e.train.toFixed(4)}, val loss ${e.val.toFixed(4)} (${s} s)`);
     save();
     return e;
   };

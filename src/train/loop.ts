@@ -73,6 +73,8 @@ export class Trainer {
   step = 0;
   readonly losses: number[] = [];
   readonly evals: EvalResult[] = [];
+  /** Global gradient norm of the last step, before clipping. */
+  gradNorm = NaN;
   private readonly dataRng: Rng;
 
   constructor(
@@ -124,7 +126,7 @@ export class Trainer {
       backward(gradAccum > 1 ? scale(loss, 1 / gradAccum) : loss);
     }
     noGrad(() => {
-      if (gradClip > 0) clipGradNorm(params, gradClip);
+      this.gradNorm = clipGradNorm(params, gradClip > 0 ? gradClip : Infinity);
       this.opt.lr = this.schedule(this.step);
       this.opt.step();
     });
