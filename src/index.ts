@@ -66,3 +66,19 @@ export { SGD, Adam, AdamW, Optimizer, clipGradNorm, scaleGrads, decayGroups } fr
 export { constantLr, warmupCosine, inverseSqrt, type Schedule } from "./train/schedules.js";
 export { TrainableGPT2, gpt2HFConfig, type GPT2TrainConfig } from "./train/gpt2.js";
 export { saveHFModel } from "./train/save.js";
+export { CharTokenizer } from "./train/data/char-tokenizer.js";
+export { splitTrainVal, sampleBatch, type Batch, type Split } from "./train/data/batches.js";
+export {
+  Trainer,
+  lrSchedule,
+  type TrainLoopOptions,
+  type TrainerState,
+  type EvalResult,
+} from "./train/loop.js";
+export {
+  saveTrainingCheckpoint,
+  loadTrainingCheckpoint,
+  restoreTrainer,
+  type TrainingCheckpoint,
+} from "./train/checkpoint.js";
+export { lossCurveSvg, type LossCurves } from "./train/plot.js";

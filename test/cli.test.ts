@@ -7,7 +7,7 @@ import { test } from "node:test";
 import { runCli, SHARED, STORIES_BIN, TINY_LLAMA_GGUF, tmpDir } from "./helpers/paths.js";
 
 test("--help works for every command", () => {
-  for (const cmd of ["generate", "eval", "tokenize", "inspect", "convert"]) {
+  for (const cmd of ["generate", "eval", "tokenize", "inspect", "convert", "train"]) {
     const r = runCli([cmd, "--help"]);
     assert.equal(r.code, 0, cmd);
     assert.match(r.stdout, new RegExp(`Usage: decoderkit ${cmd}`));

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// The decoderkit command line: generate, eval, tokenize, inspect, convert, bench. Errors print one line and exit non-zero.
+// The decoderkit command line: generate, eval, tokenize, inspect, convert, bench, train. Errors print one line and exit non-zero.
 
 import "../backends/reference/index.js";
 import { UsageError } from "./args.js";
@@ -9,6 +9,7 @@ import { evalCommand } from "./eval.js";
 import { generateCommand } from "./generate.js";
 import { inspectCommand } from "./inspect.js";
 import { tokenizeCommand } from "./tokenize.js";
+import { trainCommand } from "./train.js";
 
 const HELP = `Usage: decoderkit <command> [options]
 
@@ -18,6 +19,7 @@ Commands:
   tokenize   token ids of a text
   inspect    architecture, parameters, dtypes and memory of a checkpoint
   convert    write a checkpoint as a Hugging Face safetensors folder or a GGUF file
+  train      train a character-level GPT-2 on a text file (nanoGPT's recipe)
   bench      decoderkit's prefill and decode speed beside llama.cpp's on random-weight Llama models
 
 Run "decoderkit <command> --help" for a command's options.
@@ -30,6 +32,7 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
   inspect: inspectCommand,
   convert: convertCommand,
   bench: benchCommand,
+  train: trainCommand,
 };
 
 async function main(argv: string[]): Promise<number> {

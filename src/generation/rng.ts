@@ -30,6 +30,19 @@ export class Rng {
     return r;
   }
 
+  /** The generator's four state words (for checkpoints). */
+  getState(): number[] {
+    return [...this.s];
+  }
+
+  /** Restores a state from getState(). */
+  setState(state: readonly number[]): void {
+    if (state.length !== 4 || !state.every((v) => Number.isInteger(v) && v >= 0 && v <= 0xffffffff))
+      throw new Error("Rng: a state is four unsigned 32-bit integers");
+    if (state.every((v) => v === 0)) throw new Error("Rng: the all-zero state is not allowed");
+    this.s.set(state);
+  }
+
   /** Uniform float in [0, 1) with 32 random bits. */
   next(): number {
     return this.nextU32() / 4294967296;
