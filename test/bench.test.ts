@@ -8,6 +8,7 @@ import * as path from "node:path";
 import { test } from "node:test";
 import { ensureBenchModel } from "../src/bench/model-file.js";
 import { formatPrefixTable, runPrefixBench } from "../src/bench/prefix.js";
+import { formatTrainTable, runTrainBench } from "../src/bench/train.js";
 import { runBench, type BenchRow } from "../src/bench/run.js";
 import { parseShapes } from "../src/bench/shapes.js";
 import { formatTable } from "../src/bench/table.js";
@@ -179,4 +180,17 @@ test("bench --prefix-reuse: the second request reuses all but the last 16 prompt
   assert.equal(r.same_first_token, true);
   assert.ok(r.fresh_first_token_ms > 0 && r.reused_first_token_ms > 0 && r.saving > 0);
   assert.match(formatPrefixTable(rows), /^tiny +1 +40 +24 /m);
+});
+
+test("bench --train: decoderkit's training steps of the nanoGPT shape, beside PyTorch's where it runs", async () => {
+  const rows = await runTrainBench({ threads: [1], steps: 1, backend: "wasm" });
+  assert.equal(rows.length, 1);
+  const r = rows[0]!;
+  assert.equal(r.steps, 1);
+  assert.ok(r.ms_per_iter > 0 && r.tokens_per_s > 0);
+  // Random data over 65 symbols from nanoGPT's initialisation: the loss starts near ln 65 = 4.17.
+  assert.ok(Math.abs(r.first_loss - Math.log(65)) < 0.5, `first loss ${r.first_loss}`);
+  if (r.pytorch_error === null) assert.ok(r.pytorch_ms_per_iter! > 0 && r.ms_ratio! > 0);
+  else assert.match(r.pytorch_error, /PyTorch not available/);
+  assert.match(formatTrainTable(rows), /^gpt 4x128 ctx64 b12 +1 /m);
 });

@@ -1,6 +1,6 @@
 // What one engine run is asked to do and what it reports back (passed as JSON to and from a child process).
 
-export type EngineName = "decoderkit" | "llamacpp" | "speculative" | "prefix";
+export type EngineName = "decoderkit" | "llamacpp" | "speculative" | "prefix" | "train";
 
 export interface EngineJob {
   readonly engine: EngineName;
@@ -18,6 +18,8 @@ export interface EngineJob {
   readonly draftTokens?: number;
   /** prefix: the last prefixSuffixTokens prompt ids differ between the two requests; the rest is shared. */
   readonly prefixSuffixTokens?: number;
+  /** train: timed optimizer steps after the warm-up. */
+  readonly trainSteps?: number;
 }
 
 export interface EngineTimings {
@@ -36,6 +38,15 @@ export interface EngineTimings {
   readonly speculative?: SpeculativeTimings[];
   /** prefix: time to first token with and without the shared prefix's cache (see prefix-run.ts). */
   readonly prefix?: PrefixTimings;
+  /** train: milliseconds per optimizer step (see train-run.ts). */
+  readonly train?: TrainTimings;
+}
+
+export interface TrainTimings {
+  readonly steps: number;
+  readonly msPerStep: number;
+  readonly firstLoss: number;
+  readonly lastLoss: number;
 }
 
 export interface PrefixTimings {

@@ -7,6 +7,7 @@ async function run(job: EngineJob): Promise<EngineTimings> {
   if (job.engine === "llamacpp") return (await import("./run-llamacpp.js")).runLlamaCpp(job);
   if (job.engine === "speculative") return (await import("./speculative-run.js")).runSpeculative(job);
   if (job.engine === "prefix") return (await import("./prefix-run.js")).runPrefix(job);
+  if (job.engine === "train") return (await import("./train-run.js")).runTrainSpeed(job);
   return (await import("./run-decoderkit.js")).runDecoderkit(job);
 }
 

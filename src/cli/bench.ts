@@ -11,6 +11,7 @@ import { DEFAULT_SHAPES, parseShapes, SHAPES } from "../bench/shapes.js";
 import { formatTable, type ReportContext } from "../bench/table.js";
 import { formatSpeculativeTable, runSpeculativeBench, SPECULATIVE_SHAPE } from "../bench/speculative.js";
 import { formatPrefixTable, runPrefixBench } from "../bench/prefix.js";
+import { formatTrainTable, runTrainBench } from "../bench/train.js";
 import { COPY_QUANTS, isCopyQuant } from "../models/quantized-copy.js";
 import { isNonNegInt, isPosInt, num, parse, str, UsageError } from "./args.js";
 
@@ -24,7 +25,7 @@ Measures decoderkit's prefill and decode speed beside llama.cpp's (through node-
 random-weight Llama GGUF files written by decoderkit and cached in --cache-dir.
 
 Options:
-  --shapes LIST          comma-separated shapes, or "all" (default ${DEFAULT_SHAPES.join(",")})
+  --shapes LIST          comma-separated shapes, "all", or "none" (default ${DEFAULT_SHAPES.join(",")})
                          shapes: ${shapeList}
   --threads LIST         thread counts for both engines (default 1,2 capped at the cores; decoderkit's
                          wasm backend caps each at the cores, the reference backend uses one)
@@ -42,6 +43,8 @@ Options:
                          acceptance, target passes, ms per plain step / draft / verification
   --prefix-reuse N       also time the first token of a Session request whose N-token prompt shares all but
                          its last 16 tokens with the previous request, against a fresh session (on --shapes)
+  --train N              also time N training steps of nanoGPT's Shakespeare-char CPU shape in decoderkit
+                         and in PyTorch (tools/nanogpt_torch_speed.py, /usr/bin/python3), per thread count
   --draft-quant Q        --speculative draft weights: ${COPY_QUANTS.join(" or ")} (default q8_0)
   --draft-tokens N       --speculative tokens drafted per target pass (default 3: the pass then scores 4
                          positions, a whole block of the wasm kernel's 4-row product)
@@ -74,6 +77,7 @@ export async function benchCommand(argv: string[]): Promise<number> {
       json: { type: "boolean" },
       speculative: { type: "boolean" },
       "prefix-reuse": { type: "string" },
+      train: { type: "string" },
       "draft-quant": { type: "string" },
       "draft-tokens": { type: "string" },
     },
@@ -85,7 +89,8 @@ export async function benchCommand(argv: string[]): Promise<number> {
   }
   let shapes;
   try {
-    shapes = parseShapes(str(v["shapes"]) ?? DEFAULT_SHAPES.join(","));
+    const list = str(v["shapes"]) ?? DEFAULT_SHAPES.join(",");
+    shapes = list === "none" ? [] : parseShapes(list);
   } catch (e) {
     throw new UsageError(`--shapes: ${(e as Error).message}`);
   }
@@ -108,6 +113,7 @@ export async function benchCommand(argv: string[]): Promise<number> {
   if (!isCopyQuant(draftQuant))
     throw new UsageError(`--draft-quant must be one of ${COPY_QUANTS.join(", ")}, got "${draftQuant}"`);
   const draftTokens = num(v["draft-tokens"], "draft-tokens", isPosInt, "a positive integer") ?? 3;
+  const trainSteps = num(v["train"], "train", isPosInt, "a positive integer");
   const prefixTokens = num(
     v["prefix-reuse"],
     "prefix-reuse",
@@ -140,7 +146,7 @@ export async function benchCommand(argv: string[]): Promise<number> {
     onProgress: (line) => process.stderr.write(`bench: ${line}\n`),
     onRow: json ? (row) => process.stdout.write(JSON.stringify(row) + "\n") : undefined,
   });
-  if (!json) process.stdout.write(formatTable(rows, ctx));
+  if (!json && shapes.length) process.stdout.write(formatTable(rows, ctx));
   if (v["speculative"]) {
     const spec = await runSpeculativeBench({
       ...{ threads, promptTokens, decodeTokens, repeat, backend, cacheDir, vocabPath, seed },
@@ -148,6 +154,14 @@ export async function benchCommand(argv: string[]): Promise<number> {
       onRow: json ? (row) => process.stdout.write(JSON.stringify(row) + "\n") : undefined,
     });
     if (!json) process.stdout.write(formatSpeculativeTable(spec));
+  }
+  if (trainSteps !== undefined) {
+    const tr = await runTrainBench({
+      ...{ threads, steps: trainSteps, backend },
+      onProgress: (line) => process.stderr.write(`bench: ${line}\n`),
+      onRow: json ? (row) => process.stdout.write(JSON.stringify(row) + "\n") : undefined,
+    });
+    if (!json) process.stdout.write(formatTrainTable(tr));
   }
   if (prefixTokens !== undefined) {
     const pre = await runPrefixBench({
