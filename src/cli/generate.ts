@@ -30,6 +30,7 @@ Options:
   --top-p P              nucleus sampling threshold in (0, 1] (default 0.9)
   --seed S               random seed (default: from the clock; printed with --json)
   --stop TEXT            stop string (repeatable)
+  --context-shift        at the context length, re-run the last half context and go on (default: stop)
 ${STRATEGY_HELP}${BEAM_HELP}${PROCESSOR_HELP}${KV_HELP}  --backend NAME         reference | wasm (default: wasm where WebAssembly SIMD and shared memory
                          work, else reference); wasm loads the weights into its memory
   --threads N            threads for the wasm kernels (default: min(2, cores); capped at the cores;
@@ -55,6 +56,7 @@ export async function generateCommand(argv: string[]): Promise<number> {
       threads: { type: "string" },
       backend: { type: "string" },
       json: { type: "boolean" },
+      "context-shift": { type: "boolean" },
       ...STRATEGY_FLAGS,
       ...BEAM_FLAGS,
       ...PROCESSOR_FLAGS,
@@ -143,6 +145,7 @@ export async function generateCommand(argv: string[]): Promise<number> {
     seed,
     stopTokens: loaded.stopTokens,
     ...processors(tokenizer, model.vocabSize),
+    contextShift: v["context-shift"] === true,
     ...(kvGiven ? { cache: newCacheFromFlags(model, cacheOptions) } : {}),
   };
   const run = await startStrategy(

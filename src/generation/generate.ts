@@ -1,6 +1,6 @@
 // The generation loop (mlx-lm's generate_step): prefill the prompt in one pass, then one token per step,
 // as an async generator. Stops on a stop token, the token budget, or the model's context length (unless the
-// cache evicts old positions: sliding window, attention sinks).
+// cache evicts old positions, sliding window or attention sinks, or `contextShift` re-runs the recent tokens).
 
 import type { KVCache } from "../cache/kv-cache.js";
 import type { CausalLM } from "../models/model.js";
@@ -14,6 +14,12 @@ export interface GenerateOptions extends SamplerOptions {
   readonly stopTokens?: readonly number[];
   /** A cache to continue from; by default a fresh one. */
   readonly cache?: KVCache;
+  /**
+   * When the cache is full (a cache that does not evict), keep going: drop the cache and run the last half
+   * context of tokens (prompt and output) again, as llama.cpp's context shift and nanoGPT's sampling crop do.
+   * Default false: generation ends with finish reason "context".
+   */
+  readonly contextShift?: boolean;
 }
 
 export type FinishReason = "stop" | "length" | "context";
@@ -75,8 +81,16 @@ export async function* generateTokens(
     yield next;
     if (i === max - 1) break;
     if (!cache.evicts && cache.length >= model.contextLength) {
-      stats.finishReason = "context";
-      break;
+      if (!opts.contextShift) {
+        stats.finishReason = "context";
+        break;
+      }
+      // keep the last half context (at least the new token) and run it again on an emptied cache
+      const history = [...promptIds, ...generated];
+      const keep = history.slice(-Math.max(1, Math.floor(model.contextLength / 2)));
+      cache.trim(cache.length);
+      logits = model.forward(keep, cache).f32();
+      continue;
     }
     logits = model.forward([next], cache).f32();
   }
