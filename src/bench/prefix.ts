@@ -3,25 +3,17 @@
 // KV cache) against the same request on a fresh session, in one child process per shape and thread count.
 
 import { runInChild } from "./child.js";
+import { columns } from "./table.js";
 import { ensureBenchModel } from "./model-file.js";
-import { benchPrompt } from "./run.js";
+import { benchPrompt, type BenchCommon } from "./run.js";
 import type { BenchShape } from "./shapes.js";
 
 export const PREFIX_SUFFIX_TOKENS = 16;
 
-export interface PrefixBenchOptions {
+/** promptTokens: the whole prompt of the second request (the shared prefix is all but its last 16 tokens), at
+ * most the shape's context length - 2. */
+export interface PrefixBenchOptions extends BenchCommon<PrefixRow> {
   readonly shapes: readonly BenchShape[];
-  readonly threads: readonly number[];
-  /** The whole prompt of the second request (the shared prefix is all but its last 16 tokens), at most the
-   * shape's context length - 2. */
-  readonly promptTokens: number;
-  readonly repeat?: number;
-  readonly backend: string;
-  readonly cacheDir: string;
-  readonly vocabPath: string;
-  readonly seed: number;
-  readonly onProgress?: (line: string) => void;
-  readonly onRow?: (row: PrefixRow) => void;
 }
 
 export interface PrefixRow {
@@ -110,16 +102,12 @@ export function formatPrefixTable(rows: readonly PrefixRow[]): string {
     `${r.saving.toFixed(1)}x`,
     r.same_first_token ? "yes" : "no",
   ]);
-  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
-  const line = (cells: string[]): string =>
-    cells.map((c, i) => (i < 1 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join("  ");
   return [
     "",
     `prefix reuse (a Session's second request shares all but its last ${PREFIX_SUFFIX_TOKENS} prompt tokens with ` +
       `the first; TTFT = time to the first new token, fresh = the same request on a new session):`,
     "",
-    line(head),
-    ...body.map(line),
+    ...columns(head, body, 1),
     "",
   ].join("\n");
 }

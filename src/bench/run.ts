@@ -7,12 +7,11 @@ import type { EngineJob, EngineName, EngineResult, EngineTimings } from "./job.j
 import { ensureBenchModel } from "./model-file.js";
 import { paramCount, type BenchShape } from "./shapes.js";
 
-export interface BenchOptions {
-  readonly shapes: readonly BenchShape[];
+/** What every benchmark part takes: thread counts, the backend, where models are kept, and the reporting hooks. */
+export interface BenchCommon<Row> {
   readonly threads: readonly number[];
   /** Prompt length including BOS. */
   readonly promptTokens: number;
-  readonly decodeTokens: number;
   /** Timed passes per engine run (after one warm-up); the fastest is reported. Default 1. */
   readonly repeat?: number;
   readonly backend: string;
@@ -21,7 +20,12 @@ export interface BenchOptions {
   readonly seed: number;
   /** Progress lines (model generation, each engine run). */
   readonly onProgress?: (line: string) => void;
-  readonly onRow?: (row: BenchRow) => void;
+  readonly onRow?: (row: Row) => void;
+}
+
+export interface BenchOptions extends BenchCommon<BenchRow> {
+  readonly shapes: readonly BenchShape[];
+  readonly decodeTokens: number;
 }
 
 export interface BenchRow {

@@ -3,27 +3,19 @@
 // Greedy only: random weights give flat distributions, so sampled acceptance would say nothing about real models.
 
 import { runInChild } from "./child.js";
+import { columns } from "./table.js";
 import { ensureBenchModel } from "./model-file.js";
-import { benchPrompt } from "./run.js";
+import { benchPrompt, type BenchCommon } from "./run.js";
 import { SHAPES, type BenchShape } from "./shapes.js";
 
 export const SPECULATIVE_SHAPE = "110m-f32";
 
-export interface SpeculativeBenchOptions {
+export interface SpeculativeBenchOptions extends BenchCommon<SpeculativeRow> {
   /** Default SPECULATIVE_SHAPE (tests pass the tiny one). */
   readonly shape?: BenchShape;
-  readonly threads: readonly number[];
-  readonly promptTokens: number;
   readonly decodeTokens: number;
-  readonly repeat?: number;
-  readonly backend: string;
-  readonly cacheDir: string;
-  readonly vocabPath: string;
-  readonly seed: number;
   readonly draftQuant: string;
   readonly draftTokens: number;
-  readonly onProgress?: (line: string) => void;
-  readonly onRow?: (row: SpeculativeRow) => void;
 }
 
 export interface SpeculativeRow {
@@ -161,9 +153,6 @@ export function formatSpeculativeTable(rows: readonly SpeculativeRow[]): string 
     r.verify_ms_per_round.toFixed(1),
     `${r.agree_tokens}/${r.compared_tokens}`,
   ]);
-  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
-  const line = (cells: string[]): string =>
-    cells.map((c, i) => (i < 2 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join("  ");
   return [
     "",
     `speculative decoding (greedy, as random weights give flat distributions; target = the random ${r0.shape} ` +
@@ -171,8 +160,7 @@ export function formatSpeculativeTable(rows: readonly SpeculativeRow[]): string 
       `target pass; ${r0.decode_tokens + 1} tokens after a ${r0.prompt_tokens}-token prompt; step ms = mean plain ` +
       `decode step; draft / verify ms = mean per speculative round; agree = leading tokens equal to plain greedy):`,
     "",
-    line(head),
-    ...body.map(line),
+    ...columns(head, body, 2),
     "",
   ].join("\n");
 }

@@ -18,6 +18,14 @@ const fmt = (x: number | null, digits = 1): string => (x === null ? "-" : x.toFi
 const mb = (b: number | null): string => (b === null ? "-" : (b / 1e6).toFixed(0));
 const params = (n: number): string => (n >= 1e9 ? `${(n / 1e9).toFixed(2)}B` : `${(n / 1e6).toFixed(1)}M`);
 
+/** A header and rows padded to each column's widest cell: the first `left` columns to the left, the rest right. */
+export function columns(head: readonly string[], body: readonly string[][], left: number): string[] {
+  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
+  const line = (cells: readonly string[]): string =>
+    cells.map((c, i) => (i < left ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join("  ");
+  return [line(head), ...body.map(line)];
+}
+
 /** Columns padded to their widest cell (text left, numbers right), under group labels spanning columns. */
 function layout(
   groups: readonly [first: number, span: number, label: string][],

@@ -6,6 +6,7 @@ import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { runInChild } from "./child.js";
+import { columns } from "./table.js";
 import { packageRoot } from "./paths.js";
 import { TRAIN_SHAPE } from "./train-run.js";
 
@@ -117,17 +118,13 @@ export function formatTrainTable(rows: readonly TrainRow[]): string {
     r.ms_ratio === null ? "-" : r.ms_ratio.toFixed(2),
     r.tokens_per_s.toFixed(0),
   ]);
-  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
-  const line = (cells: string[]): string =>
-    cells.map((c, i) => (i < 1 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join("  ");
   const errors = [...new Set(rows.map((r) => r.pytorch_error).filter((e): e is string => e !== null))];
   return [
     "",
     `training speed (nanoGPT's Shakespeare-char CPU recipe shape, AdamW with clipping, random data, ${rows[0]!.steps} ` +
       "steps after a warm-up; ratio = decoderkit ms / PyTorch ms, lower is better):",
     "",
-    line(head),
-    ...body.map(line),
+    ...columns(head, body, 1),
     ...errors.map((e) => `(${e})`),
     "",
   ].join("\n");

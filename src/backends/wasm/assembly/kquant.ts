@@ -9,6 +9,7 @@
 // group is an integer dot (i32x4.dot_i16x8_s) scaled by d·sc·dx, minus dmin·m·dx·Σxq for Q4_K (M > 1: on a row
 // expanded to int16 in rowbuf). Loop bodies stay small: V8 issues all loads of a body first, spilling the rest.
 
+import { absMax32, hsumI32, invScale, roundScaled } from "./xquant";
 import { halfToF32, hsum } from "./half";
 import {
   dot1,
@@ -54,28 +55,19 @@ export function quantizeRowsK(x: usize, M: i32, K: i32, out: usize): i32 {
     const ss = ds + (<usize>nb << 2);
     let xb = x + <usize>m * (<usize>K << 2);
     for (let b = 0; b < nb; b++, xb += 128) {
-      let mx = f32x4.splat(0);
-      for (let j = 0; j < 8; j++) mx = f32x4.max(mx, f32x4.abs(v128.load(xb + (<usize>j << 4))));
-      const amax = max(
-        max(f32x4.extract_lane(mx, 0), f32x4.extract_lane(mx, 1)),
-        max(f32x4.extract_lane(mx, 2), f32x4.extract_lane(mx, 3)),
-      );
+      const amax = absMax32(xb);
       finite = finite && amax < Infinity; // false for +inf and NaN
       const d: f32 = amax / 127;
-      const id = f32x4.splat(d > 0 ? <f32>1 / d : 0);
+      const id = invScale(d);
       const qb = q + (<usize>b << 6);
       let sum = i16x8.splat(0); // four values of at most 127 per lane
       for (let j = 0; j < 4; j++) {
         const o = <usize>j << 5;
-        const i0 = i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.mul(v128.load(xb + o), id)));
-        const i1 = i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.mul(v128.load(xb + o, 16), id)));
-        const v = i16x8.narrow_i32x4_s(i0, i1);
+        const v = i16x8.narrow_i32x4_s(roundScaled(v128.load(xb + o), id), roundScaled(v128.load(xb + o, 16), id));
         v128.store(qb + (<usize>j << 4), v);
         sum = i16x8.add(sum, v);
       }
-      const s = i32x4.extadd_pairwise_i16x8_s(sum);
-      const total =
-        i32x4.extract_lane(s, 0) + i32x4.extract_lane(s, 1) + i32x4.extract_lane(s, 2) + i32x4.extract_lane(s, 3);
+      const total = hsumI32(i32x4.extadd_pairwise_i16x8_s(sum));
       store<f32>(ds + (<usize>b << 2), d);
       store<f32>(ss + (<usize>b << 2), d * <f32>total);
     }

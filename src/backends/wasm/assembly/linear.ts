@@ -9,6 +9,7 @@
 
 import { bf16ToF32, bf16ToF32x4, finiteHalfToF32x4, halfToF32, halfToF32x4, hsum, tabHalf } from "./half";
 import { DT_Q4_K, DT_Q6_K, linearK } from "./kquant";
+import { absMax32, hsumI32, invScale, roundScaled } from "./xquant";
 
 export const DT_F32: i32 = 0;
 export const DT_F16: i32 = 1;
@@ -363,23 +364,18 @@ export function quantizeRows(x: usize, M: i32, K: i32, out: usize): i32 {
     const ds = q + (<usize>K << 1);
     let xb = x + <usize>m * (<usize>K << 2);
     for (let b = 0; b < nb; b++, xb += 128) {
-      let mx = f32x4.splat(0);
-      for (let j = 0; j < 8; j++) mx = f32x4.max(mx, f32x4.abs(v128.load(xb + (<usize>j << 4))));
-      const amax = max(
-        max(f32x4.extract_lane(mx, 0), f32x4.extract_lane(mx, 1)),
-        max(f32x4.extract_lane(mx, 2), f32x4.extract_lane(mx, 3)),
-      );
+      const amax = absMax32(xb);
       finite = finite && amax < Infinity; // false for +inf and NaN
       const d: f32 = amax / 127;
-      const id = f32x4.splat(d > 0 ? <f32>1 / d : 0);
+      const id = invScale(d);
       const qb = q + (<usize>b << 6);
       let sum = i32x4.splat(0);
       for (let j = 0; j < 2; j++) {
         const o = <usize>j << 6; // 16 values: [16j, 16j + 16)
-        const i0 = i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.mul(v128.load(xb + o), id)));
-        const i1 = i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.mul(v128.load(xb + o, 16), id)));
-        const i2 = i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.mul(v128.load(xb + o, 32), id)));
-        const i3 = i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.mul(v128.load(xb + o, 48), id)));
+        const i0 = roundScaled(v128.load(xb + o), id);
+        const i1 = roundScaled(v128.load(xb + o, 16), id);
+        const i2 = roundScaled(v128.load(xb + o, 32), id);
+        const i3 = roundScaled(v128.load(xb + o, 48), id);
         sum = i32x4.add(sum, i32x4.add(i32x4.add(i0, i1), i32x4.add(i2, i3)));
         const a = i16x8.narrow_i32x4_s(i0, i1); // values 0..7 of the 16
         const c = i16x8.narrow_i32x4_s(i2, i3); // values 8..15
@@ -387,8 +383,7 @@ export function quantizeRows(x: usize, M: i32, K: i32, out: usize): i32 {
         v128.store(qb + (<usize>j << 5), i16x8.shuffle(a, c, 1, 3, 5, 7, 9, 11, 13, 15), 16);
       }
       store<f32>(ds + (<usize>b << 2), d);
-      const tot = i32x4.extract_lane(sum, 0) + i32x4.extract_lane(sum, 1) + i32x4.extract_lane(sum, 2) + i32x4.extract_lane(sum, 3);
-      store<i32>(ds + (<usize>nb << 2) + (<usize>b << 2), 8 * tot);
+      store<i32>(ds + (<usize>nb << 2) + (<usize>b << 2), 8 * hsumI32(sum));
     }
   }
   if (M > 1) {
