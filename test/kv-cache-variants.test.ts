@@ -421,6 +421,41 @@ test("trim (rollback) on quantized and windowed caches continues as a cache that
   }
 });
 
+test("a windowed cache with rollback slack R trims R + 1 positions and continues as a fresh cache; R + 2 fail", async () => {
+  const { model, bosId } = await loaded;
+  const ids = [bosId!, 403, 407, 261, 378, 432, 383, 286, 261, 376, 298, 315, 400, 401];
+  for (const opts of [
+    { slidingWindow: 6, rollback: 3 },
+    { slidingWindow: 6, rollback: 3, kind: "int8" as const },
+    { slidingWindow: 6, attentionSinks: 2, rollback: 3 },
+  ]) {
+    const a = model.newCache(opts);
+    model.forward(ids, a);
+    assert.throws(() => a.trim(5), /evicted/, JSON.stringify(opts));
+    a.trim(4);
+    const b = model.newCache(opts);
+    model.forward(ids.slice(0, -4), b);
+    // Decode several tokens one at a time on both: the slack slots must never be attended to.
+    for (const t of [421, 422, 423, 424, 425, 426, 427, 428]) {
+      const la = model.forward([t], a).f32();
+      const lb = model.forward([t], b).f32();
+      assert.ok(maxAbsDiff(la, lb) <= 1e-6, `${JSON.stringify(opts)}: ${maxAbsDiff(la, lb)}`);
+    }
+    // Slack changes no logits (beyond summation order: f32 rings without slack attend in slot order),
+    // the same tokens through a cache without it, past the ring's wrap.
+    const c = model.newCache({ ...opts, rollback: 0 });
+    const d = model.newCache(opts);
+    model.forward(ids.slice(0, 3), c);
+    model.forward(ids.slice(0, 3), d);
+    for (const t of ids.slice(3)) {
+      const lc = model.forward([t], c).f32();
+      const ld = model.forward([t], d).f32();
+      assert.ok(maxAbsDiff(lc, ld) <= 1e-5, `${JSON.stringify(opts)} slack: ${maxAbsDiff(lc, ld)}`);
+    }
+  }
+  assert.throws(() => model.newCache({ slidingWindow: 6, rollback: -1 }), /rollback/);
+});
+
 test("Session with a sliding window: a prefix the ring no longer holds is run again, with the same output", async () => {
   const { model, bosId } = await loaded;
   const s = new Session(model, { slidingWindow: 8 });

@@ -350,6 +350,22 @@ test("stories260K: greedy speculative (q8_0 and q4_0 drafts, prompt lookup) equa
   assert.ok(stats.drafted > 0);
 });
 
+test("stories260K: greedy speculative over a sliding-window cache (ring with rollback slack) equals plain greedy", async () => {
+  const { model, tokenizer, bosId } = await storiesPromise;
+  const prompt = [bosId!, ...tokenizer!.encode("Once upon a time, a little dog")];
+  const cache = (): KVCache => model.newCache({ slidingWindow: 24, rollback: 4 });
+  const plain = await collect(
+    generateTokens(model, prompt, { maxNewTokens: 100, cache: model.newCache({ slidingWindow: 24 }) }),
+  );
+  const stats = emptySpeculativeStats();
+  const drafter = new ModelDrafter(quantizedCopy(model, "q8_0"), { rollback: 4 });
+  const spec = await collect(
+    generateSpeculative(model, prompt, drafter, { maxNewTokens: 100, draftTokens: 4, cache: cache() }, stats),
+  );
+  assert.deepEqual(spec, plain);
+  assert.ok(stats.accepted < stats.drafted, "some drafts were rejected, so the ring rolled back");
+});
+
 test("stories260K: quantizedCopy re-encodes 2-D weights and stays close to the original", async () => {
   const { model } = await storiesPromise;
   const q = quantizedCopy(model, "q8_0");

@@ -16,6 +16,8 @@ export interface KVCacheOptions {
   readonly attentionSinks?: number;
   /** int8/int4: also keep the last N positions in f32, read exactly (KIVI's residual; default 0). */
   readonly recentF32?: number;
+  /** Windowed caches: keep this many extra ring slots so trim() can roll back rollback + 1 positions. */
+  readonly rollback?: number;
   readonly allocator?: Allocator;
 }
 
@@ -47,5 +49,6 @@ export function makeKVCache(shape: KVCacheShape, opts: KVCacheOptions = {}, mode
   const allocator = opts.allocator ?? getCacheAllocator();
   if (kind === "f32" && window === 0) return new F32KVCache(shape, allocator);
   const groupSize = opts.groupSize ?? defaultGroupSize(shape.headDim);
-  return new RowKVCache(shape, { kind, groupSize, window, sinks, recentF32 }, allocator);
+  const rollback = window > 0 ? (opts.rollback ?? 0) : 0;
+  return new RowKVCache(shape, { kind, groupSize, window, sinks, recentF32, rollback }, allocator);
 }

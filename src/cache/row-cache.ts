@@ -11,6 +11,7 @@
 // W-1 stored rows plus the T new ones and the window W. Sinks k + window W: the ring holds k + W slots; a
 // forward of T tokens sees the k sinks, the last W-1 stored positions and all T new ones (eviction happens
 // between forward passes, as in StreamingLLM's evict_for_space), so one token at a time sees k + W rows.
+// A rollback slack R adds R ring slots that attention never reads, so trim() may drop up to R + 1 positions.
 
 import { getCacheAllocator, type Allocator } from "../tensor/storage.js";
 import { Tensor } from "../tensor/tensor.js";
@@ -36,6 +37,11 @@ export interface RowCacheOptions {
   readonly sinks: number;
   /** Last positions also kept in f32 and read exactly (quantized kinds; 0 = none). */
   readonly recentF32?: number;
+  /**
+   * Windowed caches: extra ring slots beyond the window, so that trim() can roll back up to rollback + 1
+   * positions (speculative decoding verifies several drafted tokens, then drops the rejected ones). 0 = none.
+   */
+  readonly rollback?: number;
 }
 
 export class RowKVCache implements KVCache {
@@ -58,6 +64,9 @@ export class RowKVCache implements KVCache {
     if (!Number.isInteger(W) || W < 0) throw new Error(`kv cache: window must be >= 0, got ${W}`);
     if (!Number.isInteger(sinks) || sinks < 0) throw new Error(`kv cache: sinks must be >= 0, got ${sinks}`);
     if (sinks > 0 && W === 0) throw new Error("kv cache: attention sinks need a window of recent positions");
+    const slack = options.rollback ?? 0;
+    if (!Number.isInteger(slack) || slack < 0)
+      throw new Error(`kv cache: rollback must be a non-negative integer, got ${slack}`);
     if (sinks + W > shape.maxLength)
       throw new Error(
         `kv cache: ${sinks} sinks + a window of ${W} exceed the context length ${shape.maxLength}`,
@@ -82,10 +91,15 @@ export class RowKVCache implements KVCache {
     return this.options.window > 0;
   }
 
-  /** Slots the cache may fill: every position, or sinks + window. */
+  /** Extra ring slots kept for rollback (windowed caches only). */
+  private get slack(): number {
+    return this.options.window > 0 ? (this.options.rollback ?? 0) : 0;
+  }
+
+  /** Slots the cache may fill: every position, or sinks + window (+ the rollback slack). */
   private get maxSlots(): number {
     const { window: W, sinks } = this.options;
-    return W > 0 ? sinks + W : this.shape.maxLength;
+    return W > 0 ? sinks + W + this.slack : this.shape.maxLength;
   }
 
   get stored(): number {
@@ -111,7 +125,7 @@ export class RowKVCache implements KVCache {
 
   private slot(pos: number): number {
     const { window: W, sinks } = this.options;
-    return W === 0 || pos < sinks ? pos : sinks + ((pos - sinks) % W);
+    return W === 0 || pos < sinks ? pos : sinks + ((pos - sinks) % (W + this.slack));
   }
 
   /** Positions of the stored rows a forward starting at `L` sees, oldest first. */
@@ -161,7 +175,8 @@ export class RowKVCache implements KVCache {
         `context full: ${L + T} positions exceed the model's context length ${this.shape.maxLength}`,
       );
     this.ensureSlots(L + T);
-    if (T === 1 && this.evicts && this.options.kind === "f32") return this.inPlace(layer, k, v);
+    if (T === 1 && this.evicts && this.slack === 0 && this.options.kind === "f32")
+      return this.inPlace(layer, k, v);
     const old = this.visible(L);
     const S = old.length + T;
     this.ensureScratch(S);
@@ -221,7 +236,7 @@ export class RowKVCache implements KVCache {
       throw new Error(`kv cache: cannot trim ${n} of ${this.len} positions`);
     const { window: W, sinks } = this.options;
     if (W > 0 && n > 0) {
-      const kept = Math.max(sinks, this.len - W); // oldest recent position still in the ring
+      const kept = Math.max(sinks, this.len - W - this.slack); // oldest recent position still in the ring
       const L = this.len - n;
       if (L > sinks && Math.max(sinks, L - (W - 1)) < kept)
         throw new Error(`kv cache: cannot trim ${n} positions, the window has evicted the rows needed after`);
@@ -256,6 +271,7 @@ export class RowKVCache implements KVCache {
       src.options.groupSize !== this.options.groupSize ||
       src.options.window !== this.options.window ||
       src.options.sinks !== this.options.sinks ||
+      (src.options.rollback ?? 0) !== (this.options.rollback ?? 0) ||
       (src.options.recentF32 ?? 0) !== (this.options.recentF32 ?? 0)
     )
       throw new Error("kv cache: copyFrom needs a cache of the same kind, shape and window");

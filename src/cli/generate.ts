@@ -39,6 +39,14 @@ ${STRATEGY_HELP}${BEAM_HELP}${PROCESSOR_HELP}${KV_HELP}  --backend NAME         
   -h, --help             this help
 `;
 
+/** Ring slots a windowed cache keeps spare for speculative rollback: at least the tokens drafted per round. */
+function rollbackFor(v: Record<string, unknown>): number {
+  const s = v["strategy"];
+  if (s !== "speculative" && s !== "prompt-lookup") return 0;
+  const n = Number(v["draft-tokens"]);
+  return Number.isSafeInteger(n) && n > 16 ? n : 16;
+}
+
 export async function generateCommand(argv: string[]): Promise<number> {
   const { values: v, positionals } = parse(
     argv,
@@ -146,7 +154,7 @@ export async function generateCommand(argv: string[]): Promise<number> {
     stopTokens: loaded.stopTokens,
     ...processors(tokenizer, model.vocabSize),
     contextShift: v["context-shift"] === true,
-    ...(kvGiven ? { cache: newCacheFromFlags(model, cacheOptions) } : {}),
+    ...(kvGiven ? { cache: newCacheFromFlags(model, { ...cacheOptions, rollback: rollbackFor(v) }) } : {}),
   };
   const run = await startStrategy(
     {

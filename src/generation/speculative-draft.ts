@@ -44,8 +44,15 @@ export class ModelDrafter implements Drafter {
   /** The ids whose keys and values the cache holds. */
   private cached: number[] = [];
 
-  constructor(readonly model: CausalLM) {
-    this.cache = model.newCache();
+  /**
+   * `rollback`: how many drafted positions the cache must be able to drop at once when the model's cache is a
+   * sliding-window ring (Mistral-style); it should be at least the number of tokens drafted per round.
+   */
+  constructor(
+    readonly model: CausalLM,
+    opts: { rollback?: number } = {},
+  ) {
+    this.cache = model.newCache({ rollback: opts.rollback ?? 16 });
   }
 
   prefill(promptIds: readonly number[]): void {

@@ -87,7 +87,8 @@ export async function* generateSpeculative(
   const gamma = opts.draftTokens ?? 4;
   if (!Number.isInteger(gamma) || gamma < 1)
     throw new Error(`draft tokens must be a positive integer, got ${gamma}`);
-  const cache = opts.cache ?? target.newCache();
+  // A windowed (ring) cache keeps gamma spare slots, so that rejected drafts can be trimmed off again.
+  const cache = opts.cache ?? target.newCache({ rollback: gamma });
   if (cache.length !== 0) throw new Error("speculative decoding needs an empty cache to start from");
   const rng = new Rng(opts.seed ?? 0);
   makeSampler(opts, rng); // validates the sampling options as plain generation does
