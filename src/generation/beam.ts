@@ -6,7 +6,7 @@
 import { storedBytes, type KVCache } from "../cache/kv-cache.js";
 import { reorderCaches } from "../cache/reorder.js";
 import type { KVCacheOptions } from "../cache/factory.js";
-import type { CausalLM } from "../models/model.js";
+import { forwardEach, type CausalLM } from "../models/model.js";
 import { BeamHypotheses, lengthNormalized, type EarlyStopping, type Hypothesis } from "./beam-hyps.js";
 import { logSoftmax } from "./logprobs.js";
 
@@ -185,9 +185,14 @@ export function beamSearch(
     const parents = live.map((n) => caches.indexOf(n.parent.cache));
     caches = reorderCaches(caches, parents, P);
     groups = Array.from({ length: G }, () => []);
+    // Every live beam advances in one batched pass (one read of the weights for all of them).
+    const outs = forwardEach(
+      model,
+      live.map((n, i) => ({ ids: [n.token], cache: caches[i]! })),
+    );
     live.forEach((n, i) => {
       const cache = caches[i]!;
-      const out = model.forward([n.token], cache).f32().slice();
+      const out = outs[i]!;
       groups[n.group]!.push({
         tokens: [...n.parent.tokens, n.token],
         sum: n.sum,

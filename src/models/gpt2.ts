@@ -8,7 +8,20 @@ import { Weights } from "../nn/weights.js";
 import * as ops from "../tensor/ops.js";
 import type { Tensor } from "../tensor/tensor.js";
 import { gpt2ConfigFromHF, type GPT2Config } from "./config.js";
-import { framed, lastRow, outOfFrame, residualStep, type CausalLM, type ForwardOptions } from "./model.js";
+import {
+  attendSegments,
+  framed,
+  lastRow,
+  lastRows,
+  outOfFrame,
+  residualStep,
+  segmentPositions,
+  segmentsOf,
+  type BatchItem,
+  type CausalLM,
+  type ForwardOptions,
+  type Segment,
+} from "./model.js";
 
 class GPT2Attention {
   readonly c_attn: Linear;
@@ -23,7 +36,8 @@ class GPT2Attention {
     this.c_proj = new Linear(vb.pp("c_proj"), D, D, true);
   }
 
-  forward(x: Tensor, layer: number, cache: KVCache, start: number): Tensor {
+  /** x holds the rows of every segment (one sequence, or a batch of them, each with its own cache). */
+  forward(x: Tensor, layer: number, segs: readonly Segment[]): Tensor {
     const { nEmbd: D, nHead: H } = this.cfg;
     const hd = D / H;
     const T = x.shape[0]!;
@@ -34,8 +48,11 @@ class GPT2Attention {
       .narrow(1, 2 * D, D)
       .contiguous()
       .reshape([T, H, hd]);
-    const kv = cache.update(layer, k, v);
-    const y = ops.attention(q, kv.k, kv.v, { queryPos: start, window: 0, scale: 1 / Math.sqrt(hd) });
+    const y = attendSegments(segs, q, k, v, (qs, ks, vs, seg) => {
+      const start = seg.cache.length;
+      const kv = seg.cache.update(layer, ks, vs);
+      return ops.attention(qs, kv.k, kv.v, { queryPos: start, window: 0, scale: 1 / Math.sqrt(hd) });
+    });
     return this.c_proj.forward(y.reshape([T, D]));
   }
 }
@@ -71,8 +88,8 @@ class GPT2Block {
     this.mlp = new GPT2MLP(vb.pp("mlp"), cfg);
   }
 
-  forward(x: Tensor, layer: number, cache: KVCache, start: number): Tensor {
-    const h = ops.add(x, this.attn.forward(this.ln_1.forward(x), layer, cache, start));
+  forward(x: Tensor, layer: number, segs: readonly Segment[]): Tensor {
+    const h = ops.add(x, this.attn.forward(this.ln_1.forward(x), layer, segs));
     return ops.add(h, this.mlp.forward(this.ln_2.forward(h)));
   }
 }
@@ -126,20 +143,32 @@ export class GPT2LMHeadModel implements CausalLM {
   forward(ids: readonly number[], cache: KVCache, opts: ForwardOptions = {}): Tensor {
     const T = ids.length;
     if (T === 0) throw new Error("forward: no tokens");
-    const start = cache.length;
-    if (start + T > this.cfg.nPositions)
-      throw new Error(`context full: ${start + T} positions exceed ${this.cfg.nPositions}`);
-    const pos = Array.from({ length: T }, (_, i) => start + i);
+    const segs = [{ cache, start: 0, T }];
     return framed(() => {
-      let x = ops.add(this.wte.forward(ids), this.wpe.forward(pos)); // (T, D)
-      for (let l = 0; l < this.h.length; l++) {
-        const block = this.h[l]!;
-        x = residualStep(x, () => block.forward(x, l, cache, start));
-      }
-      cache.commit(T);
+      const x = this.blocks(ids, segs);
       const h = this.ln_f.forward(opts.allLogits || opts.onHidden ? x : lastRow(x)); // (T or 1, D)
       if (opts.onHidden) opts.onHidden(outOfFrame(h));
       return ops.linear(opts.onHidden && !opts.allLogits ? lastRow(h) : h, this.lm_head); // (T or 1, V)
     });
+  }
+
+  forwardBatch(items: readonly BatchItem[]): Tensor {
+    const { segs, ids } = segmentsOf(items);
+    return framed(() => ops.linear(this.ln_f.forward(lastRows(this.blocks(ids, segs), segs)), this.lm_head)); // (B, V)
+  }
+
+  /** Token and position embeddings through every block, storing each segment's keys and values → (N, D). */
+  private blocks(ids: readonly number[], segs: readonly Segment[]): Tensor {
+    for (const s of segs) {
+      if (s.cache.length + s.T > this.cfg.nPositions)
+        throw new Error(`context full: ${s.cache.length + s.T} positions exceed ${this.cfg.nPositions}`);
+    }
+    let x = ops.add(this.wte.forward(ids), this.wpe.forward(segmentPositions(segs))); // (N, D)
+    for (let l = 0; l < this.h.length; l++) {
+      const block = this.h[l]!;
+      x = residualStep(x, () => block.forward(x, l, segs));
+    }
+    for (const s of segs) s.cache.commit(s.T);
+    return x;
   }
 }

@@ -9,7 +9,20 @@ import { Weights } from "../nn/weights.js";
 import * as ops from "../tensor/ops.js";
 import type { Tensor } from "../tensor/tensor.js";
 import { llamaConfigFromHF, type LlamaConfig } from "./config.js";
-import { framed, lastRow, outOfFrame, residualStep, type CausalLM, type ForwardOptions } from "./model.js";
+import {
+  attendSegments,
+  framed,
+  lastRow,
+  lastRows,
+  outOfFrame,
+  residualStep,
+  segmentPositions,
+  segmentsOf,
+  type BatchItem,
+  type CausalLM,
+  type ForwardOptions,
+  type Segment,
+} from "./model.js";
 
 class LlamaAttention {
   readonly q_proj: Linear;
@@ -29,18 +42,21 @@ class LlamaAttention {
     this.o_proj = new Linear(vb.pp("o_proj"), H * hd, D, "optional");
   }
 
-  forward(x: Tensor, layer: number, cache: KVCache, positions: number[]): Tensor {
+  /** x holds the rows of every segment (one sequence, or a batch of them, each with its own cache). */
+  forward(x: Tensor, layer: number, segs: readonly Segment[], positions: number[]): Tensor {
     const { numHeads: H, numKvHeads: KV, headDim: hd } = this.cfg;
     const T = x.shape[0]!;
     const q = ops.rope(this.q_proj.forward(x).reshape([T, H, hd]), positions, this.invFreq); // (T, nh, hs)
     const k = ops.rope(this.k_proj.forward(x).reshape([T, KV, hd]), positions, this.invFreq); // (T, nkv, hs)
     const v = this.v_proj.forward(x).reshape([T, KV, hd]); // (T, nkv, hs)
-    const kv = cache.update(layer, k, v); // (S, nkv, hs), the last T rows the new ones
-    const y = ops.attention(q, kv.k, kv.v, {
-      queryPos: kv.k.shape[0]! - T,
-      window: kv.window ?? this.cfg.slidingWindow,
-      scale: 1 / Math.sqrt(hd),
-    }); // (T, nh, hs)
+    const y = attendSegments(segs, q, k, v, (qs, ks, vs, seg) => {
+      const kv = seg.cache.update(layer, ks, vs); // (S, nkv, hs), the last T rows the new ones
+      return ops.attention(qs, kv.k, kv.v, {
+        queryPos: kv.k.shape[0]! - seg.T,
+        window: kv.window ?? this.cfg.slidingWindow,
+        scale: 1 / Math.sqrt(hd),
+      }); // (T, nh, hs)
+    });
     return this.o_proj.forward(y.reshape([T, H * hd]));
   }
 }
@@ -79,8 +95,8 @@ class LlamaBlock {
     this.mlp = new LlamaMLP(vb.pp("mlp"), cfg);
   }
 
-  forward(x: Tensor, layer: number, cache: KVCache, positions: number[]): Tensor {
-    const h = ops.add(x, this.self_attn.forward(this.input_layernorm.forward(x), layer, cache, positions));
+  forward(x: Tensor, layer: number, segs: readonly Segment[], positions: number[]): Tensor {
+    const h = ops.add(x, this.self_attn.forward(this.input_layernorm.forward(x), layer, segs, positions));
     return ops.add(h, this.mlp.forward(this.post_attention_layernorm.forward(h)));
   }
 }
@@ -135,18 +151,29 @@ export class LlamaForCausalLM implements CausalLM {
   forward(ids: readonly number[], cache: KVCache, opts: ForwardOptions = {}): Tensor {
     const T = ids.length;
     if (T === 0) throw new Error("forward: no tokens");
-    const start = cache.length;
-    const positions = Array.from({ length: T }, (_, i) => start + i);
+    const segs = [{ cache, start: 0, T }];
     return framed(() => {
-      let x = this.embed_tokens.forward(ids); // (T, D)
-      for (let l = 0; l < this.layers.length; l++) {
-        const layer = this.layers[l]!;
-        x = residualStep(x, () => layer.forward(x, l, cache, positions));
-      }
-      cache.commit(T);
+      const x = this.blocks(ids, segs);
       const h = this.norm.forward(opts.allLogits || opts.onHidden ? x : lastRow(x)); // (T or 1, D)
       if (opts.onHidden) opts.onHidden(outOfFrame(h));
       return ops.linear(opts.onHidden && !opts.allLogits ? lastRow(h) : h, this.lm_head); // (T or 1, V)
     });
+  }
+
+  forwardBatch(items: readonly BatchItem[]): Tensor {
+    const { segs, ids } = segmentsOf(items);
+    return framed(() => ops.linear(this.norm.forward(lastRows(this.blocks(ids, segs), segs)), this.lm_head)); // (B, V)
+  }
+
+  /** Embeddings through every block, storing each segment's keys and values; the final hidden rows (N, D). */
+  private blocks(ids: readonly number[], segs: readonly Segment[]): Tensor {
+    const positions = segmentPositions(segs);
+    let x = this.embed_tokens.forward(ids); // (N, D)
+    for (let l = 0; l < this.layers.length; l++) {
+      const layer = this.layers[l]!;
+      x = residualStep(x, () => layer.forward(x, l, segs, positions));
+    }
+    for (const s of segs) s.cache.commit(s.T);
+    return x;
   }
 }

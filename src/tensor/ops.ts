@@ -28,6 +28,27 @@ function f32(x: Tensor, op: string): Float32Array {
   return x.f32();
 }
 
+/** Parts [n_i, ...rest] stacked along the first dimension → [Σ n_i, ...rest] (inference only: no gradient). */
+export function concatRows(parts: readonly Tensor[]): Tensor {
+  if (parts.length === 0) throw new Error("concatRows: no parts");
+  const rest = parts[0]!.shape.slice(1);
+  let n = 0;
+  for (const p of parts) {
+    if (p.ndim !== rest.length + 1 || p.shape.slice(1).some((d, i) => d !== rest[i]))
+      throw new Error(`concatRows: part [${p.shape}] does not stack on [*, ${rest}]`);
+    n += p.shape[0]!;
+  }
+  const out = output([n, ...rest]);
+  const o = out.f32();
+  let at = 0;
+  for (const p of parts) {
+    const x = f32(p.contiguous(), "concatRows");
+    o.set(x.subarray(0, p.size), at);
+    at += p.size;
+  }
+  return out;
+}
+
 /** y = x · wᵀ (+ b): x [..., K], w [N, K] in any stored dtype → [..., N]. */
 export function linear(x: Tensor, w: Tensor, b: Tensor | null = null): Tensor {
   const [M, K] = rows(x);
