@@ -1,9 +1,11 @@
 // Minimum Bayes risk decoding (Kumar & Byrne 2004; Eikema & Aziz 2020): draw N samples (candidate i uses seed
 // + i) and return the one with the highest mean utility against the others, each sample standing in for a
-// reference. The utility (BLEU, chrF, ...) is passed in, so generation/ never depends on eval/.
+// reference. The utility (BLEU, chrF, ...) is passed in, so generation/ never depends on eval/. Models with a
+// batched forward draw all samples in lockstep (sample-many.ts); others one after another.
 
 import type { CausalLM } from "../models/model.js";
 import { emptyStats, generateTokens, type GenerateOptions, type GenerationStats } from "./generate.js";
+import { canSampleMany, sampleMany } from "./sample-many.js";
 
 export interface MbrOptions extends GenerateOptions {
   /** Number of samples (>= 1). */
@@ -58,21 +60,29 @@ export async function* mbrDecode(
   let prefillMs = 0;
   let decodeMs = 0;
   const caches: GenerationStats["cache"][] = [];
-  for (let i = 0; i < opts.samples; i++) {
-    const s = emptyStats();
-    const tokens: number[] = [];
-    for await (const t of generateTokens(model, promptIds, { ...opts, seed: (seed + i) >>> 0 }, s))
-      tokens.push(t);
-    prefillMs += s.prefillMs;
-    decodeMs += s.decodeMs;
-    info.candidates.push({
-      tokens,
-      text: opts.detokenize(tokens),
-      finishReason: s.finishReason,
-      expectedUtility: 0,
-    });
-    caches.push(s.cache);
-    stats.promptTokens = s.promptTokens;
+  const add = (tokens: number[], finishReason: GenerationStats["finishReason"]): void => {
+    info.candidates.push({ tokens, text: opts.detokenize(tokens), finishReason, expectedUtility: 0 });
+  };
+  stats.promptTokens = promptIds.length;
+  if (opts.samples > 1 && canSampleMany(model, opts)) {
+    // all candidates in lockstep: one prefill, then one batched forward per step
+    const r = sampleMany(model, promptIds, opts.samples, opts);
+    ({ prefillMs, decodeMs } = r);
+    for (const s of r.samples) {
+      add(s.tokens, s.finishReason);
+      caches.push(s.cache);
+    }
+  } else {
+    for (let i = 0; i < opts.samples; i++) {
+      const s = emptyStats();
+      const tokens: number[] = [];
+      for await (const t of generateTokens(model, promptIds, { ...opts, seed: (seed + i) >>> 0 }, s))
+        tokens.push(t);
+      prefillMs += s.prefillMs;
+      decodeMs += s.decodeMs;
+      add(tokens, s.finishReason);
+      caches.push(s.cache);
+    }
   }
   const { index, expected } = mbrSelect(info.candidates, (h, r) => opts.utility(h.text, r.text));
   info.candidates.forEach((c, i) => (c.expectedUtility = expected[i]!));
@@ -82,6 +92,7 @@ export async function* mbrDecode(
   stats.decodeMs = decodeMs;
   stats.finishReason = chosen.finishReason;
   stats.cache = caches[index]!;
+  caches.forEach((c, i) => i !== index && c?.release?.());
   stats.newTokens = 0;
   for (const t of chosen.tokens) {
     stats.newTokens++;
