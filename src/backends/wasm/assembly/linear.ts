@@ -3,9 +3,10 @@
 // Each call computes the block [m0, m1) x [n0, n1) of the output, so threads can share one product; which path
 // a row takes depends only on (dtype, M, xq), never on the block, so every split gives the same numbers.
 // Exact paths: M = 1 dots each stored row directly; M > 1 goes to the register tiles of linear-f32.ts (f32 rows
-// in place, other rows expanded four at a time into rowbuf), every output summed as one lane of dot1. Quantized-activation path (xq != 0, Q8_0
-// or Q4_0 weights): x was quantized by quantizeRows into int8 blocks of 32 with an f32 scale (held as i16), and
-// each block dot is an integer dot (i32x4.dot_i16x8_s) scaled once by d_w · d_x (as GGML's q8_0 · q8_0 dot).
+// in place, other rows expanded four at a time into rowbuf), every output summed in the same order whatever M.
+// Quantized-activation path (xq != 0, Q8_0 or Q4_0 weights): x was quantized by quantizeRows into int8 blocks
+// of 32 with an f32 scale (held as i16), and each block dot is an integer dot (i32x4.dot_i16x8_s) scaled once
+// by d_w · d_x (as GGML's q8_0 · q8_0 dot).
 
 import { bf16ToF32, bf16ToF32x4, finiteHalfToF32x4, halfToF32, halfToF32x4, hsum, tabHalf } from "./half";
 import { DT_Q4_K, DT_Q6_K, linearK } from "./kquant";
