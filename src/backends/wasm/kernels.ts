@@ -164,7 +164,8 @@ export function makeWasmKernels(arena: WasmArena, k: KernelExports, settings: Wa
     const kq = w.dtype === "q4_k" || w.dtype === "q6_k";
     const quant =
       settings.quantizeActivations && (w.dtype === "q8_0" || w.dtype === "q4_0" || kq) && K % 32 === 0;
-    const rowbuf = (M > 1 || kq) && code !== 0 ? align(K * 4) : 0;
+    // f32 rows the kernel expands weights into: four (linear-f32.ts ROWS_W) on the exact M > 1 path, else one
+    const rowbuf = (M > 1 || kq) && code !== 0 ? align(K * 4 * (M > 1 && !kq ? 4 : 1)) : 0;
     const xqBytes = quant ? align(kq ? M * k.quantRowBytesK(K) : k.quantBytes(M, K)) : 0;
     s.begin(
       s.need(x, M * K) + s.need(out, M * N) + (bias ? s.need(bias, N) : 0) + threads * rowbuf + xqBytes,

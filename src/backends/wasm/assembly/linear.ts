@@ -2,13 +2,15 @@
 // Q8_0 = f16 scale + 32 int8; Q4_0 = f16 scale + 16 bytes, low nibbles elements 0..15, high 16..31, minus 8).
 // Each call computes the block [m0, m1) x [n0, n1) of the output, so threads can share one product; which path
 // a row takes depends only on (dtype, M, xq), never on the block, so every split gives the same numbers.
-// Exact paths: M = 1 dots each stored row directly; M > 1 expands one weight row at a time (f32 rows are used
-// in place) and reuses it for a chunk of x rows, four rows per pass. Quantized-activation path (xq != 0, Q8_0
-// or Q4_0 weights): x was quantized by quantizeRows into int8 blocks of 32 with an f32 scale (held as i16), and
-// each block dot is an integer dot (i32x4.dot_i16x8_s) scaled once by d_w · d_x (as GGML's q8_0 · q8_0 dot).
+// Exact paths: M = 1 dots each stored row directly; M > 1 goes to the register tiles of linear-f32.ts (f32 rows
+// in place, other rows expanded four at a time into rowbuf), every output summed in the same order whatever M.
+// Quantized-activation path (xq != 0, Q8_0 or Q4_0 weights): x was quantized by quantizeRows into int8 blocks
+// of 32 with an f32 scale (held as i16), and each block dot is an integer dot (i32x4.dot_i16x8_s) scaled once
+// by d_w · d_x (as GGML's q8_0 · q8_0 dot).
 
 import { bf16ToF32, bf16ToF32x4, finiteHalfToF32x4, halfToF32, halfToF32x4, hsum, tabHalf } from "./half";
 import { DT_Q4_K, DT_Q6_K, linearK } from "./kquant";
+import { linearF32, ROWS_W } from "./linear-f32";
 import { absMax32, hsumI32, invScale, roundScaled } from "./xquant";
 
 export const DT_F32: i32 = 0;
@@ -38,7 +40,7 @@ function halfScalar(dtype: i32, h: u32): f32 {
   return dtype == DT_BF16 ? bf16ToF32(h) : halfToF32(h);
 }
 
-/** x rows per chunk when M > 1: the chunk stays in cache while every weight row passes over it. */
+/** x rows per chunk on the quantized-activation path: the chunk stays in cache while every weight row passes. */
 const CHUNK: i32 = 16;
 
 function dotF32(x: usize, w: usize, K: i32): f32 {
@@ -185,144 +187,6 @@ function rowBytes(dtype: i32, K: i32): usize {
   if (dtype == DT_F32) return <usize>K << 2;
   if (isHalf(dtype)) return <usize>K << 1;
   return <usize>(K >> 5) * (dtype == DT_Q8_0 ? 34 : 18);
-}
-
-/** Four x rows (stride K floats) · one f32 row → out[0], out[N], out[2N], out[3N] (+ b). */
-function dot4Store(x: usize, K: i32, w: usize, b: f32, out: usize, N: i32): void {
-  const xs = <usize>K << 2;
-  let a0 = f32x4.splat(0);
-  let a1 = f32x4.splat(0);
-  let a2 = f32x4.splat(0);
-  let a3 = f32x4.splat(0);
-  let i = 0;
-  for (; i + 4 <= K; i += 4) {
-    const o = <usize>i << 2;
-    const wv = v128.load(w + o);
-    a0 = f32x4.add(a0, f32x4.mul(v128.load(x + o), wv));
-    a1 = f32x4.add(a1, f32x4.mul(v128.load(x + xs + o), wv));
-    a2 = f32x4.add(a2, f32x4.mul(v128.load(x + 2 * xs + o), wv));
-    a3 = f32x4.add(a3, f32x4.mul(v128.load(x + 3 * xs + o), wv));
-  }
-  let s0 = hsum(a0);
-  let s1 = hsum(a1);
-  let s2 = hsum(a2);
-  let s3 = hsum(a3);
-  for (; i < K; i++) {
-    const o = <usize>i << 2;
-    const wi = load<f32>(w + o);
-    s0 += load<f32>(x + o) * wi;
-    s1 += load<f32>(x + xs + o) * wi;
-    s2 += load<f32>(x + 2 * xs + o) * wi;
-    s3 += load<f32>(x + 3 * xs + o) * wi;
-  }
-  const os = <usize>N << 2;
-  store<f32>(out, s0 + b);
-  store<f32>(out + os, s1 + b);
-  store<f32>(out + 2 * os, s2 + b);
-  store<f32>(out + 3 * os, s3 + b);
-}
-
-/** Four x rows (stride K floats) · two f32 rows (w, w + K floats) → a 4 x 2 block of out; each as dot1 sums. */
-function dot24Store(x: usize, K: i32, w: usize, b0: f32, b1: f32, out: usize, N: i32): void {
-  const xs = <usize>K << 2;
-  const w1 = w + xs;
-  let a0 = f32x4.splat(0);
-  let a1 = f32x4.splat(0);
-  let a2 = f32x4.splat(0);
-  let a3 = f32x4.splat(0);
-  let c0 = f32x4.splat(0);
-  let c1 = f32x4.splat(0);
-  let c2 = f32x4.splat(0);
-  let c3 = f32x4.splat(0);
-  let i = 0;
-  for (; i + 4 <= K; i += 4) {
-    const o = <usize>i << 2;
-    const wv = v128.load(w + o);
-    const wu = v128.load(w1 + o);
-    let xv = v128.load(x + o);
-    a0 = f32x4.add(a0, f32x4.mul(xv, wv));
-    c0 = f32x4.add(c0, f32x4.mul(xv, wu));
-    xv = v128.load(x + xs + o);
-    a1 = f32x4.add(a1, f32x4.mul(xv, wv));
-    c1 = f32x4.add(c1, f32x4.mul(xv, wu));
-    xv = v128.load(x + 2 * xs + o);
-    a2 = f32x4.add(a2, f32x4.mul(xv, wv));
-    c2 = f32x4.add(c2, f32x4.mul(xv, wu));
-    xv = v128.load(x + 3 * xs + o);
-    a3 = f32x4.add(a3, f32x4.mul(xv, wv));
-    c3 = f32x4.add(c3, f32x4.mul(xv, wu));
-  }
-  let s0 = hsum(a0);
-  let s1 = hsum(a1);
-  let s2 = hsum(a2);
-  let s3 = hsum(a3);
-  let t0 = hsum(c0);
-  let t1 = hsum(c1);
-  let t2 = hsum(c2);
-  let t3 = hsum(c3);
-  for (; i < K; i++) {
-    const o = <usize>i << 2;
-    const wi = load<f32>(w + o);
-    const ui = load<f32>(w1 + o);
-    const x0 = load<f32>(x + o);
-    const x1 = load<f32>(x + xs + o);
-    const x2 = load<f32>(x + 2 * xs + o);
-    const x3 = load<f32>(x + 3 * xs + o);
-    s0 += x0 * wi;
-    s1 += x1 * wi;
-    s2 += x2 * wi;
-    s3 += x3 * wi;
-    t0 += x0 * ui;
-    t1 += x1 * ui;
-    t2 += x2 * ui;
-    t3 += x3 * ui;
-  }
-  const os = <usize>N << 2;
-  store<f32>(out, s0 + b0);
-  store<f32>(out + os, s1 + b0);
-  store<f32>(out + 2 * os, s2 + b0);
-  store<f32>(out + 3 * os, s3 + b0);
-  store<f32>(out, t0 + b1, 4);
-  store<f32>(out + os, t1 + b1, 4);
-  store<f32>(out + 2 * os, t2 + b1, 4);
-  store<f32>(out + 3 * os, t3 + b1, 4);
-}
-
-/** One x row · two f32 rows → out[0], out[1]; each as dot1 sums. */
-function dot21Store(x: usize, K: i32, w: usize, b0: f32, b1: f32, out: usize): void {
-  const w1 = w + (<usize>K << 2);
-  let a0 = f32x4.splat(0);
-  let c0 = f32x4.splat(0);
-  let i = 0;
-  for (; i + 4 <= K; i += 4) {
-    const o = <usize>i << 2;
-    const xv = v128.load(x + o);
-    a0 = f32x4.add(a0, f32x4.mul(xv, v128.load(w + o)));
-    c0 = f32x4.add(c0, f32x4.mul(xv, v128.load(w1 + o)));
-  }
-  let s0 = hsum(a0);
-  let t0 = hsum(c0);
-  for (; i < K; i++) {
-    const o = <usize>i << 2;
-    const xi = load<f32>(x + o);
-    s0 += xi * load<f32>(w + o);
-    t0 += xi * load<f32>(w1 + o);
-  }
-  store<f32>(out, s0 + b0);
-  store<f32>(out, t0 + b1, 4);
-}
-
-/** One x row · one f32 row + b, summed in exactly the order of one lane of dot4Store. */
-function dot1(x: usize, K: i32, w: usize, b: f32): f32 {
-  let a0 = f32x4.splat(0);
-  let i = 0;
-  for (; i + 4 <= K; i += 4) {
-    const o = <usize>i << 2;
-    a0 = f32x4.add(a0, f32x4.mul(v128.load(x + o), v128.load(w + o)));
-  }
-  let s0 = hsum(a0);
-  for (; i < K; i++) s0 += load<f32>(x + (<usize>i << 2)) * load<f32>(w + (<usize>i << 2));
-  return s0 + b;
 }
 
 /**
@@ -579,8 +443,8 @@ function groupDotsQ4x4(w: usize, g0: usize, nb: i32, b: f32, out: usize, os: usi
 
 /**
  * Rows [m0, m1) x columns [n0, n1) of out[M, N] (row stride N). `xq` 0 = exact path, else x quantized by
- * quantizeRows (used for Q8_0/Q4_0 weights only, K a multiple of 32); `rowbuf` holds K floats (used only on the
- * exact path when M > 1 and the weights are not f32); `bias` 0 = none.
+ * quantizeRows (used for Q8_0/Q4_0 weights only, K a multiple of 32); `rowbuf` holds ROWS_W · K floats (used
+ * only on the exact path when M > 1 and the weights are not f32; K floats for Q4_K/Q6_K); `bias` 0 = none.
  */
 export function linear(
   dtype: i32,
@@ -651,33 +515,15 @@ export function linear(
     }
     return;
   }
-  const xs = <usize>K << 2;
-  for (let c0 = m0; c0 < m1; c0 += CHUNK) {
-    const c1 = min(m1, c0 + CHUNK);
-    let n = n0;
-    if (dtype == DT_F32) {
-      // two weight rows at a time (each x load feeds both); every output sums as dot1 does
-      for (; n + 2 <= n1; n += 2) {
-        const wr = w + <usize>n * rb;
-        const b0: f32 = bias ? load<f32>(bias + (<usize>n << 2)) : 0;
-        const b1: f32 = bias ? load<f32>(bias + (<usize>n << 2), 4) : 0;
-        const on = out + (<usize>n << 2);
-        let m = c0;
-        for (; m + 4 <= c1; m += 4) dot24Store(x + <usize>m * xs, K, wr, b0, b1, on + <usize>m * os, N);
-        for (; m < c1; m++) dot21Store(x + <usize>m * xs, K, wr, b0, b1, on + <usize>m * os);
-      }
-    }
-    for (; n < n1; n++) {
-      let wr = w + <usize>n * rb;
-      if (dtype != DT_F32) {
-        expandRow(dtype, wr, K, rowbuf);
-        wr = rowbuf;
-      }
-      const b: f32 = bias ? load<f32>(bias + (<usize>n << 2)) : 0;
-      const on = out + (<usize>n << 2);
-      let m = c0;
-      for (; m + 4 <= c1; m += 4) dot4Store(x + <usize>m * xs, K, wr, b, on + <usize>m * os, N);
-      for (; m < c1; m++) store<f32>(on + <usize>m * os, dot1(x + <usize>m * xs, K, wr, b));
-    }
+  if (dtype == DT_F32) {
+    linearF32(x, K, w + <usize>n0 * rb, rb, N, bias, out, m0, m1, n0, n1);
+    return;
+  }
+  // other stored rows: expand a group of ROWS_W rows to f32 in rowbuf, then the same tiles
+  const fs = <usize>K << 2;
+  for (let n = n0; n < n1; n += ROWS_W) {
+    const cn = min(ROWS_W, n1 - n);
+    for (let j = 0; j < cn; j++) expandRow(dtype, w + <usize>(n + j) * rb, K, rowbuf + <usize>j * fs);
+    linearF32(x, K, rowbuf, fs, N, bias, out, m0, m1, n, n + cn);
   }
 }
