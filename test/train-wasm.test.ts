@@ -1,6 +1,7 @@
 // The GPT-2 training step against PyTorch's (test/fixtures/gpt2-train-step.json) with the wasm SIMD backend
-// active and the parameters in its arena, so that the forward pass runs the SIMD linear and attention kernels,
-// and with the backward matmuls on the SIMD linear too (linearMatmul); op gradients with the wasm forward kernels.
+// active and the parameters in its arena, so that the forward pass runs the SIMD GEMM and attention kernels and the
+// attention gradient its fused kernel, with the backward matmuls on loops or on the GEMM too (backendMatmul); op
+// gradients with the wasm forward kernels.
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -8,8 +9,8 @@ import * as fs from "node:fs";
 import "../src/backends/reference/index.js";
 import {
   backward,
+  backendMatmul,
   causalSelfAttention,
-  linearMatmul,
   loopMatmul,
   reshape,
   setMatmulKernels,
@@ -43,9 +44,9 @@ function f32(b64: string): Float32Array {
 }
 
 for (const backwardOnWasm of [false, true])
-  test(`a training step on the wasm backend equals PyTorch's gradients (backward matmuls on ${backwardOnWasm ? "wasm linear" : "loops"})`, () => {
+  test(`a training step on the wasm backend equals PyTorch's gradients (backward matmuls on ${backwardOnWasm ? "the wasm GEMM" : "loops"})`, () => {
     const wasm = initWasmBackend();
-    if (backwardOnWasm) setMatmulKernels(linearMatmul(wasm.arena));
+    if (backwardOnWasm) setMatmulKernels(backendMatmul);
     const before = [backendName(), getAllocator()] as const;
     setBackend("wasm");
     setAllocator(wasm.arena);
@@ -76,8 +77,8 @@ for (const backwardOnWasm of [false, true])
     }
   });
 
-test("linearMatmul (through the backend's linear) equals the loops, on wasm and on the reference backend", () => {
-  const wasm = initWasmBackend();
+test("backendMatmul (the backend's matmul kernel) equals the loops, on wasm and on the reference backend", () => {
+  initWasmBackend();
   const before = backendName();
   const r = rng(3);
   try {
@@ -93,7 +94,7 @@ test("linearMatmul (through the backend's linear) equals the loops, on wasm and 
         const c = Float32Array.from({ length: M * K }, () => r() - 0.5);
         setMatmulKernels(loopMatmul);
         const [nn, tn] = [matmulNN(a, b, M, N, K), matmulTN(a, c, M, N, K)];
-        setMatmulKernels(linearMatmul(wasm.arena));
+        setMatmulKernels(backendMatmul);
         const [nn2, tn2] = [matmulNN(a, b, M, N, K), matmulTN(a, c, M, N, K)];
         nn.forEach((v, i) => assert.ok(Math.abs(v - nn2[i]!) < 1e-5, `${backend} nn`));
         tn.forEach((v, i) => assert.ok(Math.abs(v - tn2[i]!) < 1e-5, `${backend} tn`));

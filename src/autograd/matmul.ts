@@ -1,5 +1,8 @@
 // The matrix products that linear's backward needs, behind a small replaceable interface so that a fast kernel
-// (wasm SIMD, threads) can slot in: dX = dY·W and dW = dYᵀ·X. The default is plain loops in cache-friendly order.
+// (wasm SIMD, threads) can slot in: dX = dY·W and dW = dYᵀ·X. The default is plain loops in cache-friendly order;
+// backendMatmul runs the active backend's matmul kernel.
+
+import { kernels } from "../tensor/backend.js";
 
 export interface MatmulKernels {
   /** out[M, K] (+)= a[M, N] · b[N, K]. */
@@ -51,6 +54,16 @@ export const loopMatmul: MatmulKernels = {
       }
     }
     for (let m = M4; m < M; m++) for (let n = 0; n < N; n++) axpy1(out, n * K, b, K, a[m * N + n]!, m * K);
+  },
+};
+
+/** The active backend's matmul kernel (Kernels.matmul: a GEMM on the wasm backend, loops on the reference one). */
+export const backendMatmul: MatmulKernels = {
+  nn(a, b, M, N, K, out) {
+    kernels().matmul(a, b, null, { M, N: K, K: N, transA: false, transB: false, accumulate: true }, out);
+  },
+  tn(a, b, M, N, K, out) {
+    kernels().matmul(a, b, null, { M: N, N: K, K: M, transA: true, transB: false, accumulate: true }, out);
   },
 };
 

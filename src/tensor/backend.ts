@@ -17,6 +17,19 @@ export interface AttentionParams {
   readonly scale: number;
 }
 
+/** Sizes and layouts of a dense product out[M, N] (+)= A·B over K (backend.ts Kernels.matmul). */
+export interface MatmulParams {
+  readonly M: number;
+  readonly N: number;
+  readonly K: number;
+  /** a holds Aᵀ as [K, M] (else A as [M, K]). */
+  readonly transA: boolean;
+  /** b holds Bᵀ as [N, K] (else B as [K, N]). */
+  readonly transB: boolean;
+  /** Adds into out (else overwrites it). */
+  readonly accumulate: boolean;
+}
+
 export interface Kernels {
   /** out[M, N] = x[M, K] · w[N, K]ᵀ (+ bias); w may be any stored dtype (f32, f16, quantized). */
   linear(
@@ -57,6 +70,29 @@ export interface Kernels {
   geluTanh(x: Float32Array, out: Float32Array): void;
   add(a: Float32Array, b: Float32Array, out: Float32Array): void;
   mul(a: Float32Array, b: Float32Array, out: Float32Array): void;
+  /** out[M, N] (+)= A·B (+ bias[N]) on f32 arrays; training's products Y = X·Wᵀ, dX = dY·W, dW += dYᵀ·X. */
+  matmul(
+    a: Float32Array,
+    b: Float32Array,
+    bias: Float32Array | null,
+    p: MatmulParams,
+    out: Float32Array,
+  ): void;
+  /**
+   * Optional fused gradient of batched causal attention (queryPos 0, S = T): q, dout, dq [B, T, nHeads, hd];
+   * k, v, dk, dv [B, T, nKvHeads, hd]; gradients are added into dq, dk, dv. Without it autograd runs its loops.
+   */
+  attentionBackward?(
+    q: Float32Array,
+    k: Float32Array,
+    v: Float32Array,
+    dout: Float32Array,
+    B: number,
+    p: AttentionParams,
+    dq: Float32Array,
+    dk: Float32Array,
+    dv: Float32Array,
+  ): void;
   /** Causal attention: q[T, nHeads, hd] over k, v [S, nKvHeads, hd] (GQA/MQA by head groups) → out[T, nHeads, hd]. */
   attention(q: Float32Array, k: Float32Array, v: Float32Array, p: AttentionParams, out: Float32Array): void;
 }

@@ -1,7 +1,8 @@
 // Batched causal self-attention for training (teacher forcing: every position of a sequence in one pass under
 // the causal mask): q [B, T, nHeads, hd], k and v [B, T, nKvHeads, hd] → [B, T, nHeads, hd]. Without dropout the
 // forward runs the active backend's attention kernel per sequence; with attention dropout (on the probabilities,
-// as GPT-2's attn_pdrop) it runs plain loops that keep the mask. The gradient is grads/attention.ts's.
+// as GPT-2's attn_pdrop) it runs plain loops that keep the mask. The gradient is the backend's fused
+// attentionBackward kernel where it has one (no dropout, head size a multiple of 4), else grads/attention.ts's.
 
 import { kernels, type AttentionParams } from "../../tensor/backend.js";
 import { registerGradient, track } from "../../tensor/grad.js";
@@ -112,6 +113,11 @@ registerGradient("causalSelfAttention", (grad, [q, k, v], _out, saved) => {
   const dq = new Float32Array(q!.size);
   const dk = new Float32Array(k!.size);
   const dv = new Float32Array(v!.size);
+  const fused = kernels().attentionBackward;
+  if (fused && !mask && p.headDim % 4 === 0) {
+    fused(qs, ks, vs, g, B, p, dq, dk, dv);
+    return [Tensor.fromArray(dq, q!.shape), Tensor.fromArray(dk, k!.shape), Tensor.fromArray(dv, v!.shape)];
+  }
   for (let b = 0; b < B; b++) {
     const qr = [b * qn, (b + 1) * qn] as const;
     const kr = [b * kn, (b + 1) * kn] as const;

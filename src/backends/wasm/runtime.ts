@@ -62,6 +62,46 @@ export interface KernelExports {
   /** In-place rotate-half RoPE with cos/sin [T][half] each, precomputed at cs. */
   rope(x: number, T: number, nHeads: number, hd: number, half: number, cs: number): void;
   layernorm(x: number, M: number, D: number, w: number, b: number, eps: number, out: number): void;
+  /** Rows [m0, m1) of c (row stride ldc) (+)= A·B (+ bias) with strided A, B (assembly/gemm.ts). */
+  gemm(
+    a: number,
+    rsa: number,
+    csa: number,
+    b: number,
+    rsb: number,
+    csb: number,
+    c: number,
+    ldc: number,
+    M: number,
+    N: number,
+    K: number,
+    accumulate: number,
+    bias: number,
+    work: number,
+    m0: number,
+    m1: number,
+  ): void;
+  /** Bytes of work space one gemm call needs. */
+  gemmWorkBytes(): number;
+  /** Adds attention's gradients for (sequence, kv head) units [u0, u1) (assembly/attention-grad.ts). */
+  attentionBackward(
+    q: number,
+    k: number,
+    v: number,
+    dout: number,
+    dq: number,
+    dk: number,
+    dv: number,
+    T: number,
+    nHeads: number,
+    nKvHeads: number,
+    hd: number,
+    window: number,
+    scale: number,
+    scratch: number,
+    u0: number,
+    u1: number,
+  ): void;
   attention(
     q: number,
     k: number,

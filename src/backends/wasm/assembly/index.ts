@@ -5,6 +5,8 @@ export { linear, quantBytes, quantizeRows, quantRowBytes } from "./linear";
 export { quantizeRowsK, quantRowBytesK } from "./kquant";
 export { layernorm, rmsnorm, softmax } from "./rows";
 export { attention } from "./attention";
+export { attentionBackward } from "./attention-grad";
+export { gemm, gemmWorkBytes } from "./gemm";
 export { binary, gelu, geluTanh, rope, silu } from "./activations";
 import { f16Table } from "./half";
 export { halvesFinite } from "./half";

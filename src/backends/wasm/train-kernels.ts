@@ -1,0 +1,144 @@
+// The wasm kernels that training adds to the backend: the dense GEMM (assembly/gemm.ts) behind Kernels.matmul and
+// the fused attention gradient (assembly/attention-grad.ts), both split across the thread pool when there is one.
+// Operands outside the memory pass through the backend's scratch region, as for the other kernels.
+
+import type { AttentionParams, Kernels, MatmulParams } from "../../tensor/backend.js";
+import type { WasmKernelSettings } from "./kernels.js";
+import { align, type Scratch } from "./scratch.js";
+import type { KernelExports } from "./runtime.js";
+import {
+  attentionBackwardPart,
+  encodeAttentionBackward,
+  encodeGemm,
+  gemmPart,
+  type AttentionBackwardTask,
+  type GemmTask,
+} from "./tasks.js";
+
+export function makeTrainKernels(
+  k: KernelExports,
+  settings: WasmKernelSettings,
+  s: Scratch,
+): Pick<Kernels, "matmul" | "attentionBackward"> {
+  const workBytes = align(k.gemmWorkBytes());
+
+  function runGemm(t: GemmTask): void {
+    const pool = settings.pool;
+    if (!pool || t.M < 8 || t.M * t.N * t.K < settings.minSplitWork) return gemmPart(k, t, 0, 1);
+    encodeGemm(pool.u32, t);
+    pool.run();
+  }
+
+  function runAttentionBackward(t: AttentionBackwardTask): void {
+    const pool = settings.pool;
+    const work = 4 * t.B * t.T * t.T * t.nHeads * t.hd;
+    if (!pool || t.B * t.nKvHeads < 2 || work < settings.minSplitWork)
+      return attentionBackwardPart(k, t, 0, 1);
+    encodeAttentionBackward(pool.u32, pool.f32, t);
+    pool.run();
+  }
+
+  function matmul(
+    a: Float32Array,
+    b: Float32Array,
+    bias: Float32Array | null,
+    p: MatmulParams,
+    out: Float32Array,
+  ): void {
+    const { M, N, K, transA, transB, accumulate } = p;
+    if (![M, N, K].every((d) => Number.isSafeInteger(d) && d >= 0))
+      throw new Error(`matmul: bad sizes ${M}×${N}×${K}`);
+    if (a.length < M * K || b.length < K * N || out.length < M * N || (bias && bias.length < N))
+      throw new Error("matmul: buffers too small");
+    if (M === 0 || N === 0) return;
+    const threads = settings.pool?.size ?? 1;
+    s.begin(
+      s.need(a, M * K) +
+        s.need(b, K * N) +
+        s.need(out, M * N) +
+        (bias ? s.need(bias, N) : 0) +
+        threads * workBytes,
+    );
+    const ap = s.input(a, M * K);
+    const bp = s.input(b, K * N);
+    const biasp = bias ? s.input(bias, N) : 0;
+    const op = accumulate ? s.input(out, M * N) : s.output(out, M * N);
+    const work = s.take(threads * workBytes);
+    runGemm({
+      a: ap,
+      rsa: transA ? 1 : K,
+      csa: transA ? M : 1,
+      b: bp,
+      rsb: transB ? 1 : N,
+      csb: transB ? K : 1,
+      c: op,
+      ldc: N,
+      M,
+      N,
+      K,
+      accumulate: accumulate ? 1 : 0,
+      bias: biasp,
+      work,
+      workStride: workBytes,
+    });
+    s.finish(out, op, M * N);
+  }
+
+  function attentionBackward(
+    q: Float32Array,
+    kk: Float32Array,
+    v: Float32Array,
+    dout: Float32Array,
+    B: number,
+    p: AttentionParams,
+    dq: Float32Array,
+    dk: Float32Array,
+    dv: Float32Array,
+  ): void {
+    const { T, S, nHeads, nKvHeads, headDim: hd } = p;
+    if (p.queryPos !== 0 || S !== T || hd % 4 !== 0 || nKvHeads <= 0 || nHeads % nKvHeads !== 0)
+      throw new Error("attentionBackward: needs queryPos 0, S = T, a head size that is a multiple of 4");
+    const nq = B * T * nHeads * hd;
+    const nkv = B * T * nKvHeads * hd;
+    if ([q, dout, dq].some((x) => x.length < nq) || [kk, v, dk, dv].some((x) => x.length < nkv))
+      throw new Error("attentionBackward: buffers too small");
+    if (nq === 0) return;
+    const threads = settings.pool?.size ?? 1;
+    const scratchBytes = align(2 * (T + 4) * 4);
+    s.begin(
+      s.need(q, nq) +
+        s.need(dout, nq) +
+        s.need(dq, nq) +
+        s.need(kk, nkv) +
+        s.need(v, nkv) +
+        s.need(dk, nkv) +
+        s.need(dv, nkv) +
+        threads * scratchBytes,
+    );
+    const [qp, gp, kp, vp] = [s.input(q, nq), s.input(dout, nq), s.input(kk, nkv), s.input(v, nkv)];
+    const [dqp, dkp, dvp] = [s.input(dq, nq), s.input(dk, nkv), s.input(dv, nkv)];
+    runAttentionBackward({
+      q: qp,
+      k: kp,
+      v: vp,
+      dout: gp,
+      dq: dqp,
+      dk: dkp,
+      dv: dvp,
+      B,
+      T,
+      nHeads,
+      nKvHeads,
+      hd,
+      window: p.window,
+      scale: p.scale,
+      scratch: s.take(threads * scratchBytes),
+      scratchStride: scratchBytes,
+    });
+    s.finish(dq, dqp, nq);
+    s.finish(dk, dkp, nkv);
+    s.finish(dv, dvp, nkv);
+  }
+
+  return { matmul, attentionBackward };
+}
