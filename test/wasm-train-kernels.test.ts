@@ -1,15 +1,18 @@
 // The wasm training kernels against the reference: the GEMM behind Kernels.matmul (every transpose, overwrite and
 // accumulate, bias, odd sizes, sizes past one K/N block, operands inside and outside wasm memory, threads equal to
 // one thread), the fused attention gradient against autograd's loops (GQA, sliding window, odd lengths), and the
-// element-wise / row gradients and optimizer passes of assembly/train-ops.ts.
+// GELU / LayerNorm / bias gradients of assembly/train-ops.ts against autograd on the reference backend.
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import "../src/backends/reference/index.js";
 import { referenceKernels as ref } from "../src/backends/reference/index.js";
 import { initWasmBackend } from "../src/backends/wasm/index.js";
+import { backward, dense } from "../src/autograd/index.js";
 import { attentionBackward } from "../src/autograd/grads/attention.js";
-import type { AttentionParams, MatmulParams } from "../src/tensor/backend.js";
+import { backendName, setBackend, type AttentionParams, type MatmulParams } from "../src/tensor/backend.js";
+import * as ops from "../src/tensor/ops.js";
+import { Tensor } from "../src/tensor/tensor.js";
 import { rng } from "./helpers/fixtures.js";
 
 const wasm = initWasmBackend();
@@ -177,5 +180,53 @@ test("threads: wasm matmul and attentionBackward split across the pool give the 
   } finally {
     wasm.minSplitWork = minSplitWork;
     assert.equal(await wasm.setThreads(1), 1);
+  }
+});
+
+/** Gradients of f's inputs, with the named backend active. */
+function gradsOn(
+  backend: string,
+  f: (xs: Tensor[]) => Tensor,
+  inputs: Float32Array[],
+  shapes: number[][],
+): Float32Array[] {
+  const before = backendName();
+  setBackend(backend);
+  try {
+    const xs = inputs.map((a, i) => {
+      const t = Tensor.fromArray(a, shapes[i]!);
+      t.requiresGrad = true;
+      return t;
+    });
+    const y = f(xs);
+    const r = rng(99);
+    backward(y, Tensor.fromArray(randoms(y.size, r), y.shape));
+    return xs.map((x) => x.grad!.f32().slice());
+  } finally {
+    setBackend(before);
+  }
+}
+
+test("fused GELU-tanh, LayerNorm and bias gradients on wasm equal autograd's loops on the reference backend", () => {
+  const r = rng(31);
+  const cases: [string, (xs: Tensor[]) => Tensor, number[][]][] = [
+    ["geluTanh", ([x]) => ops.geluTanh(x!), [[7, 13]]],
+    ["geluTanh wide", ([x]) => ops.geluTanh(x!), [[3, 8]]],
+    ["layerNorm", ([x, w, b]) => ops.layerNorm(x!, w!, b!, 1e-5), [[9, 12], [12], [12]]],
+    ["layerNorm no bias", ([x, w]) => ops.layerNorm(x!, w!, null, 1e-5), [[5, 8], [8]]],
+    ["layerNorm odd rows (fallback)", ([x, w, b]) => ops.layerNorm(x!, w!, b!, 1e-5), [[4, 7], [7], [7]]],
+    ["dense", ([x, w, b]) => dense(x!, w!, b!), [[11, 9], [5, 9], [5]]],
+  ];
+  for (const [name, f, shapes] of cases) {
+    const inputs = shapes.map((s) =>
+      randoms(
+        s.reduce((a, b) => a * b, 1),
+        r,
+        3,
+      ),
+    );
+    const want = gradsOn("reference", f, inputs, shapes);
+    const got = gradsOn("wasm", f, inputs, shapes);
+    got.forEach((g, i) => assertClose(g, want[i]!, 2e-5, `${name} input ${i}`));
   }
 });

@@ -3,6 +3,7 @@
 // so that calling backward on several micro-batches accumulates their gradients.
 
 import { noGrad } from "../tensor/grad.js";
+import { gradCopy } from "./buffers.js";
 import { Tensor } from "../tensor/tensor.js";
 
 /** Inputs before outputs, over every tensor reachable from root through grad nodes. */
@@ -50,7 +51,7 @@ export function backward(root: Tensor, grad: Tensor | null = null, opts: Backwar
     throw new Error(`backward: a gradient is needed for a non-scalar output [${root.shape}]`);
   if (grad !== null && grad.size !== root.size)
     throw new Error(`backward: gradient [${grad.shape}] does not match output [${root.shape}]`);
-  const seed = grad ? Float32Array.from(grad.f32()) : new Float32Array(1).fill(1);
+  const seed = grad ? gradCopy(grad.f32()) : gradCopy(new Float32Array([1]));
   const grads = new Map<Tensor, Float32Array>([[root, seed]]);
   const order = topoOrder(root);
   noGrad(() => {
@@ -61,11 +62,12 @@ export function backward(root: Tensor, grad: Tensor | null = null, opts: Backwar
       grads.delete(t);
       const node = t.gradNode;
       if (!node) {
-        if (t.grad === null) t.grad = Tensor.fromArray(g, t.shape);
+        if (t.grad === null)
+          t.grad = new Tensor("f32", t.shape, g); // g is the engine's own copy
         else addInto(t.grad.f32(), g);
         continue;
       }
-      const inGrads = node.backward(Tensor.fromArray(g, t.shape));
+      const inGrads = node.backward(new Tensor("f32", t.shape, g));
       node.inputs.forEach((x, i) => {
         const gi = inGrads[i];
         if (!x || !x.requiresGrad || !gi) return;
@@ -75,7 +77,7 @@ export function backward(root: Tensor, grad: Tensor | null = null, opts: Backwar
           );
         const prev = grads.get(x);
         if (prev) addInto(prev, gi.f32());
-        else grads.set(x, Float32Array.from(gi.f32()));
+        else grads.set(x, gradCopy(gi.f32()));
       });
       if (!opts.retainGraph) t.gradNode = null;
     }

@@ -3,6 +3,7 @@
 // backendMatmul runs the active backend's matmul kernel.
 
 import { kernels } from "../tensor/backend.js";
+import { gradBuffer } from "./buffers.js";
 
 export interface MatmulKernels {
   /** out[M, K] (+)= a[M, N] · b[N, K]. */
@@ -79,14 +80,14 @@ export function matmulKernels(): MatmulKernels {
 
 /** a[M, N] · b[N, K] → new [M, K]. */
 export function matmulNN(a: Float32Array, b: Float32Array, M: number, N: number, K: number): Float32Array {
-  const out = new Float32Array(M * K);
+  const out = gradBuffer(M * K);
   active.nn(a, b, M, N, K, out);
   return out;
 }
 
 /** a[M, N]ᵀ · b[M, K] → new [N, K]. */
 export function matmulTN(a: Float32Array, b: Float32Array, M: number, N: number, K: number): Float32Array {
-  const out = new Float32Array(N * K);
+  const out = gradBuffer(N * K);
   active.tn(a, b, M, N, K, out);
   return out;
 }

@@ -93,6 +93,25 @@ export interface Kernels {
     dk: Float32Array,
     dv: Float32Array,
   ): void;
+  /** Optional fused dx = dy·gelu_tanh'(x) (autograd's loops without it). */
+  geluTanhBackward?(x: Float32Array, dy: Float32Array, dx: Float32Array): void;
+  /**
+   * Optional fused LayerNorm gradient over x[M, D]: dx is overwritten, dw and db (when given) are added into.
+   * The wasm kernel needs D a multiple of 4 (callers fall back otherwise).
+   */
+  layernormBackward?(
+    x: Float32Array,
+    M: number,
+    D: number,
+    w: Float32Array,
+    dy: Float32Array,
+    eps: number,
+    dx: Float32Array,
+    dw: Float32Array,
+    db: Float32Array | null,
+  ): void;
+  /** Optional out[N] += Σ_m x[m, N] over x[M, N] (a bias gradient). */
+  sumRows?(x: Float32Array, M: number, N: number, out: Float32Array): void;
   /** Causal attention: q[T, nHeads, hd] over k, v [S, nKvHeads, hd] (GQA/MQA by head groups) → out[T, nHeads, hd]. */
   attention(q: Float32Array, k: Float32Array, v: Float32Array, p: AttentionParams, out: Float32Array): void;
 }

@@ -6,7 +6,9 @@
 
 import { kernels, type AttentionParams } from "../../tensor/backend.js";
 import { registerGradient, track } from "../../tensor/grad.js";
+import { activationAllocator } from "../../tensor/storage.js";
 import { Tensor } from "../../tensor/tensor.js";
+import { gradBuffer } from "../buffers.js";
 import { attentionBackward } from "../grads/attention.js";
 
 export interface AttentionDropout {
@@ -83,7 +85,7 @@ export function causalSelfAttention(
     window: 0,
     scale: opts.scale ?? 1 / Math.sqrt(hd),
   };
-  const out = Tensor.zeros(q.shape); // (B, T, nh, hs)
+  const out = Tensor.zeros(q.shape, "f32", activationAllocator()); // (B, T, nh, hs)
   const [qs, ks, vs, os] = [q.f32(), k.f32(), v.f32(), out.f32()];
   const qn = T * nHeads * hd;
   const kn = T * nKvHeads * hd;
@@ -110,13 +112,13 @@ registerGradient("causalSelfAttention", (grad, [q, k, v], _out, saved) => {
   const kn = k!.size / B;
   const mn = p.T * p.nHeads * p.S;
   const [qs, ks, vs, g] = [q!.f32(), k!.f32(), v!.f32(), grad.f32()];
-  const dq = new Float32Array(q!.size);
-  const dk = new Float32Array(k!.size);
-  const dv = new Float32Array(v!.size);
+  const dq = gradBuffer(q!.size);
+  const dk = gradBuffer(k!.size);
+  const dv = gradBuffer(v!.size);
   const fused = kernels().attentionBackward;
   if (fused && !mask && p.headDim % 4 === 0) {
     fused(qs, ks, vs, g, B, p, dq, dk, dv);
-    return [Tensor.fromArray(dq, q!.shape), Tensor.fromArray(dk, k!.shape), Tensor.fromArray(dv, v!.shape)];
+    return [wrap(dq, q!.shape), wrap(dk, k!.shape), wrap(dv, v!.shape)];
   }
   for (let b = 0; b < B; b++) {
     const qr = [b * qn, (b + 1) * qn] as const;
@@ -133,5 +135,7 @@ registerGradient("causalSelfAttention", (grad, [q, k, v], _out, saved) => {
       mask ? mask.subarray(b * mn, (b + 1) * mn) : null,
     );
   }
-  return [Tensor.fromArray(dq, q!.shape), Tensor.fromArray(dk, k!.shape), Tensor.fromArray(dv, v!.shape)];
+  return [wrap(dq, q!.shape), wrap(dk, k!.shape), wrap(dv, v!.shape)];
 });
+
+const wrap = (a: Float32Array, shape: readonly number[]): Tensor => new Tensor("f32", shape, a);

@@ -4,6 +4,7 @@
 
 import { kernels } from "../../tensor/backend.js";
 import { track } from "../../tensor/grad.js";
+import { activationAllocator } from "../../tensor/storage.js";
 import { Tensor } from "../../tensor/tensor.js";
 
 /** x [..., K], w [N, K] f32, b [N] → [..., N]. */
@@ -15,7 +16,7 @@ export function dense(x: Tensor, w: Tensor, b: Tensor | null = null): Tensor {
   const N = w.shape[0]!;
   if (b && b.size !== N) throw new Error(`dense: bias [${b.shape}] vs ${N} outputs`);
   const M = x.size / K;
-  const out = Tensor.zeros([...x.shape.slice(0, -1), N]); // (..., N)
+  const out = Tensor.zeros([...x.shape.slice(0, -1), N], "f32", activationAllocator()); // (..., N)
   const p = { M, N, K, transA: false, transB: true, accumulate: false };
   kernels().matmul(x.f32(), w.f32(), b ? b.f32() : null, p, out.f32());
   return track(out, "linear", [x, w, b]);

@@ -83,6 +83,22 @@ export interface KernelExports {
   ): void;
   /** Bytes of work space one gemm call needs. */
   gemmWorkBytes(): number;
+  /** dx = dy·gelu_tanh'(x) over n floats (assembly/train-ops.ts). */
+  geluTanhBackward(x: number, dy: number, n: number, dx: number): void;
+  /** LayerNorm gradient over rows of D (a multiple of 4): dx overwritten, dw and db (0 = none) added into. */
+  layernormBackward(
+    x: number,
+    M: number,
+    D: number,
+    w: number,
+    dy: number,
+    eps: number,
+    dx: number,
+    dw: number,
+    db: number,
+  ): void;
+  /** out[N] += column sums of x[M, N]. */
+  sumRows(x: number, M: number, N: number, out: number): void;
   /** Adds attention's gradients for (sequence, kv head) units [u0, u1) (assembly/attention-grad.ts). */
   attentionBackward(
     q: number,

@@ -1,5 +1,6 @@
 // The wasm kernels that training adds to the backend: the dense GEMM (assembly/gemm.ts) behind Kernels.matmul and
-// the fused attention gradient (assembly/attention-grad.ts), both split across the thread pool when there is one.
+// the fused attention gradient (assembly/attention-grad.ts), both split across the thread pool when there is one,
+// and the GELU / LayerNorm gradients and bias column sums of assembly/train-ops.ts.
 // Operands outside the memory pass through the backend's scratch region, as for the other kernels.
 
 import type { AttentionParams, Kernels, MatmulParams } from "../../tensor/backend.js";
@@ -19,7 +20,7 @@ export function makeTrainKernels(
   k: KernelExports,
   settings: WasmKernelSettings,
   s: Scratch,
-): Pick<Kernels, "matmul" | "attentionBackward"> {
+): Pick<Kernels, "matmul" | "attentionBackward" | "geluTanhBackward" | "layernormBackward" | "sumRows"> {
   const workBytes = align(k.gemmWorkBytes());
 
   function runGemm(t: GemmTask): void {
@@ -140,5 +141,58 @@ export function makeTrainKernels(
     s.finish(dv, dvp, nkv);
   }
 
-  return { matmul, attentionBackward };
+  function geluTanhBackward(x: Float32Array, dy: Float32Array, dx: Float32Array): void {
+    const n = x.length;
+    if (dy.length < n || dx.length < n) throw new Error("geluTanhBackward: buffers too small");
+    if (n === 0) return;
+    s.begin(s.need(x, n) + s.need(dy, n) + s.need(dx, n));
+    const [xp, gp, op] = [s.input(x, n), s.input(dy, n), s.output(dx, n)];
+    k.geluTanhBackward(xp, gp, n, op);
+    s.finish(dx, op, n);
+  }
+
+  function layernormBackward(
+    x: Float32Array,
+    M: number,
+    D: number,
+    w: Float32Array,
+    dy: Float32Array,
+    eps: number,
+    dx: Float32Array,
+    dw: Float32Array,
+    db: Float32Array | null,
+  ): void {
+    if (D % 4 !== 0) throw new Error(`layernormBackward: rows of ${D} (needs a multiple of 4)`);
+    const n = M * D;
+    if (
+      x.length < n ||
+      dy.length < n ||
+      dx.length < n ||
+      w.length < D ||
+      dw.length < D ||
+      (db && db.length < D)
+    )
+      throw new Error("layernormBackward: buffers too small");
+    if (n === 0) return;
+    s.begin(
+      s.need(x, n) + s.need(dy, n) + s.need(dx, n) + s.need(w, D) + s.need(dw, D) + (db ? s.need(db, D) : 0),
+    );
+    const [xp, gp, wp, op] = [s.input(x, n), s.input(dy, n), s.input(w, D), s.output(dx, n)];
+    const [dwp, dbp] = [s.input(dw, D), db ? s.input(db, D) : 0];
+    k.layernormBackward(xp, M, D, wp, gp, eps, op, dwp, dbp);
+    s.finish(dx, op, n);
+    s.finish(dw, dwp, D);
+    if (db) s.finish(db, dbp, D);
+  }
+
+  function sumRows(x: Float32Array, M: number, N: number, out: Float32Array): void {
+    if (x.length < M * N || out.length < N) throw new Error("sumRows: buffers too small");
+    if (M * N === 0) return;
+    s.begin(s.need(x, M * N) + s.need(out, N));
+    const [xp, op] = [s.input(x, M * N), s.input(out, N)];
+    k.sumRows(xp, M, N, op);
+    s.finish(out, op, N);
+  }
+
+  return { matmul, attentionBackward, geluTanhBackward, layernormBackward, sumRows };
 }

@@ -7,6 +7,7 @@ export { layernorm, rmsnorm, softmax } from "./rows";
 export { attention } from "./attention";
 export { attentionBackward } from "./attention-grad";
 export { gemm, gemmWorkBytes } from "./gemm";
+export { geluTanhBackward, layernormBackward, sumRows } from "./train-ops";
 export { binary, gelu, geluTanh, rope, silu } from "./activations";
 import { f16Table } from "./half";
 export { halvesFinite } from "./half";
