@@ -1,7 +1,8 @@
 // The wasm training kernels against the reference: the GEMM behind Kernels.matmul (every transpose, overwrite and
 // accumulate, bias, odd sizes, sizes past one K/N block, operands inside and outside wasm memory, threads equal to
 // one thread), the fused attention gradient against autograd's loops (GQA, sliding window, odd lengths), and the
-// GELU / LayerNorm / bias gradients of assembly/train-ops.ts against autograd on the reference backend.
+// GELU / LayerNorm / bias gradients of assembly/train-ops.ts against autograd on the reference backend, and the
+// AdamW / clipping passes of assembly/optim.ts against the optimizer's loops.
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -13,6 +14,7 @@ import { attentionBackward } from "../src/autograd/grads/attention.js";
 import { backendName, setBackend, type AttentionParams, type MatmulParams } from "../src/tensor/backend.js";
 import * as ops from "../src/tensor/ops.js";
 import { Tensor } from "../src/tensor/tensor.js";
+import { AdamW, clipGradNorm } from "../src/train/optim/index.js";
 import { rng } from "./helpers/fixtures.js";
 
 const wasm = initWasmBackend();
@@ -229,4 +231,49 @@ test("fused GELU-tanh, LayerNorm and bias gradients on wasm equal autograd's loo
     const got = gradsOn("wasm", f, inputs, shapes);
     got.forEach((g, i) => assertClose(g, want[i]!, 2e-5, `${name} input ${i}`));
   }
+});
+
+test("AdamW and gradient clipping with the wasm optimizer kernels track the reference backend's loops", () => {
+  const r = rng(41);
+  const shapes = [[37, 5], [3], [130]];
+  const init = shapes.map((s) =>
+    randoms(
+      s.reduce((a, b) => a * b, 1),
+      r,
+    ),
+  );
+  const gradSteps = [0, 1, 2].map(() =>
+    shapes.map((s) =>
+      randoms(
+        s.reduce((a, b) => a * b, 1),
+        r,
+        4,
+      ),
+    ),
+  );
+  const run = (backend: string) => {
+    const before = backendName();
+    setBackend(backend);
+    try {
+      const params = init.map((a, i) => Tensor.fromArray(a, shapes[i]!));
+      const opt = new AdamW(params, { lr: 0.01, betas: [0.9, 0.99], weightDecay: 0.1 });
+      const norms: number[] = [];
+      for (const gs of gradSteps) {
+        params.forEach((p, i) => (p.grad = Tensor.fromArray(gs[i]!, p.shape)));
+        norms.push(clipGradNorm(params, 1));
+        opt.step();
+      }
+      return {
+        xs: params.map((p) => p.f32().slice()),
+        norms,
+        grads: params.map((p) => p.grad!.f32().slice()),
+      };
+    } finally {
+      setBackend(before);
+    }
+  };
+  const [want, got] = [run("reference"), run("wasm")];
+  got.norms.forEach((n, i) => assert.ok(Math.abs(n - want.norms[i]!) < 1e-9 * want.norms[i]!, `norm ${i}`));
+  got.grads.forEach((g, i) => assertClose(g, want.grads[i]!, 1e-6, `clipped grad ${i}`));
+  got.xs.forEach((x, i) => assertClose(x, want.xs[i]!, 1e-5, `param ${i}`));
 });

@@ -2,6 +2,7 @@
 // the output, gradients pushed back node by node, and accumulated (+=) into the .grad of leaves that require grad,
 // so that calling backward on several micro-batches accumulates their gradients.
 
+import { kernels } from "../tensor/backend.js";
 import { noGrad } from "../tensor/grad.js";
 import { gradCopy } from "./buffers.js";
 import { Tensor } from "../tensor/tensor.js";
@@ -31,8 +32,9 @@ function topoOrder(root: Tensor): Tensor[] {
   return order;
 }
 
+/** dst += src on the active backend (in place: the add kernels allow out = a). */
 function addInto(dst: Float32Array, src: Float32Array): void {
-  for (let i = 0; i < dst.length; i++) dst[i]! += src[i]!;
+  kernels().add(dst, src, dst);
 }
 
 export interface BackwardOptions {

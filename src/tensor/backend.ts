@@ -30,6 +30,21 @@ export interface MatmulParams {
   readonly accumulate: boolean;
 }
 
+/** One Adam / AdamW step's constants (train/optim/adam.ts). */
+export interface AdamStepParams {
+  /** x ← x·decay first (AdamW: 1 − lr·λ; Adam: 1). */
+  readonly decay: number;
+  /** Added to the gradient times x (Adam's L2 weight decay; AdamW: 0). */
+  readonly l2: number;
+  readonly beta1: number;
+  readonly beta2: number;
+  /** lr / (1 − β1^t). */
+  readonly stepSize: number;
+  /** √(1 − β2^t). */
+  readonly bc2Sqrt: number;
+  readonly eps: number;
+}
+
 export interface Kernels {
   /** out[M, N] = x[M, K] · w[N, K]ᵀ (+ bias); w may be any stored dtype (f32, f16, quantized). */
   linear(
@@ -112,6 +127,12 @@ export interface Kernels {
   ): void;
   /** Optional out[N] += Σ_m x[m, N] over x[M, N] (a bias gradient). */
   sumRows?(x: Float32Array, M: number, N: number, out: Float32Array): void;
+  /** Optional fused Adam(W) update of x with gradient g and moments m, v (f32 arithmetic, as PyTorch's). */
+  adamStep?(x: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, p: AdamStepParams): void;
+  /** Optional Σ x², squares and sum in f64 (gradient clipping). */
+  sumSquares?(x: Float32Array): number;
+  /** Optional in-place x ← x·c. */
+  scaleInPlace?(x: Float32Array, c: number): void;
   /** Causal attention: q[T, nHeads, hd] over k, v [S, nKvHeads, hd] (GQA/MQA by head groups) → out[T, nHeads, hd]. */
   attention(q: Float32Array, k: Float32Array, v: Float32Array, p: AttentionParams, out: Float32Array): void;
 }

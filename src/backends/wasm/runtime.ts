@@ -97,6 +97,23 @@ export interface KernelExports {
     dw: number,
     db: number,
   ): void;
+  /** Adam(W) update over n floats (assembly/optim.ts). */
+  adamStep(
+    x: number,
+    g: number,
+    m: number,
+    v: number,
+    n: number,
+    decay: number,
+    l2: number,
+    b1: number,
+    b2: number,
+    stepSize: number,
+    bc2Sqrt: number,
+    eps: number,
+  ): void;
+  sumSquares(x: number, n: number): number;
+  scaleInPlace(x: number, n: number, c: number): void;
   /** out[N] += column sums of x[M, N]. */
   sumRows(x: number, M: number, N: number, out: number): void;
   /** Adds attention's gradients for (sequence, kv head) units [u0, u1) (assembly/attention-grad.ts). */

@@ -1,9 +1,10 @@
 // The wasm kernels that training adds to the backend: the dense GEMM (assembly/gemm.ts) behind Kernels.matmul and
 // the fused attention gradient (assembly/attention-grad.ts), both split across the thread pool when there is one,
-// and the GELU / LayerNorm gradients and bias column sums of assembly/train-ops.ts.
+// the GELU / LayerNorm gradients and bias column sums of assembly/train-ops.ts, and the optimizer passes of
+// assembly/optim.ts (Adam(W) update, sum of squares and scaling for gradient clipping).
 // Operands outside the memory pass through the backend's scratch region, as for the other kernels.
 
-import type { AttentionParams, Kernels, MatmulParams } from "../../tensor/backend.js";
+import type { AdamStepParams, AttentionParams, Kernels, MatmulParams } from "../../tensor/backend.js";
 import type { WasmKernelSettings } from "./kernels.js";
 import { align, type Scratch } from "./scratch.js";
 import type { KernelExports } from "./runtime.js";
@@ -20,7 +21,17 @@ export function makeTrainKernels(
   k: KernelExports,
   settings: WasmKernelSettings,
   s: Scratch,
-): Pick<Kernels, "matmul" | "attentionBackward" | "geluTanhBackward" | "layernormBackward" | "sumRows"> {
+): Pick<
+  Kernels,
+  | "matmul"
+  | "attentionBackward"
+  | "geluTanhBackward"
+  | "layernormBackward"
+  | "sumRows"
+  | "adamStep"
+  | "sumSquares"
+  | "scaleInPlace"
+> {
   const workBytes = align(k.gemmWorkBytes());
 
   function runGemm(t: GemmTask): void {
@@ -194,5 +205,46 @@ export function makeTrainKernels(
     s.finish(out, op, N);
   }
 
-  return { matmul, attentionBackward, geluTanhBackward, layernormBackward, sumRows };
+  function adamStep(
+    x: Float32Array,
+    g: Float32Array,
+    m: Float32Array,
+    v: Float32Array,
+    p: AdamStepParams,
+  ): void {
+    const n = x.length;
+    if (g.length < n || m.length < n || v.length < n) throw new Error("adamStep: buffers too small");
+    if (n === 0) return;
+    s.begin(s.need(x, n) + s.need(g, n) + s.need(m, n) + s.need(v, n));
+    const [xp, gp, mp, vp] = [s.input(x, n), s.input(g, n), s.input(m, n), s.input(v, n)];
+    k.adamStep(xp, gp, mp, vp, n, p.decay, p.l2, p.beta1, p.beta2, p.stepSize, p.bc2Sqrt, p.eps);
+    s.finish(x, xp, n);
+    s.finish(m, mp, n);
+    s.finish(v, vp, n);
+  }
+
+  function sumSquares(x: Float32Array): number {
+    if (x.length === 0) return 0;
+    s.begin(s.need(x, x.length));
+    return k.sumSquares(s.input(x, x.length), x.length);
+  }
+
+  function scaleInPlace(x: Float32Array, c: number): void {
+    if (x.length === 0) return;
+    s.begin(s.need(x, x.length));
+    const xp = s.input(x, x.length);
+    k.scaleInPlace(xp, x.length, c);
+    s.finish(x, xp, x.length);
+  }
+
+  return {
+    matmul,
+    attentionBackward,
+    geluTanhBackward,
+    layernormBackward,
+    sumRows,
+    adamStep,
+    sumSquares,
+    scaleInPlace,
+  };
 }

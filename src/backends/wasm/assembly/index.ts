@@ -8,6 +8,7 @@ export { attention } from "./attention";
 export { attentionBackward } from "./attention-grad";
 export { gemm, gemmWorkBytes } from "./gemm";
 export { geluTanhBackward, layernormBackward, sumRows } from "./train-ops";
+export { adamStep, scaleInPlace, sumSquares } from "./optim";
 export { binary, gelu, geluTanh, rope, silu } from "./activations";
 import { f16Table } from "./half";
 export { halvesFinite } from "./half";
