@@ -64,8 +64,8 @@ export function backward(root: Tensor, grad: Tensor | null = null, opts: Backwar
       grads.delete(t);
       const node = t.gradNode;
       if (!node) {
-        if (t.grad === null)
-          t.grad = new Tensor("f32", t.shape, g); // g is the engine's own copy
+        // a copy from the current allocator: g may lie in a frame that leaf gradients outlive
+        if (t.grad === null) t.grad = Tensor.fromArray(g, t.shape);
         else addInto(t.grad.f32(), g);
         continue;
       }

@@ -120,24 +120,24 @@ export class Trainer {
     const { batch: B, context: T, gradAccum, gradClip } = this.options;
     const params = this.model.parameters();
     this.opt.zeroGrad();
-    // activations and gradients live in the backend's frame stack (if any) until the update is done
-    const total = inFrame(() => {
-      let sum = 0;
-      for (let m = 0; m < gradAccum; m++) {
+    let total = 0;
+    for (let m = 0; m < gradAccum; m++) {
+      // a micro-batch's activations and intermediate gradients live in the backend's frame stack (if any);
+      // the parameters' accumulated gradients are allocated outside it
+      total += inFrame(() => {
         const { x, y } = sampleBatch(this.data.train, B, T, this.dataRng);
         const logits = this.model.forward(x, B, T, { training: true });
         const loss = crossEntropy(reshape(logits, [B * T, this.model.cfg.vocabSize]), y);
-        sum += loss.f32()[0]!;
         backward(gradAccum > 1 ? scale(loss, 1 / gradAccum) : loss);
-      }
-      noGrad(() => {
-        this.gradNorm = clipGradNorm(params, gradClip > 0 ? gradClip : Infinity);
-        this.opt.lr = this.schedule(this.step);
-        this.opt.step();
+        return loss.f32()[0]!;
       });
-      this.opt.zeroGrad();
-      return sum;
+    }
+    noGrad(() => {
+      this.gradNorm = clipGradNorm(params, gradClip > 0 ? gradClip : Infinity);
+      this.opt.lr = this.schedule(this.step);
+      this.opt.step();
     });
+    this.opt.zeroGrad();
     const mean = total / gradAccum;
     this.losses.push(mean);
     this.step++;
