@@ -128,22 +128,24 @@ test("wasm attentionBackward equals autograd's loops (GQA, sliding window, odd l
   attnCase(2, 5, 2, 2, 8, 0, 2);
   attnCase(3, 13, 4, 2, 12, 0, 3);
   attnCase(2, 9, 6, 1, 4, 3, 4);
+  attnCase(2, 7, 3, 3, 5, 0, 6); // a head size that is not a multiple of 4
+  attnCase(1, 70, 2, 1, 16, 9, 7); // T past one GEMM micro-panel multiple
   attnCase(12, 64, 4, 4, 32, 0, 5);
 });
 
 test("wasm attentionBackward refuses what it does not compute", () => {
   const p: AttentionParams = {
     T: 2,
-    S: 2,
+    S: 3,
     nHeads: 1,
     nKvHeads: 1,
     headDim: 3,
-    queryPos: 0,
+    queryPos: 1,
     window: 0,
     scale: 1,
   };
-  const z = () => new Float32Array(6);
-  assert.throws(() => wk.attentionBackward!(z(), z(), z(), z(), 1, p, z(), z(), z()), /multiple of 4/);
+  const z = () => new Float32Array(9);
+  assert.throws(() => wk.attentionBackward!(z(), z(), z(), z(), 1, p, z(), z(), z()), /queryPos 0/);
 });
 
 test("threads: wasm matmul and attentionBackward split across the pool give the one-thread results", async () => {

@@ -2,7 +2,7 @@
 // the causal mask): q [B, T, nHeads, hd], k and v [B, T, nKvHeads, hd] → [B, T, nHeads, hd]. Without dropout the
 // forward runs the active backend's attention kernel per sequence; with attention dropout (on the probabilities,
 // as GPT-2's attn_pdrop) it runs plain loops that keep the mask. The gradient is the backend's fused
-// attentionBackward kernel where it has one (no dropout, head size a multiple of 4), else grads/attention.ts's.
+// attentionBackward kernel where it has one (no attention dropout), else grads/attention.ts's.
 
 import { kernels, type AttentionParams } from "../../tensor/backend.js";
 import { registerGradient, track } from "../../tensor/grad.js";
@@ -116,7 +116,7 @@ registerGradient("causalSelfAttention", (grad, [q, k, v], _out, saved) => {
   const dk = gradBuffer(k!.size);
   const dv = gradBuffer(v!.size);
   const fused = kernels().attentionBackward;
-  if (fused && !mask && p.headDim % 4 === 0) {
+  if (fused && !mask) {
     fused(qs, ks, vs, g, B, p, dq, dk, dv);
     return [wrap(dq, q!.shape), wrap(dk, k!.shape), wrap(dv, v!.shape)];
   }

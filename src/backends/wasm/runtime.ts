@@ -116,6 +116,8 @@ export interface KernelExports {
   scaleInPlace(x: number, n: number, c: number): void;
   /** out[N] += column sums of x[M, N]. */
   sumRows(x: number, M: number, N: number, out: number): void;
+  /** Bytes of scratch one attentionBackward call needs for sequences of T. */
+  attentionBackwardScratch(T: number): number;
   /** Adds attention's gradients for (sequence, kv head) units [u0, u1) (assembly/attention-grad.ts). */
   attentionBackward(
     q: number,

@@ -108,15 +108,15 @@ export function makeTrainKernels(
     dv: Float32Array,
   ): void {
     const { T, S, nHeads, nKvHeads, headDim: hd } = p;
-    if (p.queryPos !== 0 || S !== T || hd % 4 !== 0 || nKvHeads <= 0 || nHeads % nKvHeads !== 0)
-      throw new Error("attentionBackward: needs queryPos 0, S = T, a head size that is a multiple of 4");
+    if (p.queryPos !== 0 || S !== T || nKvHeads <= 0 || nHeads % nKvHeads !== 0)
+      throw new Error("attentionBackward: needs queryPos 0, S = T and whole head groups");
     const nq = B * T * nHeads * hd;
     const nkv = B * T * nKvHeads * hd;
     if ([q, dout, dq].some((x) => x.length < nq) || [kk, v, dk, dv].some((x) => x.length < nkv))
       throw new Error("attentionBackward: buffers too small");
     if (nq === 0) return;
     const threads = settings.pool?.size ?? 1;
-    const scratchBytes = align(2 * (T + 4) * 4);
+    const scratchBytes = align(k.attentionBackwardScratch(T));
     s.begin(
       s.need(q, nq) +
         s.need(dout, nq) +
