@@ -1,8 +1,9 @@
 // The wasm training kernels against the reference: the GEMM behind Kernels.matmul (every transpose, overwrite and
 // accumulate, bias, odd sizes, sizes past one K/N block, operands inside and outside wasm memory, threads equal to
-// one thread), the fused attention gradient against autograd's loops (GQA, sliding window, odd lengths), and the
-// GELU / LayerNorm / bias gradients of assembly/train-ops.ts against autograd on the reference backend, and the
-// AdamW / clipping passes of assembly/optim.ts against the optimizer's loops.
+// one thread), the batched attention forward against the reference kernel and its gradient against autograd's
+// loops (GQA, sliding window, odd sizes), the GELU / LayerNorm / bias gradients of assembly/train-ops.ts against
+// autograd on the reference backend, and the AdamW / clipping passes of assembly/optim.ts against the optimizer's
+// loops.
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -114,6 +115,15 @@ function attnCase(
     const sk = (x: Float32Array) => x.subarray(b * kn, (b + 1) * kn);
     attentionBackward(sq(q), sk(k), sk(v), sq(dout), p, sq(want[0]), sk(want[1]), sk(want[2]));
   }
+  const outWant = new Float32Array(nq);
+  for (let b = 0; b < B; b++) {
+    const sq = (x: Float32Array) => x.subarray(b * qn, (b + 1) * qn);
+    const sk = (x: Float32Array) => x.subarray(b * kn, (b + 1) * kn);
+    ref.attention(sq(q), sk(k), sk(v), p, sq(outWant));
+  }
+  const outGot = randoms(nq, r); // overwritten
+  wk.causalAttention!(q, k, v, B, p, outGot);
+  assertClose(outGot, outWant, 2e-5, `forward B${B} T${T} h${nHeads}/${nKvHeads} hd${hd} w${window}`);
   const got = [randoms(nq, r), randoms(nkv, r), randoms(nkv, r)] as const; // added into: start from noise
   const start = got.map((g) => g.slice());
   wk.attentionBackward!(q, k, v, dout, B, p, got[0], got[1], got[2]);
@@ -123,7 +133,7 @@ function attnCase(
   });
 }
 
-test("wasm attentionBackward equals autograd's loops (GQA, sliding window, odd lengths)", () => {
+test("wasm causalAttention and attentionBackward equal the reference kernel and autograd's loops (GQA, window, odd sizes)", () => {
   attnCase(1, 1, 1, 1, 4, 0, 1);
   attnCase(2, 5, 2, 2, 8, 0, 2);
   attnCase(3, 13, 4, 2, 12, 0, 3);
@@ -148,7 +158,7 @@ test("wasm attentionBackward refuses what it does not compute", () => {
   assert.throws(() => wk.attentionBackward!(z(), z(), z(), z(), 1, p, z(), z(), z()), /queryPos 0/);
 });
 
-test("threads: wasm matmul and attentionBackward split across the pool give the one-thread results", async () => {
+test("threads: wasm matmul, causalAttention and attentionBackward split across the pool give the one-thread results", async () => {
   const r = rng(21);
   const [M, N, K] = [67, 45, 29];
   const a = randoms(M * K, r);
@@ -171,7 +181,9 @@ test("threads: wasm matmul and attentionBackward split across the pool give the 
     wk.matmul(a, b, null, pm, out);
     const g = [new Float32Array(q.length), new Float32Array(k.length), new Float32Array(k.length)] as const;
     wk.attentionBackward!(q, k, v, dout, 3, pa, g[0], g[1], g[2]);
-    return [out, ...g];
+    const o = new Float32Array(q.length);
+    wk.causalAttention!(q, k, v, 3, pa, o);
+    return [out, ...g, o];
   };
   assert.equal(await wasm.setThreads(1), 1);
   const one = run();

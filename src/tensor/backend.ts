@@ -94,6 +94,18 @@ export interface Kernels {
     out: Float32Array,
   ): void;
   /**
+   * Optional batched causal attention for training (queryPos 0, S = T): q, out [B, T, nHeads, hd]; k, v
+   * [B, T, nKvHeads, hd]; out is overwritten. Without it the per-sequence `attention` kernel runs.
+   */
+  causalAttention?(
+    q: Float32Array,
+    k: Float32Array,
+    v: Float32Array,
+    B: number,
+    p: AttentionParams,
+    out: Float32Array,
+  ): void;
+  /**
    * Optional fused gradient of batched causal attention (queryPos 0, S = T): q, dout, dq [B, T, nHeads, hd];
    * k, v, dk, dv [B, T, nKvHeads, hd]; gradients are added into dq, dk, dv. Without it autograd runs its loops.
    */

@@ -1,6 +1,7 @@
 // Batched causal self-attention for training (teacher forcing: every position of a sequence in one pass under
 // the causal mask): q [B, T, nHeads, hd], k and v [B, T, nKvHeads, hd] → [B, T, nHeads, hd]. Without dropout the
-// forward runs the active backend's attention kernel per sequence; with attention dropout (on the probabilities,
+// forward runs the backend's batched causalAttention kernel where it has one, else its attention kernel per
+// sequence; with attention dropout (on the probabilities,
 // as GPT-2's attn_pdrop) it runs plain loops that keep the mask. The gradient is the backend's fused
 // attentionBackward kernel where it has one (no attention dropout), else grads/attention.ts's.
 
@@ -91,6 +92,11 @@ export function causalSelfAttention(
   const kn = T * nKvHeads * hd;
   const mn = T * nHeads * T;
   const mask = drop ? new Float32Array(B * mn) : null;
+  const batched = kernels().causalAttention;
+  if (!drop && batched) {
+    batched(qs, ks, vs, B, p, os);
+    return track(out, "causalSelfAttention", [q, k, v], { p, mask } satisfies Saved);
+  }
   for (let b = 0; b < B; b++) {
     const [qb, kb, vb, ob] = [
       qs.subarray(b * qn, (b + 1) * qn),

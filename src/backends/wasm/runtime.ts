@@ -116,7 +116,23 @@ export interface KernelExports {
   scaleInPlace(x: number, n: number, c: number): void;
   /** out[N] += column sums of x[M, N]. */
   sumRows(x: number, M: number, N: number, out: number): void;
-  /** Bytes of scratch one attentionBackward call needs for sequences of T. */
+  /** Training's batched causal attention forward for (sequence, kv head) units [u0, u1) (attention-grad.ts). */
+  attentionForward(
+    q: number,
+    k: number,
+    v: number,
+    out: number,
+    T: number,
+    nHeads: number,
+    nKvHeads: number,
+    hd: number,
+    window: number,
+    scale: number,
+    scratch: number,
+    u0: number,
+    u1: number,
+  ): void;
+  /** Bytes of scratch one attentionBackward or attentionForward call needs for sequences of T. */
   attentionBackwardScratch(T: number): number;
   /** Adds attention's gradients for (sequence, kv head) units [u0, u1) (assembly/attention-grad.ts). */
   attentionBackward(

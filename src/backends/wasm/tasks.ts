@@ -7,7 +7,14 @@ import type { KernelExports } from "./runtime.js";
 
 /** Control block, in 32-bit words: sync words, then the task (u32 operands, f32 in the same words). */
 export const CTL = { GEN: 0, PENDING: 1, ERROR: 2, OP: 3, ARGS: 4, WORDS: 32 } as const;
-export const OP = { EXIT: 0, LINEAR: 1, ATTENTION: 2, GEMM: 3, ATTENTION_BACKWARD: 4 } as const;
+export const OP = {
+  EXIT: 0,
+  LINEAR: 1,
+  ATTENTION: 2,
+  GEMM: 3,
+  ATTENTION_BACKWARD: 4,
+  ATTENTION_FORWARD: 5,
+} as const;
 
 /** Operands of a split linear (byte offsets into wasm memory; 0 = none). */
 export interface LinearTask {
@@ -63,7 +70,10 @@ export interface GemmTask {
   readonly workStride: number;
 }
 
-/** Operands of a split attention gradient (assembly/attention-grad.ts). */
+/**
+ * Operands of a split attention gradient (assembly/attention-grad.ts); the training forward uses the same task
+ * with its output in `dout` (dq, dk, dv unused).
+ */
 export interface AttentionBackwardTask {
   readonly q: number;
   readonly k: number;
@@ -252,13 +262,43 @@ export function attentionBackwardPart(
   );
 }
 
+export function attentionForwardPart(
+  k: KernelExports,
+  t: AttentionBackwardTask,
+  part: number,
+  parts: number,
+): void {
+  const [u0, u1] = partRange(t.B * t.nKvHeads, parts, part);
+  if (u0 >= u1) return;
+  k.attentionForward(
+    t.q,
+    t.k,
+    t.v,
+    t.dout,
+    t.T,
+    t.nHeads,
+    t.nKvHeads,
+    t.hd,
+    t.window,
+    t.scale,
+    t.scratch + part * t.scratchStride,
+    u0,
+    u1,
+  );
+}
+
 export function encodeGemm(u32: Uint32Array, t: GemmTask): void {
   u32[CTL.OP] = OP.GEMM;
   GEMM_KEYS.forEach((key, i) => (u32[CTL.ARGS + i] = t[key]));
 }
 
-export function encodeAttentionBackward(u32: Uint32Array, f32: Float32Array, t: AttentionBackwardTask): void {
-  u32[CTL.OP] = OP.ATTENTION_BACKWARD;
+export function encodeAttentionBackward(
+  u32: Uint32Array,
+  f32: Float32Array,
+  t: AttentionBackwardTask,
+  forward = false,
+): void {
+  u32[CTL.OP] = forward ? OP.ATTENTION_FORWARD : OP.ATTENTION_BACKWARD;
   ATTENTION_BACKWARD_KEYS.forEach((key, i) => (u32[CTL.ARGS + i] = t[key]));
   f32[BACKWARD_SCALE] = t.scale;
 }
@@ -296,6 +336,8 @@ export function runEncodedPart(
   else if (op === OP.GEMM) gemmPart(k, read(GEMM_KEYS), part, parts);
   else if (op === OP.ATTENTION_BACKWARD)
     attentionBackwardPart(k, { ...read(ATTENTION_BACKWARD_KEYS), scale: f32[BACKWARD_SCALE]! }, part, parts);
+  else if (op === OP.ATTENTION_FORWARD)
+    attentionForwardPart(k, { ...read(ATTENTION_BACKWARD_KEYS), scale: f32[BACKWARD_SCALE]! }, part, parts);
   else throw new Error(`wasm pool: unknown task ${op}`);
   return true;
 }

@@ -10,6 +10,7 @@ import { align, type Scratch } from "./scratch.js";
 import type { KernelExports } from "./runtime.js";
 import {
   attentionBackwardPart,
+  attentionForwardPart,
   encodeAttentionBackward,
   encodeGemm,
   gemmPart,
@@ -25,6 +26,7 @@ export function makeTrainKernels(
   Kernels,
   | "matmul"
   | "attentionBackward"
+  | "causalAttention"
   | "geluTanhBackward"
   | "layernormBackward"
   | "sumRows"
@@ -41,13 +43,43 @@ export function makeTrainKernels(
     pool.run();
   }
 
-  function runAttentionBackward(t: AttentionBackwardTask): void {
+  function runAttention(t: AttentionBackwardTask, forward: boolean): void {
     const pool = settings.pool;
     const work = 4 * t.B * t.T * t.T * t.nHeads * t.hd;
     if (!pool || t.B * t.nKvHeads < 2 || work < settings.minSplitWork)
-      return attentionBackwardPart(k, t, 0, 1);
-    encodeAttentionBackward(pool.u32, pool.f32, t);
+      return (forward ? attentionForwardPart : attentionBackwardPart)(k, t, 0, 1);
+    encodeAttentionBackward(pool.u32, pool.f32, t, forward);
     pool.run();
+  }
+
+  function checkAttention(name: string, p: AttentionParams): void {
+    if (p.queryPos !== 0 || p.S !== p.T || p.nKvHeads <= 0 || p.nHeads % p.nKvHeads !== 0)
+      throw new Error(`${name}: needs queryPos 0, S = T and whole head groups`);
+  }
+
+  function causalAttention(
+    q: Float32Array,
+    kk: Float32Array,
+    v: Float32Array,
+    B: number,
+    p: AttentionParams,
+    out: Float32Array,
+  ): void {
+    checkAttention("causalAttention", p);
+    const { T, nHeads, nKvHeads, headDim: hd } = p;
+    const nq = B * T * nHeads * hd;
+    const nkv = B * T * nKvHeads * hd;
+    if (q.length < nq || out.length < nq || kk.length < nkv || v.length < nkv)
+      throw new Error("causalAttention: buffers too small");
+    if (nq === 0) return;
+    const threads = settings.pool?.size ?? 1;
+    const scratchBytes = align(k.attentionBackwardScratch(T));
+    s.begin(s.need(q, nq) + s.need(out, nq) + s.need(kk, nkv) + s.need(v, nkv) + threads * scratchBytes);
+    const [qp, kp, vp, op] = [s.input(q, nq), s.input(kk, nkv), s.input(v, nkv), s.output(out, nq)];
+    const task = { q: qp, k: kp, v: vp, dout: op, dq: 0, dk: 0, dv: 0, B, T, nHeads, nKvHeads, hd };
+    const scratch = s.take(threads * scratchBytes);
+    runAttention({ ...task, window: p.window, scale: p.scale, scratch, scratchStride: scratchBytes }, true);
+    s.finish(out, op, nq);
   }
 
   function matmul(
@@ -129,24 +161,27 @@ export function makeTrainKernels(
     );
     const [qp, gp, kp, vp] = [s.input(q, nq), s.input(dout, nq), s.input(kk, nkv), s.input(v, nkv)];
     const [dqp, dkp, dvp] = [s.input(dq, nq), s.input(dk, nkv), s.input(dv, nkv)];
-    runAttentionBackward({
-      q: qp,
-      k: kp,
-      v: vp,
-      dout: gp,
-      dq: dqp,
-      dk: dkp,
-      dv: dvp,
-      B,
-      T,
-      nHeads,
-      nKvHeads,
-      hd,
-      window: p.window,
-      scale: p.scale,
-      scratch: s.take(threads * scratchBytes),
-      scratchStride: scratchBytes,
-    });
+    runAttention(
+      {
+        q: qp,
+        k: kp,
+        v: vp,
+        dout: gp,
+        dq: dqp,
+        dk: dkp,
+        dv: dvp,
+        B,
+        T,
+        nHeads,
+        nKvHeads,
+        hd,
+        window: p.window,
+        scale: p.scale,
+        scratch: s.take(threads * scratchBytes),
+        scratchStride: scratchBytes,
+      },
+      false,
+    );
     s.finish(dq, dqp, nq);
     s.finish(dk, dkp, nkv);
     s.finish(dv, dvp, nkv);
@@ -240,6 +275,7 @@ export function makeTrainKernels(
   return {
     matmul,
     attentionBackward,
+    causalAttention,
     geluTanhBackward,
     layernormBackward,
     sumRows,

@@ -116,3 +116,41 @@ export function attentionBackward(
 export function attentionBackwardScratch(T: i32): i32 {
   return ((2 * T * T) << 2) + gemmWorkBytes();
 }
+
+/**
+ * The matching forward for training, over the same units: per head S = Q·Kᵀ, P = softmax(scale·S) under the
+ * causal (and window) mask, out = P·V, written (not added). Same scratch as attentionBackward.
+ */
+export function attentionForward(
+  q: usize,
+  k: usize,
+  v: usize,
+  out: usize,
+  T: i32,
+  nHeads: i32,
+  nKvHeads: i32,
+  hd: i32,
+  window: i32,
+  scl: f32,
+  scratch: usize,
+  u0: i32,
+  u1: i32,
+): void {
+  const group = nHeads / nKvHeads;
+  const P = scratch;
+  const work = at(P, 2 * T * T);
+  const qs = nHeads * hd;
+  const ks = nKvHeads * hd;
+  for (let u = u0; u < u1; u++) {
+    const b = u / nKvHeads;
+    const kvh = u % nKvHeads;
+    const kb = at(k, b * T * ks + kvh * hd);
+    const vb = at(v, b * T * ks + kvh * hd);
+    for (let h = kvh * group; h < (kvh + 1) * group; h++) {
+      const qo = b * T * qs + h * hd;
+      gemm(at(q, qo), qs, 1, kb, 1, ks, P, T, T, T, hd, 0, 0, work, 0, T); // S = Q·Kᵀ
+      causalSoftmax(P, T, window, scl);
+      gemm(P, T, 1, vb, ks, 1, at(out, qo), qs, T, hd, T, 0, 0, work, 0, T); // out = P·V
+    }
+  }
+}

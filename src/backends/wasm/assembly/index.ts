@@ -5,7 +5,7 @@ export { linear, quantBytes, quantizeRows, quantRowBytes } from "./linear";
 export { quantizeRowsK, quantRowBytesK } from "./kquant";
 export { layernorm, rmsnorm, softmax } from "./rows";
 export { attention } from "./attention";
-export { attentionBackward, attentionBackwardScratch } from "./attention-grad";
+export { attentionBackward, attentionBackwardScratch, attentionForward } from "./attention-grad";
 export { gemm, gemmWorkBytes } from "./gemm";
 export { geluTanhBackward, layernormBackward, sumRows } from "./train-ops";
 export { adamStep, scaleInPlace, sumSquares } from "./optim";
