@@ -1,6 +1,7 @@
 // The GPT-2 training step against PyTorch's (test/fixtures/gpt2-train-step.json) with the wasm SIMD backend
-// active and the parameters in its arena, so that the forward pass runs the SIMD linear and attention kernels,
-// and with the backward matmuls on the SIMD linear too (linearMatmul); op gradients with the wasm forward kernels.
+// active and the parameters in its arena, so that the forward pass runs the SIMD GEMM and attention kernels and the
+// attention gradient its fused kernel, with the backward matmuls on loops or on the GEMM too (backendMatmul); op
+// gradients with the wasm forward kernels.
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -8,8 +9,8 @@ import * as fs from "node:fs";
 import "../src/backends/reference/index.js";
 import {
   backward,
+  backendMatmul,
   causalSelfAttention,
-  linearMatmul,
   loopMatmul,
   reshape,
   setMatmulKernels,
@@ -20,7 +21,17 @@ import { matmulNN, matmulTN } from "../src/autograd/matmul.js";
 import { rng } from "./helpers/fixtures.js";
 import { initWasmBackend } from "../src/backends/wasm/index.js";
 import { backendName, setBackend } from "../src/tensor/backend.js";
-import { getAllocator, setAllocator } from "../src/tensor/storage.js";
+import {
+  getAllocator,
+  heapAllocator,
+  setAllocator,
+  setCacheAllocator,
+  setFrameAllocator,
+} from "../src/tensor/storage.js";
+import { activateTrainingBackend } from "../src/cli/train-backend.js";
+import { splitTrainVal } from "../src/train/data/batches.js";
+import { CharTokenizer } from "../src/train/data/char-tokenizer.js";
+import { Trainer } from "../src/train/loop.js";
 import { Tensor } from "../src/tensor/tensor.js";
 import { gpt2HFConfig, TrainableGPT2 } from "../src/train/gpt2.js";
 import { crossEntropy } from "../src/train/losses/index.js";
@@ -43,9 +54,9 @@ function f32(b64: string): Float32Array {
 }
 
 for (const backwardOnWasm of [false, true])
-  test(`a training step on the wasm backend equals PyTorch's gradients (backward matmuls on ${backwardOnWasm ? "wasm linear" : "loops"})`, () => {
+  test(`a training step on the wasm backend equals PyTorch's gradients (backward matmuls on ${backwardOnWasm ? "the wasm GEMM" : "loops"})`, () => {
     const wasm = initWasmBackend();
-    if (backwardOnWasm) setMatmulKernels(linearMatmul(wasm.arena));
+    if (backwardOnWasm) setMatmulKernels(backendMatmul);
     const before = [backendName(), getAllocator()] as const;
     setBackend("wasm");
     setAllocator(wasm.arena);
@@ -76,8 +87,8 @@ for (const backwardOnWasm of [false, true])
     }
   });
 
-test("linearMatmul (through the backend's linear) equals the loops, on wasm and on the reference backend", () => {
-  const wasm = initWasmBackend();
+test("backendMatmul (the backend's matmul kernel) equals the loops, on wasm and on the reference backend", () => {
+  initWasmBackend();
   const before = backendName();
   const r = rng(3);
   try {
@@ -93,7 +104,7 @@ test("linearMatmul (through the backend's linear) equals the loops, on wasm and 
         const c = Float32Array.from({ length: M * K }, () => r() - 0.5);
         setMatmulKernels(loopMatmul);
         const [nn, tn] = [matmulNN(a, b, M, N, K), matmulTN(a, c, M, N, K)];
-        setMatmulKernels(linearMatmul(wasm.arena));
+        setMatmulKernels(backendMatmul);
         const [nn2, tn2] = [matmulNN(a, b, M, N, K), matmulTN(a, c, M, N, K)];
         nn.forEach((v, i) => assert.ok(Math.abs(v - nn2[i]!) < 1e-5, `${backend} nn`));
         tn.forEach((v, i) => assert.ok(Math.abs(v - tn2[i]!) < 1e-5, `${backend} tn`));
@@ -142,5 +153,53 @@ test("op gradients pass finite differences with the wasm kernels computing the f
   } finally {
     setAllocator(before[1]);
     setBackend(before[0]);
+  }
+});
+
+test("Trainer on the wasm backend (frames, GEMM, fused gradients, AdamW kernel): accumulation equals one batch", async () => {
+  const active = await activateTrainingBackend("wasm", 1);
+  try {
+    const text = "the cat sat on the mat. the dog sat on the log. ".repeat(10);
+    const tok = CharTokenizer.train(text);
+    const split = splitTrainVal(tok.encode(text));
+    const config = gpt2HFConfig({
+      vocab_size: tok.vocabSize,
+      n_layer: 1,
+      n_head: 2,
+      n_embd: 16,
+      n_positions: 8,
+    });
+    const make = () => active.withParamAllocator(() => TrainableGPT2.init(config, 3));
+    const opts = {
+      steps: 3,
+      batch: 4,
+      context: 8,
+      lr: 1e-2,
+      minLr: 1e-3,
+      warmup: 1,
+      decayIters: 3,
+      weightDecay: 0.1,
+      betas: [0.9, 0.99] as const,
+      gradClip: 1,
+      gradAccum: 1,
+      evalIters: 1,
+      seed: 5,
+    };
+    const one = new Trainer(make(), split, opts);
+    const acc = new Trainer(make(), split, { ...opts, batch: 2, gradAccum: 2 });
+    while (!one.done) {
+      const [a, b] = [one.trainStep(), acc.trainStep()];
+      assert.ok(Math.abs(a - b) < 1e-5, `loss ${a} vs ${b}`);
+    }
+    for (const [name, p] of one.model.params) {
+      const q = acc.model.params.get(name)!.f32();
+      p.f32().forEach((v, i) => assert.ok(Math.abs(v - q[i]!) < 1e-5, `${name}[${i}]: ${v} vs ${q[i]}`));
+    }
+    assert.ok(one.losses.every(Number.isFinite));
+  } finally {
+    setBackend("reference");
+    setFrameAllocator(null);
+    setCacheAllocator(heapAllocator);
+    setMatmulKernels(loopMatmul);
   }
 });

@@ -2,7 +2,9 @@
 // the output, gradients pushed back node by node, and accumulated (+=) into the .grad of leaves that require grad,
 // so that calling backward on several micro-batches accumulates their gradients.
 
+import { kernels } from "../tensor/backend.js";
 import { noGrad } from "../tensor/grad.js";
+import { gradCopy } from "./buffers.js";
 import { Tensor } from "../tensor/tensor.js";
 
 /** Inputs before outputs, over every tensor reachable from root through grad nodes. */
@@ -30,8 +32,9 @@ function topoOrder(root: Tensor): Tensor[] {
   return order;
 }
 
+/** dst += src on the active backend (in place: the add kernels allow out = a). */
 function addInto(dst: Float32Array, src: Float32Array): void {
-  for (let i = 0; i < dst.length; i++) dst[i]! += src[i]!;
+  kernels().add(dst, src, dst);
 }
 
 export interface BackwardOptions {
@@ -50,7 +53,7 @@ export function backward(root: Tensor, grad: Tensor | null = null, opts: Backwar
     throw new Error(`backward: a gradient is needed for a non-scalar output [${root.shape}]`);
   if (grad !== null && grad.size !== root.size)
     throw new Error(`backward: gradient [${grad.shape}] does not match output [${root.shape}]`);
-  const seed = grad ? Float32Array.from(grad.f32()) : new Float32Array(1).fill(1);
+  const seed = grad ? gradCopy(grad.f32()) : gradCopy(new Float32Array([1]));
   const grads = new Map<Tensor, Float32Array>([[root, seed]]);
   const order = topoOrder(root);
   noGrad(() => {
@@ -61,11 +64,12 @@ export function backward(root: Tensor, grad: Tensor | null = null, opts: Backwar
       grads.delete(t);
       const node = t.gradNode;
       if (!node) {
+        // a copy from the current allocator: g may lie in a frame that leaf gradients outlive
         if (t.grad === null) t.grad = Tensor.fromArray(g, t.shape);
         else addInto(t.grad.f32(), g);
         continue;
       }
-      const inGrads = node.backward(Tensor.fromArray(g, t.shape));
+      const inGrads = node.backward(new Tensor("f32", t.shape, g));
       node.inputs.forEach((x, i) => {
         const gi = inGrads[i];
         if (!x || !x.requiresGrad || !gi) return;
@@ -75,7 +79,7 @@ export function backward(root: Tensor, grad: Tensor | null = null, opts: Backwar
           );
         const prev = grads.get(x);
         if (prev) addInto(prev, gi.f32());
-        else grads.set(x, Float32Array.from(gi.f32()));
+        else grads.set(x, gradCopy(gi.f32()));
       });
       if (!opts.retainGraph) t.gradNode = null;
     }

@@ -9,9 +9,9 @@ import "./grads/attention.js";
 
 export { backward, zeroGrad, param, type BackwardOptions } from "./engine.js";
 export { noGrad, enableGrad, isGradEnabled, registerGradient, type GradFn } from "../tensor/grad.js";
-export { setMatmulKernels, matmulKernels, loopMatmul, type MatmulKernels } from "./matmul.js";
-export { linearMatmul } from "./matmul-linear.js";
+export { setMatmulKernels, matmulKernels, loopMatmul, backendMatmul, type MatmulKernels } from "./matmul.js";
 export { reshape, narrow, transpose } from "./ops/views.js";
 export { sum, mean, scale } from "./ops/reduce.js";
 export { dropout } from "./ops/dropout.js";
 export { causalSelfAttention } from "./ops/attention.js";
+export { dense } from "./ops/dense.js";

@@ -1,5 +1,9 @@
 // The matrix products that linear's backward needs, behind a small replaceable interface so that a fast kernel
-// (wasm SIMD, threads) can slot in: dX = dY·W and dW = dYᵀ·X. The default is plain loops in cache-friendly order.
+// (wasm SIMD, threads) can slot in: dX = dY·W and dW = dYᵀ·X. The default is plain loops in cache-friendly order;
+// backendMatmul runs the active backend's matmul kernel.
+
+import { kernels } from "../tensor/backend.js";
+import { gradBuffer } from "./buffers.js";
 
 export interface MatmulKernels {
   /** out[M, K] (+)= a[M, N] · b[N, K]. */
@@ -54,6 +58,16 @@ export const loopMatmul: MatmulKernels = {
   },
 };
 
+/** The active backend's matmul kernel (Kernels.matmul: a GEMM on the wasm backend, loops on the reference one). */
+export const backendMatmul: MatmulKernels = {
+  nn(a, b, M, N, K, out) {
+    kernels().matmul(a, b, null, { M, N: K, K: N, transA: false, transB: false, accumulate: true }, out);
+  },
+  tn(a, b, M, N, K, out) {
+    kernels().matmul(a, b, null, { M: N, N: K, K: M, transA: true, transB: false, accumulate: true }, out);
+  },
+};
+
 let active: MatmulKernels = loopMatmul;
 
 export function setMatmulKernels(k: MatmulKernels): void {
@@ -66,14 +80,14 @@ export function matmulKernels(): MatmulKernels {
 
 /** a[M, N] · b[N, K] → new [M, K]. */
 export function matmulNN(a: Float32Array, b: Float32Array, M: number, N: number, K: number): Float32Array {
-  const out = new Float32Array(M * K);
+  const out = gradBuffer(M * K);
   active.nn(a, b, M, N, K, out);
   return out;
 }
 
 /** a[M, N]ᵀ · b[M, K] → new [N, K]. */
 export function matmulTN(a: Float32Array, b: Float32Array, M: number, N: number, K: number): Float32Array {
-  const out = new Float32Array(N * K);
+  const out = gradBuffer(N * K);
   active.tn(a, b, M, N, K, out);
   return out;
 }

@@ -1,8 +1,8 @@
 // The kernels training runs on: with the wasm backend active, parameters are built in its arena (the SIMD linear
-// and attention read them in place) and the backward matrix products go through its linear kernel
-// (autograd linearMatmul); with the reference backend, plain loops. Activations stay on the JS heap.
+// and attention read them in place) and the backward matrix products go through its GEMM (autograd
+// backendMatmul); with the reference backend, plain loops. Activations stay on the JS heap.
 
-import { linearMatmul, loopMatmul, setMatmulKernels } from "../autograd/index.js";
+import { backendMatmul, loopMatmul, setMatmulKernels } from "../autograd/index.js";
 import { activateBackend, type ActiveBackend, type BackendName } from "../backends/select.js";
 import { getAllocator, setAllocator, type Allocator } from "../tensor/storage.js";
 
@@ -17,7 +17,7 @@ export async function activateTrainingBackend(
 ): Promise<TrainingBackend> {
   const active = await activateBackend(name, threads);
   const alloc: Allocator | undefined = active.allocator;
-  setMatmulKernels(alloc ? linearMatmul(alloc) : loopMatmul);
+  setMatmulKernels(alloc ? backendMatmul : loopMatmul);
   return {
     ...active,
     withParamAllocator<T>(fn: () => T): T {

@@ -17,6 +17,34 @@ export interface AttentionParams {
   readonly scale: number;
 }
 
+/** Sizes and layouts of a dense product out[M, N] (+)= A·B over K (backend.ts Kernels.matmul). */
+export interface MatmulParams {
+  readonly M: number;
+  readonly N: number;
+  readonly K: number;
+  /** a holds Aᵀ as [K, M] (else A as [M, K]). */
+  readonly transA: boolean;
+  /** b holds Bᵀ as [N, K] (else B as [K, N]). */
+  readonly transB: boolean;
+  /** Adds into out (else overwrites it). */
+  readonly accumulate: boolean;
+}
+
+/** One Adam / AdamW step's constants (train/optim/adam.ts). */
+export interface AdamStepParams {
+  /** x ← x·decay first (AdamW: 1 − lr·λ; Adam: 1). */
+  readonly decay: number;
+  /** Added to the gradient times x (Adam's L2 weight decay; AdamW: 0). */
+  readonly l2: number;
+  readonly beta1: number;
+  readonly beta2: number;
+  /** lr / (1 − β1^t). */
+  readonly stepSize: number;
+  /** √(1 − β2^t). */
+  readonly bc2Sqrt: number;
+  readonly eps: number;
+}
+
 export interface Kernels {
   /** out[M, N] = x[M, K] · w[N, K]ᵀ (+ bias); w may be any stored dtype (f32, f16, quantized). */
   linear(
@@ -57,6 +85,66 @@ export interface Kernels {
   geluTanh(x: Float32Array, out: Float32Array): void;
   add(a: Float32Array, b: Float32Array, out: Float32Array): void;
   mul(a: Float32Array, b: Float32Array, out: Float32Array): void;
+  /** out[M, N] (+)= A·B (+ bias[N]) on f32 arrays; training's products Y = X·Wᵀ, dX = dY·W, dW += dYᵀ·X. */
+  matmul(
+    a: Float32Array,
+    b: Float32Array,
+    bias: Float32Array | null,
+    p: MatmulParams,
+    out: Float32Array,
+  ): void;
+  /**
+   * Optional batched causal attention for training (queryPos 0, S = T): q, out [B, T, nHeads, hd]; k, v
+   * [B, T, nKvHeads, hd]; out is overwritten. Without it the per-sequence `attention` kernel runs.
+   */
+  causalAttention?(
+    q: Float32Array,
+    k: Float32Array,
+    v: Float32Array,
+    B: number,
+    p: AttentionParams,
+    out: Float32Array,
+  ): void;
+  /**
+   * Optional fused gradient of batched causal attention (queryPos 0, S = T): q, dout, dq [B, T, nHeads, hd];
+   * k, v, dk, dv [B, T, nKvHeads, hd]; gradients are added into dq, dk, dv. Without it autograd runs its loops.
+   */
+  attentionBackward?(
+    q: Float32Array,
+    k: Float32Array,
+    v: Float32Array,
+    dout: Float32Array,
+    B: number,
+    p: AttentionParams,
+    dq: Float32Array,
+    dk: Float32Array,
+    dv: Float32Array,
+  ): void;
+  /** Optional fused dx = dy·gelu_tanh'(x) (autograd's loops without it). */
+  geluTanhBackward?(x: Float32Array, dy: Float32Array, dx: Float32Array): void;
+  /**
+   * Optional fused LayerNorm gradient over x[M, D]: dx is overwritten, dw and db (when given) are added into.
+   * The wasm kernel needs D a multiple of 4 (callers fall back otherwise).
+   */
+  layernormBackward?(
+    x: Float32Array,
+    M: number,
+    D: number,
+    w: Float32Array,
+    dy: Float32Array,
+    eps: number,
+    dx: Float32Array,
+    dw: Float32Array,
+    db: Float32Array | null,
+  ): void;
+  /** Optional out[N] += Σ_m x[m, N] over x[M, N] (a bias gradient). */
+  sumRows?(x: Float32Array, M: number, N: number, out: Float32Array): void;
+  /** Optional fused Adam(W) update of x with gradient g and moments m, v (f32 arithmetic, as PyTorch's). */
+  adamStep?(x: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, p: AdamStepParams): void;
+  /** Optional Σ x², squares and sum in f64 (gradient clipping). */
+  sumSquares?(x: Float32Array): number;
+  /** Optional in-place x ← x·c. */
+  scaleInPlace?(x: Float32Array, c: number): void;
   /** Causal attention: q[T, nHeads, hd] over k, v [S, nKvHeads, hd] (GQA/MQA by head groups) → out[T, nHeads, hd]. */
   attention(q: Float32Array, k: Float32Array, v: Float32Array, p: AttentionParams, out: Float32Array): void;
 }

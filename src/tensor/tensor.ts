@@ -188,6 +188,21 @@ export class Tensor {
     const idx = new Array<number>(nd).fill(0);
     const n = this.size;
     let off = this.offset;
+    const run = nd > 0 && this.strides[nd - 1] === 1 ? this.shape[nd - 1]! : 0;
+    if (run > 1) {
+      // whole rows of the last dimension at a time
+      for (let i = 0; i < n; i += run) {
+        dst.set(src.subarray(off, off + run), i);
+        for (let d = nd - 2; d >= 0; d--) {
+          idx[d]!++;
+          off += this.strides[d]!;
+          if (idx[d]! < this.shape[d]!) break;
+          off -= idx[d]! * this.strides[d]!;
+          idx[d] = 0;
+        }
+      }
+      return out;
+    }
     for (let i = 0; i < n; i++) {
       dst[i] = src[off]!;
       for (let d = nd - 1; d >= 0; d--) {

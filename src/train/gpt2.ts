@@ -3,7 +3,7 @@
 // with dropout (embd_pdrop, attn_pdrop, resid_pdrop) and recorded gradients. Parameters carry Hugging Face names
 // and layouts (weights (out, in)), so GPT2LMHeadModel runs the trained weights as they are.
 
-import { causalSelfAttention, dropout, reshape, narrow } from "../autograd/index.js";
+import { causalSelfAttention, dense, dropout, reshape, narrow } from "../autograd/index.js";
 import { Rng } from "../generation/rng.js";
 import { gpt2ConfigFromHF, type GPT2Config } from "../models/config.js";
 import { toF32 } from "../tensor/convert.js";
@@ -172,17 +172,17 @@ export class TrainableGPT2 {
     for (let l = 0; l < this.cfg.nLayer; l++) {
       const n = (s: string) => this.p(`transformer.h.${l}.${s}`);
       const h = ops.layerNorm(x, n("ln_1.weight"), n("ln_1.bias"), eps);
-      const qkv = reshape(ops.linear(h, n("attn.c_attn.weight"), n("attn.c_attn.bias")), [B, T, 3, H, hd]);
+      const qkv = reshape(dense(h, n("attn.c_attn.weight"), n("attn.c_attn.bias")), [B, T, 3, H, hd]);
       const [q, k, v] = [0, 1, 2].map((i) => reshape(narrow(qkv, 2, i, 1), [B, T, H, hd])); // (B, T, nh, hs)
       const attnDrop = this.pdrop.attn > 0 && training ? { p: this.pdrop.attn, random } : undefined;
       const y = reshape(causalSelfAttention(q!, k!, v!, { dropout: attnDrop }), [B * T, D]);
-      x = ops.add(x, drop(ops.linear(y, n("attn.c_proj.weight"), n("attn.c_proj.bias")), this.pdrop.resid));
+      x = ops.add(x, drop(dense(y, n("attn.c_proj.weight"), n("attn.c_proj.bias")), this.pdrop.resid));
       const h2 = ops.layerNorm(x, n("ln_2.weight"), n("ln_2.bias"), eps);
-      const f = ops.linear(h2, n("mlp.c_fc.weight"), n("mlp.c_fc.bias"));
+      const f = dense(h2, n("mlp.c_fc.weight"), n("mlp.c_fc.bias"));
       const a = this.cfg.activation === "gelu" ? ops.gelu(f) : ops.geluTanh(f);
-      x = ops.add(x, drop(ops.linear(a, n("mlp.c_proj.weight"), n("mlp.c_proj.bias")), this.pdrop.resid));
+      x = ops.add(x, drop(dense(a, n("mlp.c_proj.weight"), n("mlp.c_proj.bias")), this.pdrop.resid));
     }
     x = ops.layerNorm(x, this.p("transformer.ln_f.weight"), this.p("transformer.ln_f.bias"), eps);
-    return reshape(ops.linear(x, this.p("transformer.wte.weight")), [B, T, V]); // (B, T, V)
+    return reshape(dense(x, this.p("transformer.wte.weight")), [B, T, V]); // (B, T, V)
   }
 }

@@ -5,6 +5,7 @@
 
 import { backward, noGrad, reshape, scale } from "../autograd/index.js";
 import { Rng } from "../generation/rng.js";
+import { inFrame } from "../tensor/storage.js";
 import { sampleBatch, type Split } from "./data/batches.js";
 import type { TrainableGPT2 } from "./gpt2.js";
 import { crossEntropy } from "./losses/index.js";
@@ -108,8 +109,10 @@ export class Trainer {
   /** Mean loss (nats) over one batch, in evaluation mode, recording nothing. */
   private batchLoss(ids: Int32Array, targets: Int32Array, training: boolean): number {
     const { batch: B, context: T } = this.options;
-    const logits = this.model.forward(ids, B, T, { training });
-    return crossEntropy(reshape(logits, [B * T, this.model.cfg.vocabSize]), targets).f32()[0]!;
+    return inFrame(() => {
+      const logits = this.model.forward(ids, B, T, { training });
+      return crossEntropy(reshape(logits, [B * T, this.model.cfg.vocabSize]), targets).f32()[0]!;
+    });
   }
 
   /** One optimizer step over gradAccum micro-batches; returns the mean micro-batch loss. */
@@ -119,11 +122,15 @@ export class Trainer {
     this.opt.zeroGrad();
     let total = 0;
     for (let m = 0; m < gradAccum; m++) {
-      const { x, y } = sampleBatch(this.data.train, B, T, this.dataRng);
-      const logits = this.model.forward(x, B, T, { training: true });
-      const loss = crossEntropy(reshape(logits, [B * T, this.model.cfg.vocabSize]), y);
-      total += loss.f32()[0]!;
-      backward(gradAccum > 1 ? scale(loss, 1 / gradAccum) : loss);
+      // a micro-batch's activations and intermediate gradients live in the backend's frame stack (if any);
+      // the parameters' accumulated gradients are allocated outside it
+      total += inFrame(() => {
+        const { x, y } = sampleBatch(this.data.train, B, T, this.dataRng);
+        const logits = this.model.forward(x, B, T, { training: true });
+        const loss = crossEntropy(reshape(logits, [B * T, this.model.cfg.vocabSize]), y);
+        backward(gradAccum > 1 ? scale(loss, 1 / gradAccum) : loss);
+        return loss.f32()[0]!;
+      });
     }
     noGrad(() => {
       this.gradNorm = clipGradNorm(params, gradClip > 0 ? gradClip : Infinity);

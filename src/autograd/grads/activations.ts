@@ -1,8 +1,10 @@
 // Gradients of the element-wise activations (SiLU, GELU exact and tanh, Hendrycks & Gimpel 2016) and of softmax
-// (dx = y·(dy − Σ dy·y) per row), add and mul.
+// (dx = y·(dy − Σ dy·y) per row), add and mul. GELU-tanh runs the backend's fused kernel where it has one.
 
+import { kernels } from "../../tensor/backend.js";
 import { registerGradient } from "../../tensor/grad.js";
 import { Tensor } from "../../tensor/tensor.js";
+import { gradBuffer } from "../buffers.js";
 
 /** erf, Abramowitz & Stegun 7.1.26 refined by Numerical Recipes' erfc fit (|error| < 1.2e-7). */
 export function erf(x: number): number {
@@ -41,13 +43,22 @@ registerGradient("gelu", (grad, [x]) => [
 
 const K = Math.sqrt(2 / Math.PI);
 
-registerGradient("geluTanh", (grad, [x]) => [
-  elementwise(x!, grad, (v) => {
+registerGradient("geluTanh", (grad, [x]) => {
+  const fused = kernels().geluTanhBackward;
+  if (fused) {
+    const dx = gradBuffer(x!.size);
+    fused(x!.f32(), grad.f32(), dx);
+    return [new Tensor("f32", x!.shape, dx)];
+  }
+  return [geluTanhLoops(x!, grad)];
+});
+
+const geluTanhLoops = (x: Tensor, grad: Tensor): Tensor =>
+  elementwise(x, grad, (v) => {
     const u = K * (v + 0.044715 * v * v * v);
     const t = Math.tanh(u);
     return 0.5 * (1 + t) + 0.5 * v * (1 - t * t) * K * (1 + 3 * 0.044715 * v * v);
-  }),
-]);
+  });
 
 registerGradient("softmax", (grad, [x], out) => {
   const N = x!.shape[x!.ndim - 1]!;
@@ -63,8 +74,8 @@ registerGradient("softmax", (grad, [x], out) => {
 });
 
 registerGradient("add", (grad, [a, b]) => [
-  a!.requiresGrad ? Tensor.fromArray(grad.f32(), a!.shape) : null,
-  b!.requiresGrad ? Tensor.fromArray(grad.f32(), b!.shape) : null,
+  a!.requiresGrad ? grad.reshape(a!.shape) : null,
+  b!.requiresGrad ? grad.reshape(b!.shape) : null,
 ]);
 
 function times(g: Float32Array, v: Float32Array, shape: readonly number[]): Tensor {

@@ -1,5 +1,6 @@
 // Gradients of linear (y = x·Wᵀ + b: dX = dY·W, dW = dYᵀ·X, db = Σ rows of dY) and embedding (scatter-add).
 
+import { kernels } from "../../tensor/backend.js";
 import { registerGradient } from "../../tensor/grad.js";
 import { Tensor } from "../../tensor/tensor.js";
 import { matmulNN, matmulTN } from "../matmul.js";
@@ -9,10 +10,15 @@ registerGradient("linear", (grad, [x, w, b]) => {
   const [N, K] = w!.shape as [number, number];
   const M = x!.size / K;
   const dy = grad.f32(); // (M, N)
-  const dx = x!.requiresGrad ? Tensor.fromArray(matmulNN(dy, w!.f32(), M, N, K), x!.shape) : null;
-  const dw = w!.requiresGrad ? Tensor.fromArray(matmulTN(dy, x!.f32(), M, N, K), w!.shape) : null;
+  const dx = x!.requiresGrad ? new Tensor("f32", x!.shape, matmulNN(dy, w!.f32(), M, N, K)) : null;
+  const dw = w!.requiresGrad ? new Tensor("f32", w!.shape, matmulTN(dy, x!.f32(), M, N, K)) : null;
   let db: Tensor | null = null;
-  if (b && b.requiresGrad) {
+  const sumRows = kernels().sumRows;
+  if (b && b.requiresGrad && sumRows) {
+    const s = new Float32Array(N);
+    sumRows(dy, M, N, s);
+    db = Tensor.fromArray(s, b.shape);
+  } else if (b && b.requiresGrad) {
     const s = new Float64Array(N);
     for (let m = 0; m < M; m++) for (let n = 0; n < N; n++) s[n]! += dy[m * N + n]!;
     db = Tensor.fromArray(s, b.shape);

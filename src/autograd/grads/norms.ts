@@ -1,8 +1,10 @@
 // Gradients of LayerNorm (Ba et al. 2016) and RMSNorm (Zhang & Sennrich 2019), row by row in float64,
-// recomputing each row's statistics from the saved input.
+// recomputing each row's statistics from the saved input (LayerNorm: the backend's fused f32 kernel where it has one).
 
+import { kernels } from "../../tensor/backend.js";
 import { registerGradient } from "../../tensor/grad.js";
 import { Tensor } from "../../tensor/tensor.js";
+import { gradBuffer } from "../buffers.js";
 
 registerGradient("layerNorm", (grad, [x, w, b], _out, saved) => {
   const eps = saved as number;
@@ -11,6 +13,16 @@ registerGradient("layerNorm", (grad, [x, w, b], _out, saved) => {
   const xs = x!.f32();
   const ws = w!.f32();
   const dy = grad.f32();
+  const fused = kernels().layernormBackward;
+  if (fused && D % 4 === 0) {
+    const [dx, dw, db] = [gradBuffer(x!.size), gradBuffer(D), b ? gradBuffer(D) : null];
+    fused(xs, M, D, ws, dy, eps, dx, dw, db);
+    return [
+      new Tensor("f32", x!.shape, dx),
+      new Tensor("f32", w!.shape, dw),
+      b ? new Tensor("f32", b.shape, db!) : null,
+    ];
+  }
   const dx = new Float32Array(x!.size);
   const dw = new Float64Array(D);
   const db = new Float64Array(D);

@@ -1,11 +1,15 @@
 // Batched causal self-attention for training (teacher forcing: every position of a sequence in one pass under
 // the causal mask): q [B, T, nHeads, hd], k and v [B, T, nKvHeads, hd] → [B, T, nHeads, hd]. Without dropout the
-// forward runs the active backend's attention kernel per sequence; with attention dropout (on the probabilities,
-// as GPT-2's attn_pdrop) it runs plain loops that keep the mask. The gradient is grads/attention.ts's.
+// forward runs the backend's batched causalAttention kernel where it has one, else its attention kernel per
+// sequence; with attention dropout (on the probabilities,
+// as GPT-2's attn_pdrop) it runs plain loops that keep the mask. The gradient is the backend's fused
+// attentionBackward kernel where it has one (no attention dropout), else grads/attention.ts's.
 
 import { kernels, type AttentionParams } from "../../tensor/backend.js";
 import { registerGradient, track } from "../../tensor/grad.js";
+import { activationAllocator } from "../../tensor/storage.js";
 import { Tensor } from "../../tensor/tensor.js";
+import { gradBuffer } from "../buffers.js";
 import { attentionBackward } from "../grads/attention.js";
 
 export interface AttentionDropout {
@@ -82,12 +86,17 @@ export function causalSelfAttention(
     window: 0,
     scale: opts.scale ?? 1 / Math.sqrt(hd),
   };
-  const out = Tensor.zeros(q.shape); // (B, T, nh, hs)
+  const out = Tensor.zeros(q.shape, "f32", activationAllocator()); // (B, T, nh, hs)
   const [qs, ks, vs, os] = [q.f32(), k.f32(), v.f32(), out.f32()];
   const qn = T * nHeads * hd;
   const kn = T * nKvHeads * hd;
   const mn = T * nHeads * T;
   const mask = drop ? new Float32Array(B * mn) : null;
+  const batched = kernels().causalAttention;
+  if (!drop && batched) {
+    batched(qs, ks, vs, B, p, os);
+    return track(out, "causalSelfAttention", [q, k, v], { p, mask } satisfies Saved);
+  }
   for (let b = 0; b < B; b++) {
     const [qb, kb, vb, ob] = [
       qs.subarray(b * qn, (b + 1) * qn),
@@ -109,9 +118,14 @@ registerGradient("causalSelfAttention", (grad, [q, k, v], _out, saved) => {
   const kn = k!.size / B;
   const mn = p.T * p.nHeads * p.S;
   const [qs, ks, vs, g] = [q!.f32(), k!.f32(), v!.f32(), grad.f32()];
-  const dq = new Float32Array(q!.size);
-  const dk = new Float32Array(k!.size);
-  const dv = new Float32Array(v!.size);
+  const dq = gradBuffer(q!.size);
+  const dk = gradBuffer(k!.size);
+  const dv = gradBuffer(v!.size);
+  const fused = kernels().attentionBackward;
+  if (fused && !mask) {
+    fused(qs, ks, vs, g, B, p, dq, dk, dv);
+    return [wrap(dq, q!.shape), wrap(dk, k!.shape), wrap(dv, v!.shape)];
+  }
   for (let b = 0; b < B; b++) {
     const qr = [b * qn, (b + 1) * qn] as const;
     const kr = [b * kn, (b + 1) * kn] as const;
@@ -127,5 +141,7 @@ registerGradient("causalSelfAttention", (grad, [q, k, v], _out, saved) => {
       mask ? mask.subarray(b * mn, (b + 1) * mn) : null,
     );
   }
-  return [Tensor.fromArray(dq, q!.shape), Tensor.fromArray(dk, k!.shape), Tensor.fromArray(dv, v!.shape)];
+  return [wrap(dq, q!.shape), wrap(dk, k!.shape), wrap(dv, v!.shape)];
 });
+
+const wrap = (a: Float32Array, shape: readonly number[]): Tensor => new Tensor("f32", shape, a);

@@ -2,6 +2,7 @@
 // (reshape back; scatter into a zero tensor at the slice; transpose back).
 
 import { registerGradient, track } from "../../tensor/grad.js";
+import { activationAllocator } from "../../tensor/storage.js";
 import { Tensor } from "../../tensor/tensor.js";
 
 export function reshape(x: Tensor, shape: readonly number[]): Tensor {
@@ -14,14 +15,14 @@ registerGradient("reshape", (grad, [x]) => [grad.reshape(x!.shape)]);
 export function narrow(x: Tensor, dim: number, start: number, length: number): Tensor {
   dim = dim < 0 ? dim + x.ndim : dim;
   const v = x.narrow(dim, start, length);
-  const out = Tensor.zeros(v.shape);
+  const out = Tensor.zeros(v.shape, "f32", activationAllocator());
   out.f32().set(v.contiguous().f32());
   return track(out, "narrow", [x], { dim, start, length });
 }
 
 registerGradient("narrow", (grad, [x], _out, saved) => {
   const { dim, start, length } = saved as { dim: number; start: number; length: number };
-  const dx = Tensor.zeros(x!.shape);
+  const dx = Tensor.zeros(x!.shape, "f32", activationAllocator());
   const outer = x!.shape.slice(0, dim).reduce((a, b) => a * b, 1);
   const inner = x!.shape.slice(dim + 1).reduce((a, b) => a * b, 1);
   const n = x!.shape[dim]!;

@@ -4,6 +4,7 @@ import { registerBackend, type Kernels } from "../../tensor/backend.js";
 import { attention, rope } from "./attention.js";
 import { add, gelu, geluTanh, layernorm, mul, rmsnorm, silu, softmax } from "./elementwise.js";
 import { embedding, linear } from "./linear.js";
+import { matmul } from "./matmul.js";
 
 export const referenceKernels: Kernels = {
   linear,
@@ -18,6 +19,7 @@ export const referenceKernels: Kernels = {
   add,
   mul,
   attention,
+  matmul,
 };
 
 registerBackend("reference", referenceKernels);

@@ -62,6 +62,97 @@ export interface KernelExports {
   /** In-place rotate-half RoPE with cos/sin [T][half] each, precomputed at cs. */
   rope(x: number, T: number, nHeads: number, hd: number, half: number, cs: number): void;
   layernorm(x: number, M: number, D: number, w: number, b: number, eps: number, out: number): void;
+  /** Rows [m0, m1) of c (row stride ldc) (+)= A·B (+ bias) with strided A, B (assembly/gemm.ts). */
+  gemm(
+    a: number,
+    rsa: number,
+    csa: number,
+    b: number,
+    rsb: number,
+    csb: number,
+    c: number,
+    ldc: number,
+    M: number,
+    N: number,
+    K: number,
+    accumulate: number,
+    bias: number,
+    work: number,
+    m0: number,
+    m1: number,
+  ): void;
+  /** Bytes of work space one gemm call needs. */
+  gemmWorkBytes(): number;
+  /** dx = dy·gelu_tanh'(x) over n floats (assembly/train-ops.ts). */
+  geluTanhBackward(x: number, dy: number, n: number, dx: number): void;
+  /** LayerNorm gradient over rows of D (a multiple of 4): dx overwritten, dw and db (0 = none) added into. */
+  layernormBackward(
+    x: number,
+    M: number,
+    D: number,
+    w: number,
+    dy: number,
+    eps: number,
+    dx: number,
+    dw: number,
+    db: number,
+  ): void;
+  /** Adam(W) update over n floats (assembly/optim.ts). */
+  adamStep(
+    x: number,
+    g: number,
+    m: number,
+    v: number,
+    n: number,
+    decay: number,
+    l2: number,
+    b1: number,
+    b2: number,
+    stepSize: number,
+    bc2Sqrt: number,
+    eps: number,
+  ): void;
+  sumSquares(x: number, n: number): number;
+  scaleInPlace(x: number, n: number, c: number): void;
+  /** out[N] += column sums of x[M, N]. */
+  sumRows(x: number, M: number, N: number, out: number): void;
+  /** Training's batched causal attention forward for (sequence, kv head) units [u0, u1) (attention-grad.ts). */
+  attentionForward(
+    q: number,
+    k: number,
+    v: number,
+    out: number,
+    T: number,
+    nHeads: number,
+    nKvHeads: number,
+    hd: number,
+    window: number,
+    scale: number,
+    scratch: number,
+    u0: number,
+    u1: number,
+  ): void;
+  /** Bytes of scratch one attentionBackward or attentionForward call needs for sequences of T. */
+  attentionBackwardScratch(T: number): number;
+  /** Adds attention's gradients for (sequence, kv head) units [u0, u1) (assembly/attention-grad.ts). */
+  attentionBackward(
+    q: number,
+    k: number,
+    v: number,
+    dout: number,
+    dq: number,
+    dk: number,
+    dv: number,
+    T: number,
+    nHeads: number,
+    nKvHeads: number,
+    hd: number,
+    window: number,
+    scale: number,
+    scratch: number,
+    u0: number,
+    u1: number,
+  ): void;
   attention(
     q: number,
     k: number,

@@ -1,12 +1,20 @@
 // The kernels that run split across threads, encoded in a small control block in wasm memory so that the main
 // thread and every worker (src/backends/wasm/pool.ts) decode the same task and each computes its own part:
-// linear by output rows N (few x rows: decode) or by x rows M (prefill), attention by heads.
+// linear by output rows N (few x rows: decode) or by x rows M (prefill), attention by heads, training's GEMM by
+// rows of the output and attention's gradient by (sequence, key/value head) units.
 
 import type { KernelExports } from "./runtime.js";
 
 /** Control block, in 32-bit words: sync words, then the task (u32 operands, f32 in the same words). */
 export const CTL = { GEN: 0, PENDING: 1, ERROR: 2, OP: 3, ARGS: 4, WORDS: 32 } as const;
-export const OP = { EXIT: 0, LINEAR: 1, ATTENTION: 2 } as const;
+export const OP = {
+  EXIT: 0,
+  LINEAR: 1,
+  ATTENTION: 2,
+  GEMM: 3,
+  ATTENTION_BACKWARD: 4,
+  ATTENTION_FORWARD: 5,
+} as const;
 
 /** Operands of a split linear (byte offsets into wasm memory; 0 = none). */
 export interface LinearTask {
@@ -41,6 +49,86 @@ export interface AttentionTask {
   readonly scores: number;
   readonly scoresStride: number;
 }
+
+/** Operands of a split GEMM (assembly/gemm.ts): strides in floats, pointers as byte offsets. */
+export interface GemmTask {
+  readonly a: number;
+  readonly rsa: number;
+  readonly csa: number;
+  readonly b: number;
+  readonly rsb: number;
+  readonly csb: number;
+  readonly c: number;
+  readonly ldc: number;
+  readonly M: number;
+  readonly N: number;
+  readonly K: number;
+  readonly accumulate: number;
+  readonly bias: number;
+  /** Per-thread work spaces of `workStride` bytes each, from `work`. */
+  readonly work: number;
+  readonly workStride: number;
+}
+
+/**
+ * Operands of a split attention gradient (assembly/attention-grad.ts); the training forward uses the same task
+ * with its output in `dout` (dq, dk, dv unused).
+ */
+export interface AttentionBackwardTask {
+  readonly q: number;
+  readonly k: number;
+  readonly v: number;
+  readonly dout: number;
+  readonly dq: number;
+  readonly dk: number;
+  readonly dv: number;
+  readonly B: number;
+  readonly T: number;
+  readonly nHeads: number;
+  readonly nKvHeads: number;
+  readonly hd: number;
+  readonly window: number;
+  readonly scale: number;
+  /** Per-thread scratch of `scratchStride` bytes each, from `scratch`. */
+  readonly scratch: number;
+  readonly scratchStride: number;
+}
+
+const GEMM_KEYS = [
+  "a",
+  "rsa",
+  "csa",
+  "b",
+  "rsb",
+  "csb",
+  "c",
+  "ldc",
+  "M",
+  "N",
+  "K",
+  "accumulate",
+  "bias",
+  "work",
+  "workStride",
+] as const;
+const ATTENTION_BACKWARD_KEYS = [
+  "q",
+  "k",
+  "v",
+  "dout",
+  "dq",
+  "dk",
+  "dv",
+  "B",
+  "T",
+  "nHeads",
+  "nKvHeads",
+  "hd",
+  "window",
+  "scratch",
+  "scratchStride",
+] as const;
+const BACKWARD_SCALE = CTL.ARGS + ATTENTION_BACKWARD_KEYS.length;
 
 const LINEAR_KEYS = [
   "dtype",
@@ -122,6 +210,99 @@ export function attentionPart(k: KernelExports, t: AttentionTask, part: number, 
   );
 }
 
+/** Part `part` of `parts` of a GEMM: a range of output rows (multiples of 4, the micro-tile height). */
+export function gemmPart(k: KernelExports, t: GemmTask, part: number, parts: number): void {
+  const [m0, m1] = partRange(t.M, parts, part, 4);
+  if (m0 >= m1) return;
+  k.gemm(
+    t.a,
+    t.rsa,
+    t.csa,
+    t.b,
+    t.rsb,
+    t.csb,
+    t.c,
+    t.ldc,
+    t.M,
+    t.N,
+    t.K,
+    t.accumulate,
+    t.bias,
+    t.work + part * t.workStride,
+    m0,
+    m1,
+  );
+}
+
+export function attentionBackwardPart(
+  k: KernelExports,
+  t: AttentionBackwardTask,
+  part: number,
+  parts: number,
+): void {
+  const [u0, u1] = partRange(t.B * t.nKvHeads, parts, part);
+  if (u0 >= u1) return;
+  k.attentionBackward(
+    t.q,
+    t.k,
+    t.v,
+    t.dout,
+    t.dq,
+    t.dk,
+    t.dv,
+    t.T,
+    t.nHeads,
+    t.nKvHeads,
+    t.hd,
+    t.window,
+    t.scale,
+    t.scratch + part * t.scratchStride,
+    u0,
+    u1,
+  );
+}
+
+export function attentionForwardPart(
+  k: KernelExports,
+  t: AttentionBackwardTask,
+  part: number,
+  parts: number,
+): void {
+  const [u0, u1] = partRange(t.B * t.nKvHeads, parts, part);
+  if (u0 >= u1) return;
+  k.attentionForward(
+    t.q,
+    t.k,
+    t.v,
+    t.dout,
+    t.T,
+    t.nHeads,
+    t.nKvHeads,
+    t.hd,
+    t.window,
+    t.scale,
+    t.scratch + part * t.scratchStride,
+    u0,
+    u1,
+  );
+}
+
+export function encodeGemm(u32: Uint32Array, t: GemmTask): void {
+  u32[CTL.OP] = OP.GEMM;
+  GEMM_KEYS.forEach((key, i) => (u32[CTL.ARGS + i] = t[key]));
+}
+
+export function encodeAttentionBackward(
+  u32: Uint32Array,
+  f32: Float32Array,
+  t: AttentionBackwardTask,
+  forward = false,
+): void {
+  u32[CTL.OP] = forward ? OP.ATTENTION_FORWARD : OP.ATTENTION_BACKWARD;
+  ATTENTION_BACKWARD_KEYS.forEach((key, i) => (u32[CTL.ARGS + i] = t[key]));
+  f32[BACKWARD_SCALE] = t.scale;
+}
+
 /** Writes a task's operands into the control block (the caller then publishes it by bumping GEN). */
 export function encodeLinear(u32: Uint32Array, t: LinearTask): void {
   u32[CTL.OP] = OP.LINEAR;
@@ -152,6 +333,11 @@ export function runEncodedPart(
   if (op === OP.LINEAR) linearPart(k, read(LINEAR_KEYS), part, parts);
   else if (op === OP.ATTENTION)
     attentionPart(k, { ...read(ATTENTION_KEYS), scale: f32[SCALE]! }, part, parts);
+  else if (op === OP.GEMM) gemmPart(k, read(GEMM_KEYS), part, parts);
+  else if (op === OP.ATTENTION_BACKWARD)
+    attentionBackwardPart(k, { ...read(ATTENTION_BACKWARD_KEYS), scale: f32[BACKWARD_SCALE]! }, part, parts);
+  else if (op === OP.ATTENTION_FORWARD)
+    attentionForwardPart(k, { ...read(ATTENTION_BACKWARD_KEYS), scale: f32[BACKWARD_SCALE]! }, part, parts);
   else throw new Error(`wasm pool: unknown task ${op}`);
   return true;
 }

@@ -1,7 +1,9 @@
 // Adam (Kingma & Ba 2015) with PyTorch's update, bias-corrected moments in float64 arithmetic over f32 storage;
 // Adam's weight decay is L2 (added to the gradient), AdamW's is decoupled (Loshchilov & Hutter 2019:
 // p ← p·(1 − lr·λ) before the Adam step). AdamW given a plain parameter list decays only tensors with >= 2 dims.
+// Where the backend has a fused adamStep kernel (wasm), the update runs there in f32 arithmetic, as PyTorch's does.
 
+import { kernels } from "../../tensor/backend.js";
 import type { Tensor } from "../../tensor/tensor.js";
 import { decayGroups, Optimizer, type ParamGroup, type Params } from "./optimizer.js";
 
@@ -38,6 +40,8 @@ export class Adam extends Optimizer {
     const stepSize = lr / bc1;
     const decay = this.decoupled ? 1 - lr * wd : 1;
     const l2 = this.decoupled ? 0 : wd;
+    const fused = kernels().adamStep;
+    if (fused) return fused(x, grad, m, v, { decay, l2, beta1: b1, beta2: b2, stepSize, bc2Sqrt, eps });
     for (let i = 0; i < x.length; i++) {
       const xi = x[i]! * decay;
       const g = grad[i]! + l2 * xi;

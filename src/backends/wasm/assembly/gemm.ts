@@ -1,0 +1,284 @@
+// f32 GEMM for training's products (Y = X·Wᵀ, dX = dY·W, dW += dYᵀ·X): C[M, N] (+)= A[M, K]·B[K, N] (+ bias),
+// each operand read through row/column strides so that any transpose costs nothing extra. BLIS's scheme: B blocks
+// of KC×NC and A blocks of MC×KC are packed into contiguous micro-panels, and a 4×8 register-blocked micro-kernel
+// (one broadcast of A against two vectors of B, eight f32x4 accumulators) sweeps them.
+
+/** Micro-tile rows (of A) and columns (of B). */
+const MR: i32 = 4;
+const NR: i32 = 8;
+/** Block sizes: a KC×NC panel of B (256 KiB) stays in L2, an MR×KC sliver of A (4 KiB) in L1. */
+const KC: i32 = 256;
+const NC: i32 = 256;
+const MC: i32 = 64;
+
+/** Bytes of work space one gemm call needs: packed A, packed B and one spare tile. */
+export function gemmWorkBytes(): i32 {
+  return (MC * KC + KC * NC + MR * NR) << 2;
+}
+
+@inline
+function madd(a: v128, b: v128, c: v128): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) return f32x4.relaxed_madd(a, b, c);
+  return f32x4.add(f32x4.mul(a, b), c);
+}
+
+@inline
+function at(p: usize, i: i32): usize {
+  return p + (<usize>i << 2);
+}
+
+/** Packs rows [i0, i0+mc) × depths [k0, k0+kc) of A into MR-row panels, [panel][k][MR], zero-padded rows. */
+function packA(a: usize, rsa: i32, csa: i32, M: i32, i0: i32, mc: i32, k0: i32, kc: i32, dst: usize): void {
+  for (let ip = 0; ip < mc; ip += MR) {
+    const rows = min(MR, M - i0 - ip);
+    if (rows == MR && csa == 1) {
+      // four rows in order, four depths at a time through a 4×4 transpose
+      const r0 = at(a, (i0 + ip) * rsa + k0);
+      const r1 = r0 + (<usize>rsa << 2);
+      const r2 = r1 + (<usize>rsa << 2);
+      const r3 = r2 + (<usize>rsa << 2);
+      let k = 0;
+      for (; k + 4 <= kc; k += 4) {
+        const o = <usize>k << 2;
+        const x0 = v128.load(r0 + o);
+        const x1 = v128.load(r1 + o);
+        const x2 = v128.load(r2 + o);
+        const x3 = v128.load(r3 + o);
+        const t0 = i32x4.shuffle(x0, x1, 0, 4, 1, 5);
+        const t1 = i32x4.shuffle(x2, x3, 0, 4, 1, 5);
+        const t2 = i32x4.shuffle(x0, x1, 2, 6, 3, 7);
+        const t3 = i32x4.shuffle(x2, x3, 2, 6, 3, 7);
+        const d = dst + (<usize>k << 4);
+        v128.store(d, i64x2.shuffle(t0, t1, 0, 2));
+        v128.store(d, i64x2.shuffle(t0, t1, 1, 3), 16);
+        v128.store(d, i64x2.shuffle(t2, t3, 0, 2), 32);
+        v128.store(d, i64x2.shuffle(t2, t3, 1, 3), 48);
+      }
+      for (; k < kc; k++) {
+        const o = <usize>k << 2;
+        const d = dst + (<usize>k << 4);
+        store<f32>(d, load<f32>(r0 + o));
+        store<f32>(d, load<f32>(r1 + o), 4);
+        store<f32>(d, load<f32>(r2 + o), 8);
+        store<f32>(d, load<f32>(r3 + o), 12);
+      }
+    } else if (rows == MR && rsa == 1) {
+      // A transposed: the MR rows of one depth are adjacent
+      for (let k = 0; k < kc; k++)
+        v128.store(dst + (<usize>k << 4), v128.load(at(a, (k0 + k) * csa + i0 + ip)));
+    } else {
+      for (let k = 0; k < kc; k++) {
+        const d = dst + (<usize>k << 4);
+        for (let i = 0; i < MR; i++)
+          store<f32>(d + (<usize>i << 2), i < rows ? load<f32>(at(a, (i0 + ip + i) * rsa + (k0 + k) * csa)) : 0);
+      }
+    }
+    dst += <usize>(kc * MR) << 2;
+  }
+}
+
+/** Packs depths [k0, k0+kc) × columns [j0, j0+nc) of B into NR-column panels, [panel][k][NR], zero-padded. */
+function packB(b: usize, rsb: i32, csb: i32, N: i32, j0: i32, nc: i32, k0: i32, kc: i32, dst: usize): void {
+  for (let jp = 0; jp < nc; jp += NR) {
+    const cols = min(NR, N - j0 - jp);
+    if (cols == NR && csb == 1) {
+      for (let k = 0; k < kc; k++) {
+        const s = at(b, (k0 + k) * rsb + j0 + jp);
+        const d = dst + (<usize>k << 5);
+        v128.store(d, v128.load(s));
+        v128.store(d, v128.load(s, 16), 16);
+      }
+    } else if (cols == NR && rsb == 1) {
+      // B transposed (W of Y = X·Wᵀ): each column is a contiguous run of depths; four depths at a time
+      const c0 = at(b, (j0 + jp) * csb + k0);
+      const cs = <usize>csb << 2;
+      let k = 0;
+      for (; k + 4 <= kc; k += 4) {
+        const d = dst + (<usize>k << 5);
+        for (let h = 0; h < 2; h++) {
+          const p = c0 + <usize>(h * 4) * cs + (<usize>k << 2);
+          const x0 = v128.load(p);
+          const x1 = v128.load(p + cs);
+          const x2 = v128.load(p + 2 * cs);
+          const x3 = v128.load(p + 3 * cs);
+          const t0 = i32x4.shuffle(x0, x1, 0, 4, 1, 5);
+          const t1 = i32x4.shuffle(x2, x3, 0, 4, 1, 5);
+          const t2 = i32x4.shuffle(x0, x1, 2, 6, 3, 7);
+          const t3 = i32x4.shuffle(x2, x3, 2, 6, 3, 7);
+          const e = d + (<usize>h << 4);
+          v128.store(e, i64x2.shuffle(t0, t1, 0, 2));
+          v128.store(e, i64x2.shuffle(t0, t1, 1, 3), 32);
+          v128.store(e, i64x2.shuffle(t2, t3, 0, 2), 64);
+          v128.store(e, i64x2.shuffle(t2, t3, 1, 3), 96);
+        }
+      }
+      for (; k < kc; k++) {
+        const d = dst + (<usize>k << 5);
+        for (let j = 0; j < NR; j++) store<f32>(d + (<usize>j << 2), load<f32>(c0 + <usize>j * cs + (<usize>k << 2)));
+      }
+    } else {
+      for (let k = 0; k < kc; k++) {
+        const d = dst + (<usize>k << 5);
+        for (let j = 0; j < NR; j++)
+          store<f32>(d + (<usize>j << 2), j < cols ? load<f32>(at(b, (k0 + k) * rsb + (j0 + jp + j) * csb)) : 0);
+      }
+    }
+    dst += <usize>(kc * NR) << 2;
+  }
+}
+
+/** One MR×NR tile: c (ldc floats per row) = or += Σ_k ap[k]·bp[k] over kc depths. */
+@inline
+function micro(kc: i32, ap: usize, bp: usize, c: usize, ldc: i32, add: bool): void {
+  let c00 = f32x4.splat(0);
+  let c01 = f32x4.splat(0);
+  let c10 = f32x4.splat(0);
+  let c11 = f32x4.splat(0);
+  let c20 = f32x4.splat(0);
+  let c21 = f32x4.splat(0);
+  let c30 = f32x4.splat(0);
+  let c31 = f32x4.splat(0);
+  let k = 0;
+  for (; k + 2 <= kc; k += 2) {
+    {
+      const b0 = v128.load(bp, 0);
+      const b1 = v128.load(bp, 16);
+      let a = v128.load32_splat(ap, 0);
+      c00 = madd(a, b0, c00);
+      c01 = madd(a, b1, c01);
+      a = v128.load32_splat(ap, 4);
+      c10 = madd(a, b0, c10);
+      c11 = madd(a, b1, c11);
+      a = v128.load32_splat(ap, 8);
+      c20 = madd(a, b0, c20);
+      c21 = madd(a, b1, c21);
+      a = v128.load32_splat(ap, 12);
+      c30 = madd(a, b0, c30);
+      c31 = madd(a, b1, c31);
+    }
+    {
+      const b0 = v128.load(bp, 32);
+      const b1 = v128.load(bp, 48);
+      let a = v128.load32_splat(ap, 16);
+      c00 = madd(a, b0, c00);
+      c01 = madd(a, b1, c01);
+      a = v128.load32_splat(ap, 20);
+      c10 = madd(a, b0, c10);
+      c11 = madd(a, b1, c11);
+      a = v128.load32_splat(ap, 24);
+      c20 = madd(a, b0, c20);
+      c21 = madd(a, b1, c21);
+      a = v128.load32_splat(ap, 28);
+      c30 = madd(a, b0, c30);
+      c31 = madd(a, b1, c31);
+    }
+    ap += 32;
+    bp += 64;
+  }
+  if (k < kc) {
+    {
+      const b0 = v128.load(bp, 0);
+      const b1 = v128.load(bp, 16);
+      let a = v128.load32_splat(ap, 0);
+      c00 = madd(a, b0, c00);
+      c01 = madd(a, b1, c01);
+      a = v128.load32_splat(ap, 4);
+      c10 = madd(a, b0, c10);
+      c11 = madd(a, b1, c11);
+      a = v128.load32_splat(ap, 8);
+      c20 = madd(a, b0, c20);
+      c21 = madd(a, b1, c21);
+      a = v128.load32_splat(ap, 12);
+      c30 = madd(a, b0, c30);
+      c31 = madd(a, b1, c31);
+    }
+  }
+  const ld = <usize>ldc << 2;
+  if (add) {
+    c00 = f32x4.add(c00, v128.load(c));
+    c01 = f32x4.add(c01, v128.load(c, 16));
+    c10 = f32x4.add(c10, v128.load(c + ld));
+    c11 = f32x4.add(c11, v128.load(c + ld, 16));
+    c20 = f32x4.add(c20, v128.load(c + 2 * ld));
+    c21 = f32x4.add(c21, v128.load(c + 2 * ld, 16));
+    c30 = f32x4.add(c30, v128.load(c + 3 * ld));
+    c31 = f32x4.add(c31, v128.load(c + 3 * ld, 16));
+  }
+  v128.store(c, c00);
+  v128.store(c, c01, 16);
+  v128.store(c + ld, c10);
+  v128.store(c + ld, c11, 16);
+  v128.store(c + 2 * ld, c20);
+  v128.store(c + 2 * ld, c21, 16);
+  v128.store(c + 3 * ld, c30);
+  v128.store(c + 3 * ld, c31, 16);
+}
+
+/**
+ * Rows [m0, m1) of C[M, N] (row stride ldc) = (accumulate: +=) Σ_k A[m, k]·B[k, n], plus bias[n] when bias != 0,
+ * with A[m, k] at a + 4·(m·rsa + k·csa) and B[k, n] at b + 4·(k·rsb + n·csb). `work` holds gemmWorkBytes().
+ * Every entry is summed in the same order whatever [m0, m1) is, so thread splits give identical results.
+ */
+export function gemm(
+  a: usize,
+  rsa: i32,
+  csa: i32,
+  b: usize,
+  rsb: i32,
+  csb: i32,
+  c: usize,
+  ldc: i32,
+  M: i32,
+  N: i32,
+  K: i32,
+  accumulate: i32,
+  bias: usize,
+  work: usize,
+  m0: i32,
+  m1: i32,
+): void {
+  const ap = work;
+  const bp = ap + (<usize>(MC * KC) << 2);
+  const tile = bp + (<usize>(KC * NC) << 2);
+  if (K == 0 && !accumulate)
+    for (let m = m0; m < m1; m++) memory.fill(at(c, m * ldc), 0, <usize>N << 2);
+  for (let jc = 0; jc < N; jc += NC) {
+    const nc = min(NC, N - jc);
+    for (let pc = 0; pc < K; pc += KC) {
+      const kc = min(KC, K - pc);
+      const add = accumulate != 0 || pc > 0;
+      packB(b, rsb, csb, N, jc, nc, pc, kc, bp);
+      for (let ic = m0; ic < m1; ic += MC) {
+        const mc = min(MC, m1 - ic);
+        packA(a, rsa, csa, m1, ic, mc, pc, kc, ap);
+        for (let jr = 0; jr < nc; jr += NR) {
+          const cols = min(NR, nc - jr);
+          const bpp = bp + (<usize>(jr * kc) << 2);
+          for (let ir = 0; ir < mc; ir += MR) {
+            const rows = min(MR, mc - ir);
+            const app = ap + (<usize>(ir * kc) << 2);
+            const cp = at(c, (ic + ir) * ldc + jc + jr);
+            if (rows == MR && cols == NR) {
+              micro(kc, app, bpp, cp, ldc, add);
+            } else {
+              micro(kc, app, bpp, tile, NR, false);
+              for (let i = 0; i < rows; i++)
+                for (let j = 0; j < cols; j++) {
+                  const o = at(cp, i * ldc + j);
+                  const v = load<f32>(at(tile, i * NR + j));
+                  store<f32>(o, add ? load<f32>(o) + v : v);
+                }
+            }
+          }
+        }
+      }
+    }
+  }
+  if (bias)
+    for (let m = m0; m < m1; m++) {
+      const r = at(c, m * ldc);
+      let n = 0;
+      for (; n + 4 <= N; n += 4) v128.store(at(r, n), f32x4.add(v128.load(at(r, n)), v128.load(at(bias, n))));
+      for (; n < N; n++) store<f32>(at(r, n), load<f32>(at(r, n)) + load<f32>(at(bias, n)));
+    }
+}

@@ -1,0 +1,101 @@
+// Training's element-wise and row gradients in f32x4 SIMD: GELU (tanh form, Hendrycks & Gimpel 2016) backward,
+// LayerNorm (Ba et al. 2016) backward with its weight and bias gradients, and a column sum (a bias gradient).
+
+import { expv } from "./exp";
+import { hsum } from "./half";
+
+@inline
+function at(p: usize, i: i32): usize {
+  return p + (<usize>i << 2);
+}
+
+const K0: f32 = 0.7978845608028654; // √(2/π)
+const K1: f32 = 0.044715;
+
+/** tanh(u) = 1 − 2/(exp(2u) + 1): exact at both saturations (exp is clamped, never infinite). */
+@inline
+function tanhv(u: v128): v128 {
+  const e = expv(f32x4.add(u, u));
+  return f32x4.sub(f32x4.splat(1), f32x4.div(f32x4.splat(2), f32x4.add(e, f32x4.splat(1))));
+}
+
+@inline
+function geluTanhGrad(x: v128): v128 {
+  const x2 = f32x4.mul(x, x);
+  const u = f32x4.mul(f32x4.splat(K0), f32x4.add(x, f32x4.mul(f32x4.splat(K1), f32x4.mul(x2, x))));
+  const t = tanhv(u);
+  const half = f32x4.splat(0.5);
+  const du = f32x4.mul(f32x4.splat(K0), f32x4.add(f32x4.splat(1), f32x4.mul(f32x4.splat(3 * K1), x2)));
+  const sech2 = f32x4.sub(f32x4.splat(1), f32x4.mul(t, t));
+  // 0.5·(1 + t) + 0.5·x·(1 − t²)·du
+  return f32x4.add(f32x4.mul(half, f32x4.add(f32x4.splat(1), t)), f32x4.mul(f32x4.mul(half, x), f32x4.mul(sech2, du)));
+}
+
+/** dx[i] = dy[i]·gelu_tanh'(x[i]) for i < n. */
+export function geluTanhBackward(x: usize, dy: usize, n: i32, dx: usize): void {
+  let i = 0;
+  for (; i + 4 <= n; i += 4) v128.store(at(dx, i), f32x4.mul(v128.load(at(dy, i)), geluTanhGrad(v128.load(at(x, i)))));
+  for (; i < n; i++) {
+    // the last few one at a time through the same vector formula
+    const g = f32x4.extract_lane(geluTanhGrad(f32x4.splat(load<f32>(at(x, i)))), 0);
+    store<f32>(at(dx, i), load<f32>(at(dy, i)) * g);
+  }
+}
+
+/**
+ * LayerNorm backward over rows of D (D a multiple of 4): with x̂ = (x − mean)·r and g = dy·w,
+ * dx = r·(g − mean(g) − x̂·mean(g·x̂)) (overwritten); dw += Σ_rows dy·x̂ and db += Σ_rows dy (when db != 0).
+ */
+export function layernormBackward(
+  x: usize,
+  M: i32,
+  D: i32,
+  w: usize,
+  dy: usize,
+  eps: f32,
+  dx: usize,
+  dw: usize,
+  db: usize,
+): void {
+  const rs = <usize>D << 2;
+  const invD: f32 = 1 / <f32>D;
+  for (let m = 0; m < M; m++, x += rs, dy += rs, dx += rs) {
+    let sv = f32x4.splat(0);
+    for (let i = 0; i < D; i += 4) sv = f32x4.add(sv, v128.load(at(x, i)));
+    const mv = f32x4.splat(hsum(sv) * invD);
+    let vv = f32x4.splat(0);
+    for (let i = 0; i < D; i += 4) {
+      const d = f32x4.sub(v128.load(at(x, i)), mv);
+      vv = f32x4.add(vv, f32x4.mul(d, d));
+    }
+    const rv = f32x4.splat(<f32>1 / Mathf.sqrt(hsum(vv) * invD + eps));
+    let sg = f32x4.splat(0);
+    let sgx = f32x4.splat(0);
+    for (let i = 0; i < D; i += 4) {
+      const xh = f32x4.mul(f32x4.sub(v128.load(at(x, i)), mv), rv);
+      const d = v128.load(at(dy, i));
+      const g = f32x4.mul(d, v128.load(at(w, i)));
+      sg = f32x4.add(sg, g);
+      sgx = f32x4.add(sgx, f32x4.mul(g, xh));
+      v128.store(at(dw, i), f32x4.add(v128.load(at(dw, i)), f32x4.mul(d, xh)));
+      if (db) v128.store(at(db, i), f32x4.add(v128.load(at(db, i)), d));
+    }
+    const mg = f32x4.splat(hsum(sg) * invD);
+    const mgx = f32x4.splat(hsum(sgx) * invD);
+    for (let i = 0; i < D; i += 4) {
+      const xh = f32x4.mul(f32x4.sub(v128.load(at(x, i)), mv), rv);
+      const g = f32x4.mul(v128.load(at(dy, i)), v128.load(at(w, i)));
+      v128.store(at(dx, i), f32x4.mul(rv, f32x4.sub(f32x4.sub(g, mg), f32x4.mul(xh, mgx))));
+    }
+  }
+}
+
+/** out[n] += Σ_m x[m, n] over x[M, N] (a bias gradient). */
+export function sumRows(x: usize, M: i32, N: i32, out: usize): void {
+  for (let m = 0; m < M; m++) {
+    const r = at(x, m * N);
+    let n = 0;
+    for (; n + 4 <= N; n += 4) v128.store(at(out, n), f32x4.add(v128.load(at(out, n)), v128.load(at(r, n))));
+    for (; n < N; n++) store<f32>(at(out, n), load<f32>(at(out, n)) + load<f32>(at(r, n)));
+  }
+}
