@@ -3,7 +3,7 @@
 
 import * as os from "node:os";
 import * as path from "node:path";
-import { activateBackend } from "../backends/select.js";
+import { activateBackend, backendLabel } from "../backends/select.js";
 import { backendFlag } from "./backend-flag.js";
 import { defaultCacheDir, defaultVocabPath, nodeLlamaCppVersion } from "../bench/paths.js";
 import { runBench } from "../bench/run.js";
@@ -101,8 +101,11 @@ export async function benchCommand(argv: string[]): Promise<number> {
   const seed = num(v["seed"], "seed", isNonNegInt, "a non-negative integer") ?? 0;
   const asked = backendFlag(v["backend"]);
   let backend: string;
+  let label: string;
   try {
-    backend = (await activateBackend(asked, 1)).name; // checks it runs; each job activates it again
+    const active = await activateBackend(asked, 1); // checks it runs; each job activates it again
+    backend = active.name;
+    label = backendLabel(active);
   } catch (e) {
     throw new UsageError(`--backend: ${(e as Error).message}`);
   }
@@ -128,7 +131,7 @@ export async function benchCommand(argv: string[]): Promise<number> {
     cpu: os.cpus()[0]?.model.trim() ?? "unknown CPU",
     node: process.version,
     nodeLlamaCpp: nodeLlamaCppVersion(),
-    backend,
+    backend: label,
     promptTokens,
     decodeTokens,
     repeat,

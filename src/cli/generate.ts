@@ -178,6 +178,7 @@ export async function generateCommand(argv: string[]): Promise<number> {
       prompt_tokens: ids,
       seed,
       backend: active.name,
+      ...(active.simd ? { simd: active.simd } : {}),
       threads: active.threads,
       finish_reason: stats.finishReason,
       strategy: { name: strategyName, ...run.report() },
