@@ -62,6 +62,8 @@ export function simdChoiceFromEnv(): SimdChoice {
 
 /** The variant to run for `choice` ("auto" defers to DECODERKIT_WASM_SIMD, then to what validates). */
 export function resolveSimdVariant(choice: SimdChoice, wa: WasmApi): SimdVariant {
+  if (!isSimdChoice(choice))
+    throw new Error(`wasm: unknown SIMD variant "${String(choice)}" (use baseline, relaxed or auto)`);
   const want = choice === "auto" ? simdChoiceFromEnv() : choice;
   if (want === "baseline") return "baseline";
   const ok = relaxedSimdSupported(wa);
