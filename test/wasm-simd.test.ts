@@ -1,7 +1,7 @@
 // The two wasm kernel modules side by side (src/backends/wasm/simd.ts): relaxed-SIMD and baseline Q8_0/Q4_0
 // linear on quantized activations against an exact emulation of the integer block dots (random and raw weight
-// blocks with -128 bytes and every nibble, activations at ±127, odd N, M and K); relaxed rows equal bit for bit
-// whether M is 1 or more and however threads split them; the DECODERKIT_WASM_SIMD override and its errors.
+// blocks with -128 bytes and every nibble, activations at ±127, odd N, M and K); both modules give the same bits,
+// on one thread or several; the DECODERKIT_WASM_SIMD override and its errors.
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -137,40 +137,45 @@ test("Q8_0/Q4_0 linear on quantized activations: both kernel modules give the ex
 });
 
 test(
-  "relaxed module: each output has the same bits for M = 1 and M > 1, on one thread and on three",
+  "the relaxed and baseline modules give the same bits for Q8_0/Q4_0 (M = 1 and M > 1), on one thread and on three",
   { skip: noRelaxed },
   async () => {
-    const be = backends[0]!;
     const r = rng(32);
     for (const dtype of ["q8_0", "q4_0"] as const) {
-      const [N, K, M] = [37, 160, 19];
-      const w = inArena(be, dtype, N, K, weightBytes(dtype, N, K, r, dtype === "q4_0"));
-      const x = activations(M, K, r);
+      const [N, K] = [37, 160];
+      const bytes = weightBytes(dtype, N, K, r, dtype === "q4_0");
       const bias = new Float32Array(N).map(() => r());
-      const all = new Float32Array(M * N);
-      be.kernels.linear(x, M, K, w, bias, all);
-      for (let m = 0; m < M; m++) {
-        const one = new Float32Array(N);
-        be.kernels.linear(x.subarray(m * K, m * K + K), 1, K, w, bias, one);
-        assert.deepEqual(one, all.subarray(m * N, m * N + N), `${dtype} row ${m}`);
+      for (const M of [1, 2, 19]) {
+        const x = activations(M, K, r);
+        const outs = backends.map((be) => {
+          const out = new Float32Array(M * N);
+          be.kernels.linear(x, M, K, inArena(be, dtype, N, K, bytes), bias, out);
+          return out;
+        });
+        assert.deepEqual(outs[0], outs[1], `${dtype} M=${M}`);
       }
-      const before = be.minSplitWork;
-      be.minSplitWork = 0;
-      try {
-        await be.setThreads(3);
+    }
+    const be = backends[0]!;
+    const before = be.minSplitWork;
+    be.minSplitWork = 0;
+    try {
+      for (const dtype of ["q8_0", "q4_0"] as const) {
+        const [N, K, M] = [41, 96, 21];
+        const w = inArena(be, dtype, N, K, weightBytes(dtype, N, K, r, true));
+        const x = activations(M, K, r);
         for (const rows of [1, M]) {
-          const threaded = new Float32Array(rows * N);
-          be.kernels.linear(x, rows, K, w, bias, threaded);
-          assert.deepEqual(
-            threaded,
-            all.subarray(0, rows * N),
-            `${dtype} M=${rows} on ${be.threads} threads`,
-          );
+          await be.setThreads(1);
+          const one = new Float32Array(rows * N);
+          be.kernels.linear(x, rows, K, w, null, one);
+          await be.setThreads(3);
+          const many = new Float32Array(rows * N);
+          be.kernels.linear(x, rows, K, w, null, many);
+          assert.deepEqual(many, one, `${dtype} M=${rows} on ${be.threads} threads`);
         }
-      } finally {
-        be.minSplitWork = before;
-        await be.setThreads(1);
       }
+    } finally {
+      be.minSplitWork = before;
+      await be.setThreads(1);
     }
   },
 );

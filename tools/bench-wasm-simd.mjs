@@ -28,52 +28,55 @@ function weight(be, dtype, N, K, r) {
   return Tensor.fromBytes(dtype, [N, K], bytes);
 }
 
-/** CPU ms of one call: the best of `reps` timings of enough calls to take ≥ 20 ms. */
-function cpuMs(f) {
+/** CPU ms of one call of each f, timed in turns (drift hits all alike): the best of `reps` turns of ≥ 20 ms. */
+function cpuMs(fs) {
   let n = 1;
   for (;;) {
     const t = process.cpuUsage();
-    for (let i = 0; i < n; i++) f();
+    for (let i = 0; i < n; i++) fs[0]();
     const d = process.cpuUsage(t);
     if (d.user + d.system >= 20000) break;
     n *= 2;
   }
-  let best = Infinity;
+  const best = fs.map(() => Infinity);
   for (let r = 0; r < reps; r++) {
-    const t = process.cpuUsage();
-    for (let i = 0; i < n; i++) f();
-    const d = process.cpuUsage(t);
-    best = Math.min(best, (d.user + d.system) / 1000 / n);
+    fs.forEach((f, j) => {
+      const t = process.cpuUsage();
+      for (let i = 0; i < n; i++) f();
+      const d = process.cpuUsage(t);
+      best[j] = Math.min(best[j], (d.user + d.system) / 1000 / n);
+    });
   }
   return best;
 }
 
-const backends = ["baseline", "relaxed"].map((simd) => createWasmBackend({ simd }));
+const backends = (process.env.ORDER === "rb" ? ["relaxed", "baseline"] : ["baseline", "relaxed"]).map((simd) => createWasmBackend({ simd }));
 console.log(`node ${process.version}, reps ${reps}, one thread, CPU time`);
 for (const dtype of ["q8_0", "q4_0"]) {
   for (const [N, K] of shapes) {
     for (const M of Ms) {
-      const cols = [];
-      const outs = [];
-      for (const be of backends) {
+      const cases = backends.map((be) => {
         const r = rand(N + K);
         const w = weight(be, dtype, N, K, r);
         const x = new Float32Array(M * K).map(() => r() * 2 - 1);
         const out = new Float32Array(M * N);
-        const ms = cpuMs(() => be.kernels.linear(x, M, K, w, null, out));
-        outs.push(out);
+        return { be, w, x, out };
+      });
+      const ms = cpuMs(cases.map((c) => () => c.be.kernels.linear(c.x, M, K, c.w, null, c.out)));
+      const outs = cases.map((c) => c.out);
+      const cols = cases.map((c, j) => {
         const rate =
           M === 1
-            ? `${(w.bytes().length / ms / 1e6).toFixed(1)} GB/s`
-            : `${((2 * M * N * K) / ms / 1e6).toFixed(1)} GFLOP/s`;
-        cols.push(`${be.simd} ${ms.toFixed(3)} ms (${rate})`);
-        be.arena.free(w.bytes());
-      }
+            ? `${(c.w.bytes().length / ms[j] / 1e6).toFixed(1)} GB/s`
+            : `${((2 * M * N * K) / ms[j] / 1e6).toFixed(1)} GFLOP/s`;
+        c.be.arena.free(c.w.bytes());
+        return `${c.be.simd} ${ms[j].toFixed(3)} ms (${rate})`;
+      });
       let diff = 0;
       for (let i = 0; i < outs[0].length; i++)
         diff = Math.max(diff, Math.abs(outs[0][i] - outs[1][i]) / (1 + Math.abs(outs[0][i])));
       console.log(
-        `${dtype} N=${N} K=${K} M=${M}: ${cols.join(", ")}; speed-up ${(parseFloat(cols[0].split(" ")[1]) / parseFloat(cols[1].split(" ")[1])).toFixed(2)}x; max rel diff ${diff.toExponential(1)}`,
+        `${dtype} N=${N} K=${K} M=${M}: ${cols.join(", ")}; ${cases[1].be.simd} speed-up ${(ms[0] / ms[1]).toFixed(2)}x; max rel diff ${diff.toExponential(1)}`,
       );
     }
   }

@@ -3,10 +3,10 @@
 // bytes by bytes in [0, 127], where every implementation gives the same exact pair sums.
 // Q8_0: the signed weight bytes against x⁺ = max(q, 0) and x⁻ = max(−q, 0) of the activations; per pair
 // (w·x⁺) − (w·x⁻) = w·q, exact in int16 (|w·q| pair sums ≤ 2·128·127). Q4_0: the signed activations against
-// the unsigned nibbles (0..15), minus 8·Σq. Each block's integer sum is scaled by d_w·d_x and added per output in
-// block order (as linear.ts's M > 1 kernel does), so an output has the same bits whichever path makes it.
+// the unsigned nibbles (0..15), minus 8·Σq. The integer sums are exact and scaled and added in the order the
+// baseline module uses (linear.ts), so both modules give the same bits, however threads split the product.
 
-import { tabHalf } from "./half";
+import { hsum, tabHalf } from "./half";
 import { absMax32, hsumI32, invScale, roundScaled } from "./xquant";
 
 const DT_Q8_0: i32 = 2;
@@ -119,15 +119,6 @@ function q4Dot(lo: v128, hi: v128, xb: usize, ones: v128): v128 {
   return i32x4.dot_i16x8_s(d, ones);
 }
 
-/** A weight block's dot with the quantized block at xb (Q4_0: of its nibbles; the caller subtracts 8·Σq). */
-@inline
-function blockDot(dtype: i32, wb: usize, xb: usize, ones: v128): v128 {
-  if (dtype == DT_Q8_0) return q8Dot(v128.load(wb, 2), v128.load(wb, 18), xb, ones);
-  const q = v128.load(wb, 2);
-  const m = i8x16.splat(0x0f);
-  return q4Dot(v128.and(q, m), v128.and(i16x8.shr_u(q, 4), m), xb, ones);
-}
-
 /** Horizontal sums of four i32x4 → one i32x4 [Σs0, Σs1, Σs2, Σs3]. */
 @inline
 function hsum4(s0: v128, s1: v128, s2: v128, s3: v128): v128 {
@@ -136,66 +127,36 @@ function hsum4(s0: v128, s1: v128, s2: v128, s3: v128): v128 {
   return i32x4.add(i32x4.shuffle(u, w, 0, 1, 4, 5), i32x4.shuffle(u, w, 2, 3, 6, 7));
 }
 
-/** One weight row · one quantized x row (+ b): Σ over blocks, in order, of f32(block sum) · (d_w · d_x). */
-@inline
-function dotRow(dtype: i32, w: usize, xq: usize, nb: i32, b: f32): f32 {
-  const bs: usize = dtype == DT_Q8_0 ? 34 : 18;
-  const qs = qblock(dtype);
-  const ds = xq + <usize>nb * qs;
-  const ss = ds + (<usize>nb << 2);
-  const ones = i16x8.splat(1);
-  let acc: f32 = 0;
-  for (let k = 0; k < nb; k++, w += bs) {
-    let s = hsumI32(blockDot(dtype, w, xq + <usize>k * qs, ones));
-    if (dtype != DT_Q8_0) s -= load<i32>(ss + (<usize>k << 2));
-    acc += <f32>s * (tabHalf(load<u16>(w)) * load<f32>(ds + (<usize>k << 2)));
-  }
-  return acc + b;
-}
-
+/**
+ * One weight row · one quantized x row (+ b), read as one stream (several rows side by side read large weights
+ * markedly slower): each block's four partial integer sums scaled by d_w · d_x into four f32 lanes, as the
+ * baseline module's dotQuantQ does (the lanes hold the same integers, so the two modules agree bit for bit).
+ */
 function dotRowQ8(w: usize, xq: usize, nb: i32, b: f32): f32 {
-  return dotRow(DT_Q8_0, w, xq, nb, b);
-}
-
-function dotRowQ4(w: usize, xq: usize, nb: i32, b: f32): f32 {
-  return dotRow(DT_Q4_0, w, xq, nb, b);
-}
-
-/** Four weight rows (stride rb) · one quantized x row → out[0..4) (+ bias[0..4) unless bias is 0). */
-@inline
-function dotRows4(dtype: i32, w: usize, rb: usize, xq: usize, nb: i32, bias: usize, out: usize): void {
-  const bs: usize = dtype == DT_Q8_0 ? 34 : 18;
-  const qs = qblock(dtype);
-  const ds = xq + <usize>nb * qs;
-  const ss = ds + (<usize>nb << 2);
+  const ds = xq + <usize>nb * QBLOCK8;
   const ones = i16x8.splat(1);
   let acc = f32x4.splat(0);
-  for (let k = 0; k < nb; k++, w += bs) {
-    const xb = xq + <usize>k * qs;
-    let s = hsum4(
-      blockDot(dtype, w, xb, ones),
-      blockDot(dtype, w + rb, xb, ones),
-      blockDot(dtype, w + 2 * rb, xb, ones),
-      blockDot(dtype, w + 3 * rb, xb, ones),
-    );
-    if (dtype != DT_Q8_0) s = i32x4.sub(s, v128.load32_splat(ss + (<usize>k << 2)));
-    let dw = f32x4.splat(tabHalf(load<u16>(w)));
-    dw = f32x4.replace_lane(dw, 1, tabHalf(load<u16>(w + rb)));
-    dw = f32x4.replace_lane(dw, 2, tabHalf(load<u16>(w + 2 * rb)));
-    dw = f32x4.replace_lane(dw, 3, tabHalf(load<u16>(w + 3 * rb)));
-    const scale = f32x4.mul(dw, v128.load32_splat(ds + (<usize>k << 2)));
-    acc = f32x4.add(acc, f32x4.mul(f32x4.convert_i32x4_s(s), scale));
+  for (let k = 0; k < nb; k++, w += 34) {
+    const s = q8Dot(v128.load(w, 2), v128.load(w, 18), xq + <usize>k * QBLOCK8, ones);
+    acc = f32x4.add(acc, f32x4.mul(f32x4.convert_i32x4_s(s), f32x4.splat(tabHalf(load<u16>(w)) * load<f32>(ds + (<usize>k << 2)))));
   }
-  if (bias) acc = f32x4.add(acc, v128.load(bias));
-  v128.store(out, acc);
+  return hsum(acc) + b;
 }
 
-function dotRows4Q8(w: usize, rb: usize, xq: usize, nb: i32, bias: usize, out: usize): void {
-  dotRows4(DT_Q8_0, w, rb, xq, nb, bias, out);
-}
-
-function dotRows4Q4(w: usize, rb: usize, xq: usize, nb: i32, bias: usize, out: usize): void {
-  dotRows4(DT_Q4_0, w, rb, xq, nb, bias, out);
+/** As dotRowQ8 for Q4_0, the block's 8·Σq taken off lane 0. */
+function dotRowQ4(w: usize, xq: usize, nb: i32, b: f32): f32 {
+  const ds = xq + <usize>nb * QBLOCK4;
+  const ss = ds + (<usize>nb << 2);
+  const ones = i16x8.splat(1);
+  const m = i8x16.splat(0x0f);
+  let acc = f32x4.splat(0);
+  for (let k = 0; k < nb; k++, w += 18) {
+    const q = v128.load(w, 2);
+    let s = q4Dot(v128.and(q, m), v128.and(i16x8.shr_u(q, 4), m), xq + <usize>k * QBLOCK4, ones);
+    s = i32x4.sub(s, v128.load32_zero(ss + (<usize>k << 2)));
+    acc = f32x4.add(acc, f32x4.mul(f32x4.convert_i32x4_s(s), f32x4.splat(tabHalf(load<u16>(w)) * load<f32>(ds + (<usize>k << 2)))));
+  }
+  return hsum(acc) + b;
 }
 
 /** Stores lanes of v (+ b) to out + r · os for the rows r < n of a group. */
@@ -263,7 +224,7 @@ function groupDotsQ4x4(w: usize, g0: usize, nb: i32, b: f32, out: usize, os: usi
 
 /**
  * Rows [m0, m1) x columns [n0, n1) of out[M, N] for Q8_0 (dtype 2; M = 1 only) or Q4_0 (3) weights of rb bytes
- * a row and x quantized by quantizeRowsR; bias 0 = none. M = 1 takes four weight rows at a time, M > 1 (Q4_0) one
+ * a row and x quantized by quantizeRowsR; bias 0 = none. M = 1 dots one weight row at a time, M > 1 (Q4_0) one
  * weight row against eight x rows (two groups; m0 is a multiple of 4).
  */
 export function linearQuantR(
@@ -284,14 +245,7 @@ export function linearQuantR(
   const nb = K >> 5;
   const q8 = dtype == DT_Q8_0;
   if (M == 1) {
-    let n = n0;
-    for (; n + 4 <= n1; n += 4) {
-      const o = out + (<usize>n << 2);
-      const bp = bias ? bias + (<usize>n << 2) : 0;
-      if (q8) dotRows4Q8(w + <usize>n * rb, rb, xq, nb, bp, o);
-      else dotRows4Q4(w + <usize>n * rb, rb, xq, nb, bp, o);
-    }
-    for (; n < n1; n++) {
+    for (let n = n0; n < n1; n++) {
       const b: f32 = bias ? load<f32>(bias + (<usize>n << 2)) : 0;
       const wr = w + <usize>n * rb;
       store<f32>(out + (<usize>n << 2), q8 ? dotRowQ8(wr, xq, nb, b) : dotRowQ4(wr, xq, nb, b));
