@@ -33,7 +33,8 @@ Options:
   --decode-tokens N      greedy decode steps after the prompt (default 64)
   --repeat N             timed passes per engine after the warm-up; the fastest is shown (default 1)
   --backend NAME         decoderkit kernel backend, e.g. reference or wasm (default: as generate,
-                         wasm where it runs, else reference)
+                         wasm where it runs, else reference); DECODERKIT_WASM_SIMD=baseline|relaxed
+                         picks wasm's kernel module (the header says which ran)
   --cache-dir DIR        where the generated models are kept (default ~/.cache/decoderkit/bench)
   --vocab PATH           GGUF file whose 32000-token tokenizer.* metadata is embedded
                          (default ../shared/vocab/ggml-vocab-llama-spm.gguf beside the package)
