@@ -1,6 +1,7 @@
 // Single-thread CPU-time microbenchmark of the wasm Q8_0/Q4_0 linear (quantized activations), baseline vs relaxed
 // SIMD module in one process: best of `reps` runs (process.cpuUsage), weight GB/s for M = 1, GFLOP/s for M > 1.
-// Usage: node tools/bench-wasm-simd.mjs [reps] (after npm run build).
+// Usage: node tools/bench-wasm-simd.mjs [reps] (after npm run build); SHAPES='[[N,K],..]' and DTYPES=q8_0,q4_0,q4_k
+// pick other cases.
 
 import { createWasmBackend } from "../dist/backends/wasm/index.js";
 import { Tensor } from "../dist/tensor/tensor.js";
@@ -19,12 +20,16 @@ function rand(seed) {
   return () => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32;
 }
 
+/** [values, bytes] per block and the byte offsets of its f16 scales. */
+const BLOCKS = { q8_0: [32, 34, [0]], q4_0: [32, 18, [0]], q4_k: [256, 144, [0, 2]] };
+
 /** Random blocks (every weight byte / nibble pattern) with small finite f16 scales, in the backend's arena. */
 function weight(be, dtype, N, K, r) {
-  const [bs, bb] = dtype === "q8_0" ? [32, 34] : [32, 18];
+  const [bs, bb, halves] = BLOCKS[dtype];
   const bytes = be.arena.alloc((N * K * bb) / bs);
   for (let i = 0; i < bytes.length; i++) bytes[i] = (r() * 256) | 0;
-  for (let i = 0; i < bytes.length; i += bb) bytes[i + 1] = 0x20 | (bytes[i + 1] & 0x03);
+  for (let i = 0; i < bytes.length; i += bb)
+    for (const h of halves) bytes[i + h + 1] = 0x20 | (bytes[i + h + 1] & 0x03);
   return Tensor.fromBytes(dtype, [N, K], bytes);
 }
 
@@ -50,9 +55,12 @@ function cpuMs(fs) {
   return best;
 }
 
-const backends = (process.env.ORDER === "rb" ? ["relaxed", "baseline"] : ["baseline", "relaxed"]).map((simd) => createWasmBackend({ simd }));
+const backends = (process.env.ORDER === "rb" ? ["relaxed", "baseline"] : ["baseline", "relaxed"]).map(
+  (simd) => createWasmBackend({ simd }),
+);
 console.log(`node ${process.version}, reps ${reps}, one thread, CPU time`);
-for (const dtype of ["q8_0", "q4_0"]) {
+const dtypes = process.env.DTYPES ? process.env.DTYPES.split(",") : ["q8_0", "q4_0"];
+for (const dtype of dtypes) {
   for (const [N, K] of shapes) {
     for (const M of Ms) {
       const cases = backends.map((be) => {

@@ -174,7 +174,7 @@ export function makeWasmKernels(arena: WasmArena, k: KernelExports, settings: Wa
     const op = s.output(out, M * N);
     const rp = rowbuf ? s.take(threads * rowbuf) : 0;
     let xq = quant ? s.take(xqBytes) : 0;
-    if (xq && !(kq ? k.quantizeRowsK(xp, M, K, xq) : k.quantizeRows(xp, M, K, xq, code!))) xq = 0; // inf/NaN in x: the exact path propagates them
+    if (xq && !(kq ? k.quantizeRowsK(xp, M, K, xq, code!) : k.quantizeRows(xp, M, K, xq, code!))) xq = 0; // inf/NaN in x: the exact path propagates them
     const task = {
       dtype: code!,
       x: xp,

@@ -53,8 +53,11 @@ export interface KernelExports {
   quantizeRows(x: number, M: number, K: number, out: number, dtype: number): number;
   /** Bytes quantizeRows writes for M rows of K (rows plus transposed group scales). */
   quantBytes(M: number, K: number, dtype: number): number;
-  /** As quantizeRows, for Q4_K/Q6_K weights (rows of quantRowBytesK, with each block's dx·Σq appended). */
-  quantizeRowsK(x: number, M: number, K: number, out: number): number;
+  /**
+   * As quantizeRows, for Q4_K/Q6_K weights of `dtype` (rows of quantRowBytesK, with each block's dx·Σq appended;
+   * int16 values, or int8 for the relaxed module's Q4_K matvec).
+   */
+  quantizeRowsK(x: number, M: number, K: number, out: number, dtype: number): number;
   quantRowBytesK(K: number): number;
   rmsnorm(x: number, M: number, D: number, w: number, eps: number, out: number): void;
   softmax(x: number, M: number, N: number): void;

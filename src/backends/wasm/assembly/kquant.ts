@@ -41,11 +41,23 @@ export function quantRowBytesK(K: i32): usize {
 }
 
 /**
- * x[M, K] (K a multiple of 32) → M rows at `out` of quantRowBytesK(K): blocks of 32 rounded as quantizeRows does
- * (dx = max|x| / 127, q = round(x / dx) in [-127, 127], held as int16), plus dx·Σq of each block (Q4_K's min term).
- * Returns 0 when some x is infinite or NaN (the caller then takes the exact path, which propagates them).
+ * Whether the quantized rows are int8 (the relaxed module's Q4_K matvec, dotQ4KQR) rather than int16; the
+ * callers test ASC_FEATURE_RELAXED_SIMD first, in their own `if`, so the baseline module never compiles it.
  */
-export function quantizeRowsK(x: usize, M: i32, K: i32, out: usize): i32 {
+@inline
+function int8RowsK(dtype: i32, M: i32): bool {
+  return dtype == DT_Q4_K && M == 1;
+}
+
+/**
+ * x[M, K] (K a multiple of 32) → M rows at `out` of quantRowBytesK(K): blocks of 32 rounded as quantizeRows does
+ * (dx = max|x| / 127, q = round(x / dx) in [-127, 127], held as int16, or as int8 in the first K bytes where
+ * int8RowsK), plus dx·Σq of each block (Q4_K's min term), for weights of `dtype`. Returns 0 when some x is
+ * infinite or NaN (the caller then takes the exact path, which propagates them).
+ */
+export function quantizeRowsK(x: usize, M: i32, K: i32, out: usize, dtype: i32): i32 {
+  let int8 = false;
+  if (ASC_FEATURE_RELAXED_SIMD) int8 = int8RowsK(dtype, M);
   let finite = true;
   const nb = K >> 5;
   const rb = quantRowBytesK(K);
@@ -61,10 +73,13 @@ export function quantizeRowsK(x: usize, M: i32, K: i32, out: usize): i32 {
       const id = invScale(d);
       const qb = q + (<usize>b << 6);
       let sum = i16x8.splat(0); // four values of at most 127 per lane
+      let prev = i16x8.splat(0);
       for (let j = 0; j < 4; j++) {
         const o = <usize>j << 5;
         const v = i16x8.narrow_i32x4_s(roundScaled(v128.load(xb + o), id), roundScaled(v128.load(xb + o, 16), id));
-        v128.store(qb + (<usize>j << 4), v);
+        if (!int8) v128.store(qb + (<usize>j << 4), v);
+        else if (j & 1) v128.store(q + (<usize>b << 5) + (<usize>(j >> 1) << 4), i8x16.narrow_i16x8_s(prev, v));
+        prev = v;
         sum = i16x8.add(sum, v);
       }
       const total = hsumI32(i32x4.extadd_pairwise_i16x8_s(sum));
@@ -125,6 +140,45 @@ function dotQ4KQ(w: usize, xq: usize, K: i32): f32 {
     for (let j = 0; j < 4; j++, xq += 128) {
       const f = f32x4.mul(pairScales(sm, j), v128.load64_splat(ds + (<usize>j << 3)));
       s = f32x4.add(s, f32x4.mul(f32x4.convert_i32x4_s(q4kPairQ(w + 16 + (<usize>j << 5), xq)), f));
+    }
+    acc = f32x4.add(acc, f32x4.sub(f32x4.mul(s, lane(dm, 0)), f32x4.mul(mins, lane(dm, 1))));
+  }
+  return hsum(acc);
+}
+
+/** Relaxed module: 32 nibbles (a: values 0..15, b: 16..31) · 32 int8 activations, as an i32x4 of partial sums. */
+@inline
+function idot32R(a: v128, b: v128, xq: usize): v128 {
+  const d = i16x8.add(
+    i16x8.relaxed_dot_i8x16_i7x16_s(v128.load(xq), a),
+    i16x8.relaxed_dot_i8x16_i7x16_s(v128.load(xq, 16), b),
+  );
+  return i32x4.extadd_pairwise_i16x8_s(d);
+}
+
+/**
+ * dotQ4KQ on int8 activations (relaxed module): the nibbles are the [0, 127] operand of the relaxed int8 dot,
+ * one per 16 weights with no widening (the integer group sums are the same; their f32 partials are not).
+ */
+function dotQ4KQR(w: usize, xq: usize, K: i32): f32 {
+  const nb = K >> 8;
+  let ds = xq + (<usize>K << 1);
+  let ss = ds + (<usize>(K >> 5) << 2);
+  const m = i8x16.splat(0x0f);
+  let acc = f32x4.splat(0);
+  for (let b = 0; b < nb; b++, w += 144, ds += 32, ss += 32) {
+    const sm = q4kScaleBytes(w);
+    const dm = q4kDmin(w);
+    const ma = f32x4.mul(u8Quarter(sm, 2), v128.load(ss));
+    const mins = f32x4.add(ma, f32x4.mul(u8Quarter(sm, 3), v128.load(ss, 16)));
+    let s = f32x4.splat(0);
+    for (let j = 0; j < 4; j++, xq += 64) {
+      const f = f32x4.mul(pairScales(sm, j), v128.load64_splat(ds + (<usize>j << 3)));
+      const q0 = v128.load(w + 16 + (<usize>j << 5));
+      const q1 = v128.load(w + 16 + (<usize>j << 5), 16);
+      const lo = idot32R(v128.and(q0, m), v128.and(q1, m), xq);
+      const hi = idot32R(v128.and(i16x8.shr_u(q0, 4), m), v128.and(i16x8.shr_u(q1, 4), m), xq + 32);
+      s = f32x4.add(s, f32x4.mul(f32x4.convert_i32x4_s(pair(lo, hi, true)), f));
     }
     acc = f32x4.add(acc, f32x4.sub(f32x4.mul(s, lane(dm, 0)), f32x4.mul(mins, lane(dm, 1))));
   }
@@ -315,8 +369,13 @@ export function linearK(
     for (let n = n0; n < n1; n++) {
       const wr = w + <usize>n * rb;
       let s: f32;
-      if (xq) s = dtype == DT_Q4_K ? dotQ4KQ(wr, xq, K) : dotQ6KQ(wr, xq, K);
-      else s = dtype == DT_Q4_K ? dotQ4K(wr, x, rowbuf, K) : dotQ6K(wr, x, K);
+      if (!xq) s = dtype == DT_Q4_K ? dotQ4K(wr, x, rowbuf, K) : dotQ6K(wr, x, K);
+      else if (dtype == DT_Q6_K) s = dotQ6KQ(wr, xq, K);
+      else {
+        s = 0;
+        if (ASC_FEATURE_RELAXED_SIMD) s = dotQ4KQR(wr, xq, K);
+        else s = dotQ4KQ(wr, xq, K);
+      }
       if (bias) s += load<f32>(bias + (<usize>n << 2));
       store<f32>(out + (<usize>n << 2), s);
     }
