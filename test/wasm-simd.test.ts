@@ -1,7 +1,8 @@
 // The two wasm kernel modules side by side (src/backends/wasm/simd.ts): relaxed-SIMD and baseline Q8_0/Q4_0
 // linear on quantized activations against an exact emulation of the integer block dots (random and raw weight
-// blocks with -128 bytes and every nibble, activations at ±127, odd N, M and K); both modules give the same bits,
-// on one thread or several; the DECODERKIT_WASM_SIMD override and its errors.
+// blocks with -128 bytes and every nibble, activations at ±127, odd N, M and K); both modules give the same bits
+// (Q6_K too), on one thread or several; the DECODERKIT_WASM_SIMD override and its errors. Q4_K is checked on both
+// modules against the reference by wasm-kquant(-baseline).test.ts.
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -137,7 +138,7 @@ test("Q8_0/Q4_0 linear on quantized activations: both kernel modules give the ex
 });
 
 test(
-  "the relaxed and baseline modules give the same bits for Q8_0/Q4_0 (M = 1 and M > 1), on one thread and on three",
+  "the relaxed and baseline modules give the same bits for Q8_0/Q4_0/Q6_K (M = 1 and M > 1), on one thread and on three",
   { skip: noRelaxed },
   async () => {
     const r = rng(32);
@@ -154,6 +155,21 @@ test(
         });
         assert.deepEqual(outs[0], outs[1], `${dtype} M=${M}`);
       }
+    }
+    // Q6_K: raw random blocks (every 6-bit value and int8 scale), small finite f16 d
+    const [N, K] = [9, 512];
+    const raw = new Uint8Array((N * K * 210) / 256).map(() => Math.floor(r() * 256));
+    for (let o = 0; o < raw.length; o += 210) raw[o + 209] = 0x20 | (raw[o + 209]! & 0x83);
+    for (const M of [1, 3]) {
+      const x = activations(M, K, r);
+      const outs = backends.map((be) => {
+        const b = be.arena.alloc(raw.length);
+        b.set(raw);
+        const out = new Float32Array(M * N);
+        be.kernels.linear(x, M, K, Tensor.fromBytes("q6_k", [N, K], b), null, out);
+        return out;
+      });
+      assert.deepEqual(outs[0], outs[1], `q6_k M=${M}`);
     }
     const be = backends[0]!;
     const before = be.minSplitWork;

@@ -1,6 +1,6 @@
 // Single-thread CPU-time microbenchmark of the wasm Q8_0/Q4_0 linear (quantized activations), baseline vs relaxed
 // SIMD module in one process: best of `reps` runs (process.cpuUsage), weight GB/s for M = 1, GFLOP/s for M > 1.
-// Usage: node tools/bench-wasm-simd.mjs [reps] (after npm run build); SHAPES='[[N,K],..]' and DTYPES=q8_0,q4_0,q4_k
+// Usage: node tools/bench-wasm-simd.mjs [reps] (after npm run build); SHAPES='[[N,K],..]' and DTYPES=q8_0,q4_0,q4_k,q6_k
 // pick other cases.
 
 import { createWasmBackend } from "../dist/backends/wasm/index.js";
@@ -21,7 +21,12 @@ function rand(seed) {
 }
 
 /** [values, bytes] per block and the byte offsets of its f16 scales. */
-const BLOCKS = { q8_0: [32, 34, [0]], q4_0: [32, 18, [0]], q4_k: [256, 144, [0, 2]] };
+const BLOCKS = {
+  q8_0: [32, 34, [0]],
+  q4_0: [32, 18, [0]],
+  q4_k: [256, 144, [0, 2]],
+  q6_k: [256, 210, [208]],
+};
 
 /** Random blocks (every weight byte / nibble pattern) with small finite f16 scales, in the backend's arena. */
 function weight(be, dtype, N, K, r) {
