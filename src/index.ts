@@ -13,7 +13,15 @@ export {
   getCacheAllocator,
   type Allocator,
 } from "./tensor/storage.js";
-export { initWasmBackend, tryInitWasmBackend, WasmArena, type WasmBackend } from "./backends/wasm/index.js";
+export {
+  createWasmBackend,
+  initWasmBackend,
+  tryInitWasmBackend,
+  WasmArena,
+  type SimdVariant,
+  type WasmBackend,
+  type WasmBackendOptions,
+} from "./backends/wasm/index.js";
 export { F32KVCache, storedBytes, type KVCache, type KVRows } from "./cache/kv-cache.js";
 export { makeKVCache, type KVCacheOptions } from "./cache/factory.js";
 export { RowKVCache } from "./cache/row-cache.js";

@@ -1,7 +1,9 @@
 // The wasm SIMD backend against the reference kernels: linear on f32/f16/Q8_0/Q4_0 weights (odd sizes,
 // unaligned offsets, operands inside and outside wasm memory; exact and quantized-activation paths), every half
 // pattern, row kernels, attention, the arena, threads (bit-equal to one thread), and end to end (stories260K
-// model card sample on one and two threads, tiny GGUF tokens equal to the reference's).
+// model card sample on one and two threads, tiny GGUF tokens equal to the reference's). It runs on the kernel
+// module DECODERKIT_WASM_SIMD names, else the relaxed-SIMD one where it validates (wasm-backend-baseline.test.ts
+// runs it on the baseline module).
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -9,6 +11,8 @@ import { availableParallelism } from "node:os";
 import "../src/backends/reference/index.js";
 import { referenceKernels as ref } from "../src/backends/reference/index.js";
 import { initWasmBackend, WASM_LINEAR_DTYPES } from "../src/backends/wasm/index.js";
+import { webAssembly } from "../src/backends/wasm/runtime.js";
+import { relaxedSimdSupported } from "../src/backends/wasm/simd.js";
 import { DTYPES, type DType } from "../src/tensor/dtype.js";
 import { dequantizeRow, quantizeRow, type QuantizeDType } from "../src/tensor/quant.js";
 import { Tensor } from "../src/tensor/tensor.js";
@@ -21,6 +25,12 @@ import { modelCardSample, runCli, STORIES_BIN, STORIES_TOK, TINY_LLAMA_GGUF } fr
 const wasm = initWasmBackend();
 const { arena } = wasm;
 const wk = wasm.kernels;
+
+test("the backend runs the kernel module asked for (DECODERKIT_WASM_SIMD, else relaxed where it validates)", () => {
+  const asked = process.env["DECODERKIT_WASM_SIMD"];
+  if (asked === "baseline" || asked === "relaxed") assert.equal(wasm.simd, asked);
+  else assert.equal(wasm.simd, relaxedSimdSupported(webAssembly()) ? "relaxed" : "baseline");
+});
 
 /** Runs f with the given activation mode, restoring the default after. */
 function withQuantizedActivations<T>(on: boolean, f: () => T): T {
@@ -166,8 +176,11 @@ test("wasm Q8_0/Q4_0 linear on quantized activations is within the x rounding bo
   let worst = 0;
   for (const dtype of ["q8_0", "q4_0"] as const) {
     for (const K of [32, 96, 160, 512]) {
-      for (const M of [1, 3, 9, 17, 40]) {
-        const N = 7;
+      for (const [M, N] of [1, 3, 9, 17, 40].flatMap((M) => [
+        [M, 1],
+        [M, 7],
+        [M, 13],
+      ])) {
         const w = weight(dtype, N, K, r, true, 3);
         const x = randoms(M * K, r);
         const bias = M % 2 ? randoms(N, r) : null;
@@ -176,7 +189,7 @@ test("wasm Q8_0/Q4_0 linear on quantized activations is within the x rounding bo
         const got = new Float32Array(M * N);
         withQuantizedActivations(true, () => wk.linear(x, M, K, w, bias, got));
         const tol = quantizedBounds(x, M, K, w, bias);
-        assertClose(got, want, tol, `${dtype} quantized M=${M} K=${K}`);
+        assertClose(got, want, tol, `${dtype} quantized M=${M} K=${K} N=${N}`);
         for (let i = 0; i < got.length; i++) worst = Math.max(worst, Math.abs(got[i]! - want[i]!) / tol[i]!);
         // Not the exact path: the x rounding is visible.
         const exact = new Float32Array(M * N);
@@ -186,7 +199,7 @@ test("wasm Q8_0/Q4_0 linear on quantized activations is within the x rounding bo
       }
     }
   }
-  assert.ok(cases === 40 && worst < 1);
+  assert.ok(cases === 120 && worst < 1);
 });
 
 test("wasm quantized linear falls back to the exact path when x holds inf or NaN", () => {

@@ -4,7 +4,7 @@
 import { setBackend } from "../tensor/backend.js";
 import { heapAllocator, setCacheAllocator, setFrameAllocator, type Allocator } from "../tensor/storage.js";
 import "./reference/index.js";
-import { tryInitWasmBackend } from "./wasm/index.js";
+import { SIMD_ENV, tryInitWasmBackend, type SimdVariant } from "./wasm/index.js";
 
 export const BACKEND_NAMES = ["reference", "wasm"] as const;
 export type BackendName = (typeof BACKEND_NAMES)[number];
@@ -15,6 +15,13 @@ export interface ActiveBackend {
   readonly allocator?: Allocator;
   /** Threads the backend computes with. */
   readonly threads: number;
+  /** The wasm kernel module (relaxed or baseline SIMD); absent for the reference backend. */
+  readonly simd?: SimdVariant;
+}
+
+/** "wasm (relaxed SIMD)", "wasm (baseline SIMD)" or "reference": what reports print. */
+export function backendLabel(b: ActiveBackend): string {
+  return b.simd ? `${b.name} (${b.simd} SIMD)` : b.name;
 }
 
 export function isBackendName(s: string): s is BackendName {
@@ -32,9 +39,13 @@ export async function activateBackend(
       setBackend("wasm");
       setCacheAllocator(backend.arena); // KV caches in the memory: attention reads them without a copy
       setFrameAllocator(backend.frames); // so are the activations of forward passes
-      return { name: "wasm", allocator: backend.arena, threads: await backend.setThreads(threads) };
+      const used = await backend.setThreads(threads);
+      return { name: "wasm", allocator: backend.arena, threads: used, simd: backend.simd };
     }
-    if (name === "wasm") throw new Error(`backend wasm cannot run here: ${error}`);
+    const forced = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.[
+      SIMD_ENV
+    ];
+    if (name === "wasm" || forced) throw new Error(`backend wasm cannot run here: ${error}`);
   }
   setBackend("reference");
   setCacheAllocator(heapAllocator);

@@ -2,7 +2,7 @@
 // prompt shares a long prefix with the previous request of the same Session (cache/prefix.ts), against the same
 // request on a fresh Session; the fastest of `repeat` passes of each after a warm-up.
 
-import { activateBackend, type BackendName } from "../backends/select.js";
+import { activateBackend, backendLabel, type BackendName } from "../backends/select.js";
 import { Session } from "../generation/session.js";
 import { loadModel } from "../models/load.js";
 import type { CausalLM } from "../models/model.js";
@@ -29,7 +29,8 @@ async function firstToken(session: Session, prompt: readonly number[]): Promise<
 
 export async function runPrefix(job: EngineJob): Promise<EngineTimings> {
   const suffix = job.prefixSuffixTokens ?? 16;
-  const { allocator, threads } = await activateBackend(job.backend as BackendName, job.threads);
+  const active = await activateBackend(job.backend as BackendName, job.threads);
+  const { allocator, threads } = active;
   const loaded = await loadModel(job.modelPath, { allocator });
   const model: CausalLM = loaded.model;
   const shared = job.promptIds.slice(0, job.promptIds.length - suffix);
@@ -67,7 +68,7 @@ export async function runPrefix(job: EngineJob): Promise<EngineTimings> {
     tokens: [freshToken],
     threadsUsed: threads,
     peakRssBytes: peakRssBytes(),
-    info: `backend ${job.backend}, ${threads} thread${threads === 1 ? "" : "s"}`,
+    info: `backend ${backendLabel(active)}, ${threads} thread${threads === 1 ? "" : "s"}`,
     prefix,
   };
 }

@@ -3,11 +3,12 @@
 
 import { emptyStats, generateTokens } from "../generation/generate.js";
 import { loadModel } from "../models/load.js";
-import { activateBackend, type BackendName } from "../backends/select.js";
+import { activateBackend, backendLabel, type BackendName } from "../backends/select.js";
 import { peakRssBytes, type EngineJob, type EngineTimings } from "./job.js";
 
 export async function runDecoderkit(job: EngineJob): Promise<EngineTimings> {
-  const { allocator, threads } = await activateBackend(job.backend as BackendName, job.threads);
+  const active = await activateBackend(job.backend as BackendName, job.threads);
+  const { allocator, threads } = active;
   const loaded = await loadModel(job.modelPath, { allocator });
   const { model } = loaded;
   const greedy = { temperature: 0, stopTokens: [] };
@@ -36,6 +37,6 @@ export async function runDecoderkit(job: EngineJob): Promise<EngineTimings> {
     tokens,
     threadsUsed: threads,
     peakRssBytes: peakRssBytes(),
-    info: `backend ${job.backend}, ${threads} thread${threads === 1 ? "" : "s"}`,
+    info: `backend ${backendLabel(active)}, ${threads} thread${threads === 1 ? "" : "s"}`,
   };
 }

@@ -3,7 +3,7 @@
 
 import * as os from "node:os";
 import * as path from "node:path";
-import { activateBackend } from "../backends/select.js";
+import { activateBackend, backendLabel } from "../backends/select.js";
 import { backendFlag } from "./backend-flag.js";
 import { defaultCacheDir, defaultVocabPath, nodeLlamaCppVersion } from "../bench/paths.js";
 import { runBench } from "../bench/run.js";
@@ -33,7 +33,8 @@ Options:
   --decode-tokens N      greedy decode steps after the prompt (default 64)
   --repeat N             timed passes per engine after the warm-up; the fastest is shown (default 1)
   --backend NAME         decoderkit kernel backend, e.g. reference or wasm (default: as generate,
-                         wasm where it runs, else reference)
+                         wasm where it runs, else reference); DECODERKIT_WASM_SIMD=baseline|relaxed
+                         picks wasm's kernel module (the header says which ran)
   --cache-dir DIR        where the generated models are kept (default ~/.cache/decoderkit/bench)
   --vocab PATH           GGUF file whose 32000-token tokenizer.* metadata is embedded
                          (default ../shared/vocab/ggml-vocab-llama-spm.gguf beside the package)
@@ -101,8 +102,11 @@ export async function benchCommand(argv: string[]): Promise<number> {
   const seed = num(v["seed"], "seed", isNonNegInt, "a non-negative integer") ?? 0;
   const asked = backendFlag(v["backend"]);
   let backend: string;
+  let label: string;
   try {
-    backend = (await activateBackend(asked, 1)).name; // checks it runs; each job activates it again
+    const active = await activateBackend(asked, 1); // checks it runs; each job activates it again
+    backend = active.name;
+    label = backendLabel(active);
   } catch (e) {
     throw new UsageError(`--backend: ${(e as Error).message}`);
   }
@@ -128,7 +132,7 @@ export async function benchCommand(argv: string[]): Promise<number> {
     cpu: os.cpus()[0]?.model.trim() ?? "unknown CPU",
     node: process.version,
     nodeLlamaCpp: nodeLlamaCppVersion(),
-    backend,
+    backend: label,
     promptTokens,
     decodeTokens,
     repeat,

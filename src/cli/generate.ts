@@ -32,7 +32,9 @@ Options:
   --stop TEXT            stop string (repeatable)
   --context-shift        at the context length, re-run the last half context and go on (default: stop)
 ${STRATEGY_HELP}${BEAM_HELP}${PROCESSOR_HELP}${KV_HELP}  --backend NAME         reference | wasm (default: wasm where WebAssembly SIMD and shared memory
-                         work, else reference); wasm loads the weights into its memory
+                         work, else reference); wasm loads the weights into its memory and runs its
+                         relaxed-SIMD kernels where the runtime has them (DECODERKIT_WASM_SIMD=baseline
+                         or relaxed forces one; --json reports it as "simd")
   --threads N            threads for the wasm kernels (default: min(2, cores); capped at the cores;
                          1 starts no workers); the reference backend uses one
   --json                 print one JSON object instead of streaming text
@@ -186,6 +188,7 @@ export async function generateCommand(argv: string[]): Promise<number> {
       prompt_tokens: ids,
       seed,
       backend: active.name,
+      ...(active.simd ? { simd: active.simd } : {}),
       threads: active.threads,
       finish_reason: stats.finishReason,
       strategy: { name: strategyName, ...run.report() },

@@ -24,11 +24,12 @@ export function modelCardSample(): string {
 
 export function runCli(
   args: string[],
-  opts: { timeout?: number } = {},
+  opts: { timeout?: number; env?: Record<string, string> } = {},
 ): { code: number; stdout: string; stderr: string } {
   const r = spawnSync(process.execPath, [CLI, ...args], {
     encoding: "utf8",
     timeout: opts.timeout ?? 120_000,
+    env: opts.env ? { ...process.env, ...opts.env } : undefined,
   });
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }

@@ -1,6 +1,7 @@
-// The "wasm" backend: WebAssembly SIMD kernels over one shared memory, owned by a WasmArena into which
-// weights are loaded (`loadModel(path, { allocator: backend.arena })`), optionally split across worker threads
-// that share that memory (pool.ts). Kernels it lacks are the reference ones.
+// The "wasm" backend: WebAssembly SIMD kernels (the baseline or the relaxed-SIMD module, simd.ts) over one
+// shared memory, owned by a WasmArena into which weights are loaded (`loadModel(path, { allocator:
+// backend.arena })`), optionally split across worker threads that share that memory (pool.ts). Kernels it lacks
+// are the reference ones.
 
 import * as os from "node:os";
 import { registerBackend, type Kernels } from "../../tensor/backend.js";
@@ -10,9 +11,16 @@ import { FrameStack } from "./frames.js";
 import { makeWasmKernels, MIN_SPLIT_WORK, type WasmKernelSettings } from "./kernels.js";
 import { ThreadPool } from "./pool.js";
 import { instantiateKernels, type KernelExports, type WasmMemory } from "./runtime.js";
+import type { SimdChoice, SimdVariant } from "./simd.js";
 
 export { WasmArena } from "./arena.js";
 export { WASM_LINEAR_DTYPES } from "./kernels.js";
+export { SIMD_ENV, SIMD_VARIANTS, type SimdChoice, type SimdVariant } from "./simd.js";
+
+export interface WasmBackendOptions {
+  /** Kernel module: "auto" (default) = DECODERKIT_WASM_SIMD when set, else relaxed SIMD where it validates. */
+  readonly simd?: SimdChoice;
+}
 
 export interface WasmBackend {
   readonly arena: WasmArena;
@@ -21,6 +29,8 @@ export interface WasmBackend {
   readonly memory: WasmMemory;
   readonly kernels: Kernels;
   readonly exports: KernelExports;
+  /** The kernel module running: "relaxed" (relaxed-SIMD integer dots) or "baseline". */
+  readonly simd: SimdVariant;
   /** Threads computing linear and attention now (1 until setThreads has resolved). */
   readonly threads: number;
   /**
@@ -44,11 +54,26 @@ export function defaultWasmThreads(): number {
 /**
  * Instantiates the kernels (once per process) and registers them as backend "wasm", single-threaded; it does
  * not make it the active backend (call setBackend("wasm")). Throws where WebAssembly SIMD or shared memory is
- * missing.
+ * missing, or when a later call asks for another kernel module than the first made.
  */
-export function initWasmBackend(): WasmBackend {
-  if (instance) return instance;
-  const { memory, module, exports } = instantiateKernels();
+export function initWasmBackend(options: WasmBackendOptions = {}): WasmBackend {
+  if (instance) {
+    const want = options.simd ?? "auto";
+    if (want !== "auto" && want !== instance.simd)
+      throw new Error(`wasm backend: already running the ${instance.simd} kernels, cannot switch to ${want}`);
+    return instance;
+  }
+  instance = createWasmBackend(options);
+  registerBackend("wasm", instance.kernels);
+  return instance;
+}
+
+/**
+ * A wasm backend of its own (memory, arena, kernels, threads), not registered: tests and microbenchmarks use
+ * one per kernel module side by side. initWasmBackend makes the process's registered one.
+ */
+export function createWasmBackend(options: WasmBackendOptions = {}): WasmBackend {
+  const { memory, module, exports, simd } = instantiateKernels(options.simd ?? "auto");
   const arena = new WasmArena(memory, exports.heapBase());
   const table = arena.alloc(65536 * 4);
   if (table.byteOffset !== exports.f16TableOffset())
@@ -60,14 +85,14 @@ export function initWasmBackend(): WasmBackend {
     minSplitWork: MIN_SPLIT_WORK,
   };
   const kernels = makeWasmKernels(arena, exports, settings);
-  registerBackend("wasm", kernels);
   let pending: Promise<number> = Promise.resolve(1);
-  instance = {
+  return {
     arena,
     frames: new FrameStack(arena, (p, n) => exports.zero(p, n)),
     memory,
     kernels,
     exports,
+    simd,
     get threads() {
       return settings.pool?.size ?? 1;
     },
@@ -96,13 +121,15 @@ export function initWasmBackend(): WasmBackend {
       settings.minSplitWork = n;
     },
   };
-  return instance;
 }
 
 /** initWasmBackend, or null (with the reason) where this runtime cannot run it. */
-export function tryInitWasmBackend(): { backend: WasmBackend | null; error: string | null } {
+export function tryInitWasmBackend(options: WasmBackendOptions = {}): {
+  backend: WasmBackend | null;
+  error: string | null;
+} {
   try {
-    return { backend: initWasmBackend(), error: null };
+    return { backend: initWasmBackend(options), error: null };
   } catch (e) {
     return { backend: null, error: e instanceof Error ? e.message : String(e) };
   }

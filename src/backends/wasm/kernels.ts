@@ -107,7 +107,7 @@ export function makeWasmKernels(arena: WasmArena, k: KernelExports, settings: Wa
       settings.quantizeActivations && (w.dtype === "q8_0" || w.dtype === "q4_0" || kq) && K % 32 === 0;
     // f32 rows the kernel expands weights into: four (linear-f32.ts ROWS_W) on the exact M > 1 path, else one
     const rowbuf = (M > 1 || kq) && code !== 0 ? align(K * 4 * (M > 1 && !kq ? 4 : 1)) : 0;
-    const xqBytes = quant ? align(kq ? M * k.quantRowBytesK(K) : k.quantBytes(M, K)) : 0;
+    const xqBytes = quant ? align(kq ? M * k.quantRowBytesK(K) : k.quantBytes(M, K, code!)) : 0;
     s.begin(
       s.need(x, M * K) + s.need(out, M * N) + (bias ? s.need(bias, N) : 0) + threads * rowbuf + xqBytes,
     );
@@ -116,7 +116,7 @@ export function makeWasmKernels(arena: WasmArena, k: KernelExports, settings: Wa
     const op = s.output(out, M * N);
     const rp = rowbuf ? s.take(threads * rowbuf) : 0;
     let xq = quant ? s.take(xqBytes) : 0;
-    if (xq && !(kq ? k.quantizeRowsK(xp, M, K, xq) : k.quantizeRows(xp, M, K, xq))) xq = 0; // inf/NaN in x: the exact path propagates them
+    if (xq && !(kq ? k.quantizeRowsK(xp, M, K, xq, code!) : k.quantizeRows(xp, M, K, xq, code!))) xq = 0; // inf/NaN in x: the exact path propagates them
     const task = {
       dtype: code!,
       x: xp,

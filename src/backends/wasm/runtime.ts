@@ -1,7 +1,9 @@
 // The few WebAssembly JS API pieces the backend uses, typed locally so that neither the build nor the
-// published typings need the DOM library; instantiation of the kernel module from its base64 bytes.
+// published typings need the DOM library; the choice between the baseline and the relaxed-SIMD kernel module
+// (simd.ts) and instantiation of the chosen one from its base64 bytes.
 
-import { KERNELS_WASM_BASE64 } from "./generated/kernels-wasm.js";
+import { KERNELS_RELAXED_WASM_BASE64, KERNELS_WASM_BASE64 } from "./generated/kernels-wasm.js";
+import { resolveSimdVariant, type SimdChoice, type SimdVariant } from "./simd.js";
 
 export interface WasmMemory {
   readonly buffer: ArrayBufferLike;
@@ -11,7 +13,8 @@ export interface WasmMemory {
 /** A compiled WebAssembly.Module (opaque here; it can be posted to worker threads). */
 export type WasmModule = object;
 
-interface WasmApi {
+export interface WasmApi {
+  validate(bytes: Uint8Array): boolean;
   Memory: new (d: { initial: number; maximum: number; shared: boolean }) => WasmMemory;
   Module: new (bytes: Uint8Array) => WasmModule;
   Instance: new (m: WasmModule, imports: object) => { exports: Record<string, unknown> };
@@ -43,13 +46,18 @@ export interface KernelExports {
     n0: number,
     n1: number,
   ): void;
-  /** Quantizes x[M, K] into q8 blocks for linear's xq; returns 0 (and the caller goes exact) on inf/NaN. */
-  quantizeRows(x: number, M: number, K: number, out: number): number;
-  quantRowBytes(K: number): number;
+  /**
+   * Quantizes x[M, K] into q8 blocks for linear's xq on weights of `dtype` (Q8_0 or Q4_0: the layout depends on
+   * the kernel module, dtype and M); returns 0 (and the caller goes exact) on inf/NaN.
+   */
+  quantizeRows(x: number, M: number, K: number, out: number, dtype: number): number;
   /** Bytes quantizeRows writes for M rows of K (rows plus transposed group scales). */
-  quantBytes(M: number, K: number): number;
-  /** As quantizeRows, for Q4_K/Q6_K weights (rows of quantRowBytesK, with each block's dx·Σq appended). */
-  quantizeRowsK(x: number, M: number, K: number, out: number): number;
+  quantBytes(M: number, K: number, dtype: number): number;
+  /**
+   * As quantizeRows, for Q4_K/Q6_K weights of `dtype` (rows of quantRowBytesK, with each block's dx·Σq appended;
+   * int16 values, or int8 for the relaxed module's Q4_K matvec).
+   */
+  quantizeRowsK(x: number, M: number, K: number, out: number, dtype: number): number;
   quantRowBytesK(K: number): number;
   rmsnorm(x: number, M: number, D: number, w: number, eps: number, out: number): void;
   softmax(x: number, M: number, N: number): void;
@@ -176,7 +184,7 @@ export const PAGE_BYTES = 65536;
 /** 65536 pages: the whole 32-bit address space (4 GiB). */
 export const MAX_PAGES = 65536;
 
-function webAssembly(): WasmApi {
+export function webAssembly(): WasmApi {
   const wa = (globalThis as unknown as { WebAssembly?: WasmApi }).WebAssembly;
   if (!wa) throw new Error("this runtime has no WebAssembly");
   if (typeof SharedArrayBuffer === "undefined")
@@ -192,19 +200,27 @@ function decodeBase64(s: string): Uint8Array {
 }
 
 /**
- * A fresh shared memory of `initialPages` and the kernel instance over it (synchronous: the module is small).
- * The module keeps no mutable state of its own (no globals, no stack; tools/build-wasm.mjs checks), so worker
- * threads may instantiate the same module over the same memory and run kernels side by side.
+ * A fresh shared memory of `initialPages` and an instance of the kernel module of `simd` (simd.ts: "auto" =
+ * relaxed where the runtime validates it) over it (synchronous: the module is small). The module keeps no
+ * mutable state of its own (no globals, no stack; tools/build-wasm.mjs checks), so worker threads may
+ * instantiate the same module over the same memory and run kernels side by side.
  */
-export function instantiateKernels(initialPages = 16): {
+export function instantiateKernels(
+  simd: SimdChoice = "auto",
+  initialPages = 16,
+): {
   memory: WasmMemory;
   module: WasmModule;
   exports: KernelExports;
+  simd: SimdVariant;
 } {
   const wa = webAssembly();
+  const variant = resolveSimdVariant(simd, wa);
   const memory = new wa.Memory({ initial: initialPages, maximum: MAX_PAGES, shared: true });
-  const module = new wa.Module(decodeBase64(KERNELS_WASM_BASE64));
-  return { memory, module, exports: instantiateOn(module, memory) };
+  const module = new wa.Module(
+    decodeBase64(variant === "relaxed" ? KERNELS_RELAXED_WASM_BASE64 : KERNELS_WASM_BASE64),
+  );
+  return { memory, module, exports: instantiateOn(module, memory), simd: variant };
 }
 
 /** Another instance of the kernel module over an existing shared memory (what each worker thread makes). */

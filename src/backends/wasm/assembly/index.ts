@@ -1,7 +1,7 @@
 // The decoderkit WebAssembly SIMD kernels (AssemblyScript): every pointer is a byte offset into the one
 // shared memory that the host imports; the host owns all allocation.
 
-export { linear, quantBytes, quantizeRows, quantRowBytes } from "./linear";
+export { linear, quantBytes, quantizeRows } from "./linear";
 export { quantizeRowsK, quantRowBytesK } from "./kquant";
 export { layernorm, rmsnorm, softmax } from "./rows";
 export { attention } from "./attention";

@@ -8,6 +8,7 @@
 // to f32 in rowbuf and reuses it for a chunk of x rows) and quantized activations (xq from quantizeRowsK): each
 // group is an integer dot (i32x4.dot_i16x8_s) scaled by d·sc·dx, minus dmin·m·dx·Σxq for Q4_K (M > 1: on a row
 // expanded to int16 in rowbuf). Loop bodies stay small: V8 issues all loads of a body first, spilling the rest.
+// The relaxed-SIMD module's matvec (M = 1) dots int8 activations with i16x8.relaxed_dot_i8x16_i7x16_s instead.
 
 import { absMax32, hsumI32, invScale, roundScaled } from "./xquant";
 import { halfToF32, hsum } from "./half";
@@ -41,11 +42,25 @@ export function quantRowBytesK(K: i32): usize {
 }
 
 /**
- * x[M, K] (K a multiple of 32) → M rows at `out` of quantRowBytesK(K): blocks of 32 rounded as quantizeRows does
- * (dx = max|x| / 127, q = round(x / dx) in [-127, 127], held as int16), plus dx·Σq of each block (Q4_K's min term).
- * Returns 0 when some x is infinite or NaN (the caller then takes the exact path, which propagates them).
+ * Whether the quantized rows are int8 (the relaxed module's matvec, dotQ4KQR and dotQ6KQR) rather than int16:
+ * K int8 values, then per pair of values 32·(x_2i + x_2i+1) as int16 (Q6_K's −32 offset), in the same K << 1
+ * bytes. The callers test ASC_FEATURE_RELAXED_SIMD first, in their own `if`, so the baseline module never
+ * compiles it.
  */
-export function quantizeRowsK(x: usize, M: i32, K: i32, out: usize): i32 {
+@inline
+function int8RowsK(M: i32): bool {
+  return M == 1;
+}
+
+/**
+ * x[M, K] (K a multiple of 32) → M rows at `out` of quantRowBytesK(K): blocks of 32 rounded as quantizeRows does
+ * (dx = max|x| / 127, q = round(x / dx) in [-127, 127], held as int16, or as int8 in the first K bytes where
+ * int8RowsK), plus dx·Σq of each block (Q4_K's min term), for weights of `dtype`. Returns 0 when some x is
+ * infinite or NaN (the caller then takes the exact path, which propagates them).
+ */
+export function quantizeRowsK(x: usize, M: i32, K: i32, out: usize, dtype: i32): i32 {
+  let int8 = false;
+  if (ASC_FEATURE_RELAXED_SIMD) int8 = int8RowsK(M);
   let finite = true;
   const nb = K >> 5;
   const rb = quantRowBytesK(K);
@@ -61,10 +76,18 @@ export function quantizeRowsK(x: usize, M: i32, K: i32, out: usize): i32 {
       const id = invScale(d);
       const qb = q + (<usize>b << 6);
       let sum = i16x8.splat(0); // four values of at most 127 per lane
+      let prev = i16x8.splat(0);
       for (let j = 0; j < 4; j++) {
         const o = <usize>j << 5;
         const v = i16x8.narrow_i32x4_s(roundScaled(v128.load(xb + o), id), roundScaled(v128.load(xb + o, 16), id));
-        v128.store(qb + (<usize>j << 4), v);
+        if (!int8) v128.store(qb + (<usize>j << 4), v);
+        else if (j & 1) {
+          const o8 = q + (<usize>b << 5) + (<usize>(j >> 1) << 4);
+          const v8 = i8x16.narrow_i16x8_s(prev, v);
+          v128.store(o8, v8);
+          v128.store(o8 + <usize>K, i16x8.shl(i16x8.extadd_pairwise_i8x16_s(v8), 5));
+        }
+        prev = v;
         sum = i16x8.add(sum, v);
       }
       const total = hsumI32(i32x4.extadd_pairwise_i16x8_s(sum));
@@ -131,6 +154,45 @@ function dotQ4KQ(w: usize, xq: usize, K: i32): f32 {
   return hsum(acc);
 }
 
+/** Relaxed module: 32 nibbles (a: values 0..15, b: 16..31) · 32 int8 activations, as an i32x4 of partial sums. */
+@inline
+function idot32R(a: v128, b: v128, xq: usize): v128 {
+  const d = i16x8.add(
+    i16x8.relaxed_dot_i8x16_i7x16_s(v128.load(xq), a),
+    i16x8.relaxed_dot_i8x16_i7x16_s(v128.load(xq, 16), b),
+  );
+  return i32x4.extadd_pairwise_i16x8_s(d);
+}
+
+/**
+ * dotQ4KQ on int8 activations (relaxed module): the nibbles are the [0, 127] operand of the relaxed int8 dot,
+ * one per 16 weights with no widening (the integer group sums are the same; their f32 partials are not).
+ */
+function dotQ4KQR(w: usize, xq: usize, K: i32): f32 {
+  const nb = K >> 8;
+  let ds = xq + (<usize>K << 1);
+  let ss = ds + (<usize>(K >> 5) << 2);
+  const m = i8x16.splat(0x0f);
+  let acc = f32x4.splat(0);
+  for (let b = 0; b < nb; b++, w += 144, ds += 32, ss += 32) {
+    const sm = q4kScaleBytes(w);
+    const dm = q4kDmin(w);
+    const ma = f32x4.mul(u8Quarter(sm, 2), v128.load(ss));
+    const mins = f32x4.add(ma, f32x4.mul(u8Quarter(sm, 3), v128.load(ss, 16)));
+    let s = f32x4.splat(0);
+    for (let j = 0; j < 4; j++, xq += 64) {
+      const f = f32x4.mul(pairScales(sm, j), v128.load64_splat(ds + (<usize>j << 3)));
+      const q0 = v128.load(w + 16 + (<usize>j << 5));
+      const q1 = v128.load(w + 16 + (<usize>j << 5), 16);
+      const lo = idot32R(v128.and(q0, m), v128.and(q1, m), xq);
+      const hi = idot32R(v128.and(i16x8.shr_u(q0, 4), m), v128.and(i16x8.shr_u(q1, 4), m), xq + 32);
+      s = f32x4.add(s, f32x4.mul(f32x4.convert_i32x4_s(pair(lo, hi, true)), f));
+    }
+    acc = f32x4.add(acc, f32x4.sub(f32x4.mul(s, lane(dm, 0)), f32x4.mul(mins, lane(dm, 1))));
+  }
+  return hsum(acc);
+}
+
 /** One Q6_K group of 32 (scales sc[0], sc[1] for its two halves) · activations: integer Σ sc·q·xq. */
 @inline
 function q6kGroupQ(a: v128, b: v128, xq: usize, sc: usize): v128 {
@@ -149,6 +211,57 @@ function q6kGroupQ(a: v128, b: v128, xq: usize, sc: usize): v128 {
 @inline
 function q6(l: v128, h: v128): v128 {
   return i8x16.sub(v128.or(v128.and(l, i8x16.splat(0x0f)), v128.and(h, i8x16.splat(0x30))), i8x16.splat(32));
+}
+
+/**
+ * Relaxed module: one Q6_K group of 32 (unsigned q in [0, 63]: a values 0..15, b 16..31) · int8 activations at
+ * xv, less the 32·(x pair sums) at xp, each half times its scale: integer Σ sc·(q − 32)·xq (pairs exact in int16).
+ */
+@inline
+function q6kGroupQR(a: v128, b: v128, xv: usize, xp: usize, sc: usize): v128 {
+  const da = i16x8.sub(i16x8.relaxed_dot_i8x16_i7x16_s(v128.load(xv), a), v128.load(xp));
+  const db = i16x8.sub(i16x8.relaxed_dot_i8x16_i7x16_s(v128.load(xv, 16), b), v128.load(xp, 16));
+  const sa = i16x8.splat(<i16>load<i8>(sc));
+  const sb = i16x8.splat(<i16>load<i8>(sc, 1));
+  return i32x4.add(i32x4.dot_i16x8_s(da, sa), i32x4.dot_i16x8_s(db, sb));
+}
+
+/** Q6_K values q (0..63) from low nibbles `l` (unmasked) and a byte whose bits 4–5 are the two high bits. */
+@inline
+function q6u(l: v128, h: v128): v128 {
+  return v128.or(v128.and(l, i8x16.splat(0x0f)), v128.and(h, i8x16.splat(0x30)));
+}
+
+/** dotQ6KQ on int8 activation rows (relaxed module): the same integer group sums, so the same bits. */
+function dotQ6KQR(w: usize, xq: usize, K: i32): f32 {
+  const nh = K >> 7;
+  let ds = xq + (<usize>K << 1);
+  let xp = xq + <usize>K;
+  let acc = f32x4.splat(0);
+  let d = f32x4.splat(0);
+  for (let h = 0; h < nh; h++, xq += 128, xp += 128, ds += 16) {
+    const odd = h & 1;
+    if (!odd) d = f32x4.splat(halfToF32(load<u16>(w, 208)));
+    const ql = w + (<usize>odd << 6);
+    const qh = w + 128 + (<usize>odd << 5);
+    const sc = w + 192 + (<usize>odd << 3);
+    const l0 = v128.load(ql);
+    const l1 = v128.load(ql, 16);
+    const h0 = v128.load(qh);
+    const h1 = v128.load(qh, 16);
+    const g0 = q6kGroupQR(q6u(l0, i16x8.shl(h0, 4)), q6u(l1, i16x8.shl(h1, 4)), xq, xp, sc);
+    const g2 = q6kGroupQR(q6u(i16x8.shr_u(l0, 4), h0), q6u(i16x8.shr_u(l1, 4), h1), xq + 64, xp + 64, sc + 4);
+    const l2 = v128.load(ql, 32);
+    const l3 = v128.load(ql, 48);
+    const g1 = q6kGroupQR(q6u(l2, i16x8.shl(h0, 2)), q6u(l3, i16x8.shl(h1, 2)), xq + 32, xp + 32, sc + 2);
+    const h2 = i16x8.shr_u(h0, 2);
+    const h3 = i16x8.shr_u(h1, 2);
+    const g3 = q6kGroupQR(q6u(i16x8.shr_u(l2, 4), h2), q6u(i16x8.shr_u(l3, 4), h3), xq + 96, xp + 96, sc + 6);
+    const g = pair(pair(g0, g2, true), pair(g1, g3, true), true); // [Σg0, Σg1, Σg2, Σg3]
+    acc = f32x4.add(acc, f32x4.mul(f32x4.convert_i32x4_s(g), f32x4.mul(v128.load(ds), d)));
+    if (odd) w += 210;
+  }
+  return hsum(acc);
 }
 
 /** One Q6_K row · one quantized activation row: Σ_groups d·dx·Σ sc·(q − 32)·xq, half a block (4 groups) a pass. */
@@ -315,8 +428,12 @@ export function linearK(
     for (let n = n0; n < n1; n++) {
       const wr = w + <usize>n * rb;
       let s: f32;
-      if (xq) s = dtype == DT_Q4_K ? dotQ4KQ(wr, xq, K) : dotQ6KQ(wr, xq, K);
-      else s = dtype == DT_Q4_K ? dotQ4K(wr, x, rowbuf, K) : dotQ6K(wr, x, K);
+      if (!xq) s = dtype == DT_Q4_K ? dotQ4K(wr, x, rowbuf, K) : dotQ6K(wr, x, K);
+      else {
+        s = 0;
+        if (ASC_FEATURE_RELAXED_SIMD) s = dtype == DT_Q4_K ? dotQ4KQR(wr, xq, K) : dotQ6KQR(wr, xq, K);
+        else s = dtype == DT_Q4_K ? dotQ4KQ(wr, xq, K) : dotQ6KQ(wr, xq, K);
+      }
       if (bias) s += load<f32>(bias + (<usize>n << 2));
       store<f32>(out + (<usize>n << 2), s);
     }

@@ -7,10 +7,13 @@
 // Quantized-activation path (xq != 0, Q8_0 or Q4_0 weights): x was quantized by quantizeRows into int8 blocks
 // of 32 with an f32 scale (held as i16), and each block dot is an integer dot (i32x4.dot_i16x8_s) scaled once
 // by d_w · d_x (as GGML's q8_0 · q8_0 dot).
+// The relaxed-SIMD module replaces that path (and the activation layout) by linear-relaxed.ts where it pays:
+// Q4_0, and Q8_0 with M = 1 (relaxedPath); Q8_0 with M > 1 keeps the int16 dots (fewer multiplies per weight).
 
 import { bf16ToF32, bf16ToF32x4, finiteHalfToF32x4, halfToF32, halfToF32x4, hsum, tabHalf } from "./half";
 import { DT_Q4_K, DT_Q6_K, linearK } from "./kquant";
 import { linearF32, ROWS_W } from "./linear-f32";
+import { linearQuantR, quantBytesR, quantizeRowsR } from "./linear-relaxed";
 import { absMax32, hsumI32, invScale, roundScaled } from "./xquant";
 
 export const DT_F32: i32 = 0;
@@ -190,13 +193,22 @@ function rowBytes(dtype: i32, K: i32): usize {
 }
 
 /**
+ * Whether the quantized-activation product of (dtype, M) runs linear-relaxed.ts, in the relaxed module (callers
+ * test ASC_FEATURE_RELAXED_SIMD first, in their own `if`, so that the baseline module never compiles that code).
+ */
+@inline
+function relaxedPath(dtype: i32, M: i32): bool {
+  return dtype == DT_Q4_0 || M == 1;
+}
+
+/**
  * Bytes of one quantized activation row: K int16 values, then K / 32 f32 scales, then K / 32 i32 values 8·Σq
  * (Q4_0 dots use unsigned nibbles and subtract 8·Σq). Within each block of 32 the values are stored
  * de-interleaved, [0, 2, .., 14 | 1, 3, .., 15 | 16, 18, .., 30 | 17, .., 31], the order in which both a Q8_0
  * block (even and odd bytes) and a Q4_0 block (low and high nibbles of even and odd bytes) unpack into int16
  * lanes without widening shuffles.
  */
-export function quantRowBytes(K: i32): usize {
+function quantRowBytes(K: i32): usize {
   return (<usize>K << 1) + (<usize>(K >> 5) << 3);
 }
 
@@ -209,7 +221,10 @@ export function quantRowBytes(K: i32): usize {
 /** Bytes of one (group, block) of the grouped copy: four rows × 64, then 16 of scales and 16 of sums. */
 const GROUP_BLOCK: usize = 288;
 
-export function quantBytes(M: i32, K: i32): usize {
+export function quantBytes(M: i32, K: i32, dtype: i32): usize {
+  if (ASC_FEATURE_RELAXED_SIMD) {
+    if (relaxedPath(dtype, M)) return quantBytesR(M, K, dtype);
+  }
   const rows = <usize>M * quantRowBytes(K);
   return M > 1 ? rows + <usize>((M + 3) >> 2) * <usize>(K >> 5) * GROUP_BLOCK : rows;
 }
@@ -219,7 +234,10 @@ export function quantBytes(M: i32, K: i32): usize {
  * and q = round(x / d) in [-127, 127] (as GGML's q8_0), stored widened to int16 so the dots need no extends.
  * Returns 0 when some x is infinite or NaN (the caller then takes the exact path, which propagates them).
  */
-export function quantizeRows(x: usize, M: i32, K: i32, out: usize): i32 {
+export function quantizeRows(x: usize, M: i32, K: i32, out: usize, dtype: i32): i32 {
+  if (ASC_FEATURE_RELAXED_SIMD) {
+    if (relaxedPath(dtype, M)) return quantizeRowsR(x, M, K, out, dtype);
+  }
   let finite = true;
   const nb = K >> 5;
   const rb = quantRowBytes(K);
@@ -469,6 +487,12 @@ export function linear(
   const rb = rowBytes(dtype, K);
   const os = <usize>N << 2;
   if (xq && (dtype == DT_Q8_0 || dtype == DT_Q4_0)) {
+    if (ASC_FEATURE_RELAXED_SIMD) {
+      if (relaxedPath(dtype, M)) {
+        linearQuantR(dtype, xq, M, K, w, rb, N, bias, out, m0, m1, n0, n1);
+        return;
+      }
+    }
     const qb = quantRowBytes(K);
     const nb = K >> 5;
     if (M == 1) {

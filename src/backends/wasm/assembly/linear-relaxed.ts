@@ -1,0 +1,272 @@
+// Q8_0 (M = 1) and Q4_0 linear on quantized activations with relaxed SIMD (compiled into the relaxed module only,
+// chosen by relaxedPath in linear.ts): i16x8.relaxed_dot_i8x16_i7x16_s (x86: one pmaddubsw) multiplies signed
+// bytes by bytes in [0, 127], where every implementation gives the same exact pair sums.
+// Q8_0: the signed weight bytes against x⁺ = max(q, 0) and x⁻ = max(−q, 0) of the activations; per pair
+// (w·x⁺) − (w·x⁻) = w·q, exact in int16 (|w·q| pair sums ≤ 2·128·127). Q4_0: the signed activations against
+// the unsigned nibbles (0..15), minus 8·Σq. The integer sums are exact and scaled and added in the order the
+// baseline module uses (linear.ts), so both modules give the same bits, however threads split the product.
+
+import { hsum, tabHalf } from "./half";
+import { absMax32, hsumI32, invScale, roundScaled } from "./xquant";
+
+const DT_Q8_0: i32 = 2;
+const DT_Q4_0: i32 = 3;
+
+/** Bytes of one quantized block of 32 for Q8_0 weights: x⁺ (32 bytes) then x⁻ (32), element i at byte i. */
+const QBLOCK8: usize = 64;
+/** For Q4_0 weights: the 32 signed q. */
+const QBLOCK4: usize = 32;
+
+@inline
+function qblock(dtype: i32): usize {
+  return dtype == DT_Q8_0 ? QBLOCK8 : QBLOCK4;
+}
+
+/** Bytes of one (group, block) of the grouped copy (Q4_0, M > 1): four rows × 32, then 16 of scales, 16 of sums. */
+const GROUP_BLOCK: usize = 4 * QBLOCK4 + 32;
+
+/** x rows per chunk when M > 1: the chunk stays in cache while every weight row passes over it. */
+const CHUNK: i32 = 16;
+
+/** Bytes of one quantized activation row: K / 32 blocks, then K / 32 f32 scales, then K / 32 i32 8·Σq. */
+function quantRowBytesR(K: i32, dtype: i32): usize {
+  return <usize>(K >> 5) * (qblock(dtype) + 8);
+}
+
+/** As quantBytes (linear.ts): the M rows, then (M > 1) every group of four rows block by block. */
+export function quantBytesR(M: i32, K: i32, dtype: i32): usize {
+  const rows = <usize>M * quantRowBytesR(K, dtype);
+  return M > 1 ? rows + <usize>((M + 3) >> 2) * <usize>(K >> 5) * GROUP_BLOCK : rows;
+}
+
+/** As quantizeRows (linear.ts), into the int8 layout for `dtype`; returns 0 when some x is infinite or NaN. */
+export function quantizeRowsR(x: usize, M: i32, K: i32, out: usize, dtype: i32): i32 {
+  let finite = true;
+  const nb = K >> 5;
+  const rb = quantRowBytesR(K, dtype);
+  const qs = qblock(dtype);
+  for (let m = 0; m < M; m++) {
+    const q = out + <usize>m * rb;
+    const ds = q + <usize>nb * qs;
+    let xb = x + <usize>m * (<usize>K << 2);
+    for (let b = 0; b < nb; b++, xb += 128) {
+      const amax = absMax32(xb);
+      finite = finite && amax < Infinity; // false for +inf and NaN
+      const d: f32 = amax / 127;
+      const id = invScale(d);
+      const qb = q + <usize>b * qs;
+      let sum = i32x4.splat(0);
+      for (let j = 0; j < 2; j++) {
+        const o = <usize>j << 6; // 16 values: [16j, 16j + 16)
+        const i0 = roundScaled(v128.load(xb + o), id);
+        const i1 = roundScaled(v128.load(xb + o, 16), id);
+        const i2 = roundScaled(v128.load(xb + o, 32), id);
+        const i3 = roundScaled(v128.load(xb + o, 48), id);
+        sum = i32x4.add(sum, i32x4.add(i32x4.add(i0, i1), i32x4.add(i2, i3)));
+        const v = i8x16.narrow_i16x8_s(i16x8.narrow_i32x4_s(i0, i1), i16x8.narrow_i32x4_s(i2, i3));
+        const s = qb + (<usize>j << 4);
+        if (dtype == DT_Q8_0) {
+          v128.store(s, i8x16.max_s(v, i8x16.splat(0)));
+          v128.store(s, i8x16.max_s(i8x16.neg(v), i8x16.splat(0)), 32);
+        } else v128.store(s, v);
+      }
+      store<f32>(ds + (<usize>b << 2), d);
+      store<i32>(ds + (<usize>nb << 2) + (<usize>b << 2), 8 * hsumI32(sum));
+    }
+  }
+  if (M > 1 && dtype == DT_Q4_0) {
+    const t = out + <usize>M * rb;
+    for (let g = 0; g < (M + 3) >> 2; g++) {
+      for (let r = 0; r < 4; r++) {
+        const q = out + <usize>min(4 * g + r, M - 1) * rb;
+        const ds = q + <usize>nb * qs;
+        const ss = ds + (<usize>nb << 2);
+        let tg = t + <usize>g * <usize>nb * GROUP_BLOCK;
+        for (let b = 0; b < nb; b++, tg += GROUP_BLOCK) {
+          const src = q + <usize>b * qs;
+          v128.store(tg + <usize>r * QBLOCK4, v128.load(src));
+          v128.store(tg + <usize>r * QBLOCK4, v128.load(src, 16), 16);
+          store<f32>(tg + 4 * QBLOCK4 + (<usize>r << 2), load<f32>(ds + (<usize>b << 2)));
+          store<i32>(tg + 4 * QBLOCK4 + 16 + (<usize>r << 2), load<i32>(ss + (<usize>b << 2)));
+        }
+      }
+    }
+  }
+  return finite ? 1 : 0;
+}
+
+/** Σ of 32 weight bytes (lo, hi) · the q of the quantized block (x⁺, x⁻) at xb, as an i32x4 of partial sums. */
+@inline
+function q8Dot(lo: v128, hi: v128, xb: usize, ones: v128): v128 {
+  const dl = i16x8.sub(
+    i16x8.relaxed_dot_i8x16_i7x16_s(lo, v128.load(xb)),
+    i16x8.relaxed_dot_i8x16_i7x16_s(lo, v128.load(xb, 32)),
+  );
+  const dh = i16x8.sub(
+    i16x8.relaxed_dot_i8x16_i7x16_s(hi, v128.load(xb, 16)),
+    i16x8.relaxed_dot_i8x16_i7x16_s(hi, v128.load(xb, 48)),
+  );
+  return i32x4.add(i32x4.dot_i16x8_s(dl, ones), i32x4.dot_i16x8_s(dh, ones));
+}
+
+/** Σ of 32 nibbles (lo = elements 0..15, hi = 16..31, each 0..15) · the q of the block at xb (i32x4 partials). */
+@inline
+function q4Dot(lo: v128, hi: v128, xb: usize, ones: v128): v128 {
+  const d = i16x8.add(
+    i16x8.relaxed_dot_i8x16_i7x16_s(v128.load(xb), lo),
+    i16x8.relaxed_dot_i8x16_i7x16_s(v128.load(xb, 16), hi),
+  );
+  return i32x4.dot_i16x8_s(d, ones);
+}
+
+/** Horizontal sums of four i32x4 → one i32x4 [Σs0, Σs1, Σs2, Σs3]. */
+@inline
+function hsum4(s0: v128, s1: v128, s2: v128, s3: v128): v128 {
+  const u = i32x4.add(i32x4.shuffle(s0, s1, 0, 4, 1, 5), i32x4.shuffle(s0, s1, 2, 6, 3, 7));
+  const w = i32x4.add(i32x4.shuffle(s2, s3, 0, 4, 1, 5), i32x4.shuffle(s2, s3, 2, 6, 3, 7));
+  return i32x4.add(i32x4.shuffle(u, w, 0, 1, 4, 5), i32x4.shuffle(u, w, 2, 3, 6, 7));
+}
+
+/**
+ * One weight row · one quantized x row (+ b), read as one stream (several rows side by side read large weights
+ * markedly slower): each block's four partial integer sums scaled by d_w · d_x into four f32 lanes, as the
+ * baseline module's dotQuantQ does (the lanes hold the same integers, so the two modules agree bit for bit).
+ */
+function dotRowQ8(w: usize, xq: usize, nb: i32, b: f32): f32 {
+  const ds = xq + <usize>nb * QBLOCK8;
+  const ones = i16x8.splat(1);
+  let acc = f32x4.splat(0);
+  for (let k = 0; k < nb; k++, w += 34) {
+    const s = q8Dot(v128.load(w, 2), v128.load(w, 18), xq + <usize>k * QBLOCK8, ones);
+    acc = f32x4.add(acc, f32x4.mul(f32x4.convert_i32x4_s(s), f32x4.splat(tabHalf(load<u16>(w)) * load<f32>(ds + (<usize>k << 2)))));
+  }
+  return hsum(acc) + b;
+}
+
+/** As dotRowQ8 for Q4_0, the block's 8·Σq taken off lane 0. */
+function dotRowQ4(w: usize, xq: usize, nb: i32, b: f32): f32 {
+  const ds = xq + <usize>nb * QBLOCK4;
+  const ss = ds + (<usize>nb << 2);
+  const ones = i16x8.splat(1);
+  const m = i8x16.splat(0x0f);
+  let acc = f32x4.splat(0);
+  for (let k = 0; k < nb; k++, w += 18) {
+    const q = v128.load(w, 2);
+    let s = q4Dot(v128.and(q, m), v128.and(i16x8.shr_u(q, 4), m), xq + <usize>k * QBLOCK4, ones);
+    s = i32x4.sub(s, v128.load32_zero(ss + (<usize>k << 2)));
+    acc = f32x4.add(acc, f32x4.mul(f32x4.convert_i32x4_s(s), f32x4.splat(tabHalf(load<u16>(w)) * load<f32>(ds + (<usize>k << 2)))));
+  }
+  return hsum(acc) + b;
+}
+
+/** Stores lanes of v (+ b) to out + r · os for the rows r < n of a group. */
+@inline
+function storeLanes(v: v128, b: f32, out: usize, os: usize, n: i32): void {
+  store<f32>(out, f32x4.extract_lane(v, 0) + b);
+  if (n > 1) store<f32>(out + os, f32x4.extract_lane(v, 1) + b);
+  if (n > 2) store<f32>(out + 2 * os, f32x4.extract_lane(v, 2) + b);
+  if (n > 3) store<f32>(out + 3 * os, f32x4.extract_lane(v, 3) + b);
+}
+
+/** One group's four Q4_0 block sums (nibbles lo, hi) less 8·Σq, scaled by d_w · d_x and added to acc. */
+@inline
+function groupBlock(lo: v128, hi: v128, g: usize, dw: v128, ones: v128, acc: v128): v128 {
+  let s = hsum4(
+    q4Dot(lo, hi, g, ones),
+    q4Dot(lo, hi, g + QBLOCK4, ones),
+    q4Dot(lo, hi, g + 2 * QBLOCK4, ones),
+    q4Dot(lo, hi, g + 3 * QBLOCK4, ones),
+  );
+  s = i32x4.sub(s, v128.load(g, 4 * QBLOCK4 + 16));
+  return f32x4.add(acc, f32x4.mul(f32x4.convert_i32x4_s(s), f32x4.mul(v128.load(g, 4 * QBLOCK4), dw)));
+}
+
+/**
+ * One Q4_0 weight row · the quantized x rows of groups g0 and g0 + 1 (two = false: g0 alone), each weight block
+ * split into nibbles once for all of them. Inlined into one copy per value of two.
+ */
+@inline
+function groupDots(
+  w: usize,
+  g0: usize,
+  g1: usize,
+  nb: i32,
+  two: bool,
+  b: f32,
+  out: usize,
+  os: usize,
+  n0: i32,
+  n1: i32,
+): void {
+  const ones = i16x8.splat(1);
+  const m = i8x16.splat(0x0f);
+  let a0 = f32x4.splat(0);
+  let a1 = f32x4.splat(0);
+  for (let k = 0; k < nb; k++, w += 18, g0 += GROUP_BLOCK, g1 += GROUP_BLOCK) {
+    const q = v128.load(w, 2);
+    const lo = v128.and(q, m);
+    const hi = v128.and(i16x8.shr_u(q, 4), m);
+    const dw = f32x4.splat(tabHalf(load<u16>(w)));
+    a0 = groupBlock(lo, hi, g0, dw, ones, a0);
+    if (two) a1 = groupBlock(lo, hi, g1, dw, ones, a1);
+  }
+  storeLanes(a0, b, out, os, n0);
+  if (two) storeLanes(a1, b, out + 4 * os, os, n1);
+}
+
+function groupDotsQ4x8(w: usize, g0: usize, g1: usize, nb: i32, b: f32, out: usize, os: usize, n0: i32, n1: i32): void {
+  groupDots(w, g0, g1, nb, true, b, out, os, n0, n1);
+}
+
+function groupDotsQ4x4(w: usize, g0: usize, nb: i32, b: f32, out: usize, os: usize, n0: i32): void {
+  groupDots(w, g0, g0, nb, false, b, out, os, n0, 0);
+}
+
+/**
+ * Rows [m0, m1) x columns [n0, n1) of out[M, N] for Q8_0 (dtype 2; M = 1 only) or Q4_0 (3) weights of rb bytes
+ * a row and x quantized by quantizeRowsR; bias 0 = none. M = 1 dots one weight row at a time, M > 1 (Q4_0) one
+ * weight row against eight x rows (two groups; m0 is a multiple of 4).
+ */
+export function linearQuantR(
+  dtype: i32,
+  xq: usize,
+  M: i32,
+  K: i32,
+  w: usize,
+  rb: usize,
+  N: i32,
+  bias: usize,
+  out: usize,
+  m0: i32,
+  m1: i32,
+  n0: i32,
+  n1: i32,
+): void {
+  const nb = K >> 5;
+  const q8 = dtype == DT_Q8_0;
+  if (M == 1) {
+    for (let n = n0; n < n1; n++) {
+      const b: f32 = bias ? load<f32>(bias + (<usize>n << 2)) : 0;
+      const wr = w + <usize>n * rb;
+      store<f32>(out + (<usize>n << 2), q8 ? dotRowQ8(wr, xq, nb, b) : dotRowQ4(wr, xq, nb, b));
+    }
+    return;
+  }
+  const os = <usize>N << 2;
+  const grouped = xq + <usize>M * quantRowBytesR(K, dtype);
+  const gs = <usize>nb * GROUP_BLOCK;
+  for (let c0 = m0; c0 < m1; c0 += CHUNK) {
+    const c1 = min(m1, c0 + CHUNK);
+    for (let n = n0; n < n1; n++) {
+      const wr = w + <usize>n * rb;
+      const b: f32 = bias ? load<f32>(bias + (<usize>n << 2)) : 0;
+      for (let m = c0; m < c1; m += 8) {
+        const g0 = grouped + <usize>(m >> 2) * gs;
+        const o = out + ((<usize>m * N + n) << 2);
+        const r0 = min(4, c1 - m);
+        if (m + 4 < c1) groupDotsQ4x8(wr, g0, g0 + gs, nb, b, o, os, r0, min(4, c1 - m - 4));
+        else groupDotsQ4x4(wr, g0, nb, b, o, os, r0);
+      }
+    }
+  }
+}

@@ -1,0 +1,222 @@
+// The two wasm kernel modules side by side (src/backends/wasm/simd.ts): relaxed-SIMD and baseline Q8_0/Q4_0
+// linear on quantized activations against an exact emulation of the integer block dots (random and raw weight
+// blocks with -128 bytes and every nibble, activations at ±127, odd N, M and K); both modules give the same bits
+// (Q6_K too), on one thread or several; the DECODERKIT_WASM_SIMD override and its errors. Q4_K is checked on both
+// modules against the reference by wasm-kquant(-baseline).test.ts.
+
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { createWasmBackend, type WasmBackend } from "../src/backends/wasm/index.js";
+import { webAssembly } from "../src/backends/wasm/runtime.js";
+import { relaxedSimdSupported } from "../src/backends/wasm/simd.js";
+import { HALF_TO_FLOAT, quantizeRow } from "../src/tensor/quant.js";
+import { Tensor } from "../src/tensor/tensor.js";
+import { rng } from "./helpers/fixtures.js";
+import { runCli, STORIES_BIN, STORIES_TOK } from "./helpers/paths.js";
+
+const hasRelaxed = relaxedSimdSupported(webAssembly());
+const noRelaxed = hasRelaxed ? false : "this runtime does not validate relaxed SIMD";
+const backends: WasmBackend[] = hasRelaxed
+  ? [createWasmBackend({ simd: "relaxed" }), createWasmBackend({ simd: "baseline" })]
+  : [createWasmBackend({ simd: "baseline" })];
+
+type QDType = "q8_0" | "q4_0";
+const BLOCK_BYTES = { q8_0: 34, q4_0: 18 } as const;
+
+/** x: random rows where every other block has all |x| equal (so q = ±127 everywhere in it). */
+function activations(M: number, K: number, r: () => number): Float32Array {
+  const x = new Float32Array(M * K);
+  for (let i = 0; i < x.length; i++) {
+    const extreme = ((i >> 5) & 1) === 1;
+    x[i] = extreme ? (r() < 0.5 ? -3 : 3) : (r() * 2 - 1) * 4;
+  }
+  return x;
+}
+
+/** Weight bytes [N, K]: quantized from random floats, or raw random blocks (-128 bytes, every nibble). */
+function weightBytes(dtype: QDType, N: number, K: number, r: () => number, raw: boolean): Uint8Array {
+  const bb = BLOCK_BYTES[dtype];
+  const bytes = new Uint8Array((N * K * bb) / 32);
+  if (raw) {
+    for (let i = 0; i < bytes.length; i++) bytes[i] = Math.floor(r() * 256);
+    for (let o = 0; o < bytes.length; o += bb) bytes[o + 1] = 0x20 | (bytes[o + 1]! & 0x83); // small finite scales
+  } else {
+    const src = new Float32Array(N * K).map(() => r() * 2 - 1);
+    for (let n = 0; n < N; n++) quantizeRow(dtype, src, n * K, K, bytes, (n * K * bb) / 32);
+  }
+  return bytes;
+}
+
+function inArena(be: WasmBackend, dtype: QDType, N: number, K: number, bytes: Uint8Array): Tensor {
+  const b = be.arena.alloc(bytes.length + 3).subarray(3);
+  b.set(bytes);
+  return Tensor.fromBytes(dtype, [N, K], b);
+}
+
+/** Ties to even, as f32x4.nearest. */
+function roundEven(v: number): number {
+  const f = Math.floor(v);
+  const d = v - f;
+  return d > 0.5 || (d === 0.5 && f % 2 !== 0) ? f + 1 : f;
+}
+
+/**
+ * The exact sum Σ_blocks S_b · f32(d_w · d_x) (f64 over exact integer block sums S_b, x rounded as the kernels
+ * round it) and Σ_blocks Σ|w·q| · |d_w · d_x|, which bounds the kernels' f32 accumulation error (whatever
+ * partial sums of a block they scale).
+ */
+function emulate(
+  dtype: QDType,
+  w: Uint8Array,
+  n: number,
+  x: Float32Array,
+  m: number,
+  K: number,
+): [number, number] {
+  const bb = BLOCK_BYTES[dtype];
+  const f = Math.fround;
+  let sum = 0;
+  let mag = 0;
+  for (let b = 0; b < K / 32; b++) {
+    const xb = x.subarray(m * K + b * 32, m * K + b * 32 + 32);
+    let amax = 0;
+    for (const v of xb) amax = Math.max(amax, Math.abs(v));
+    const d = f(amax / 127);
+    const id = d > 0 ? f(1 / d) : 0;
+    const o = (n * K * bb) / 32 + b * bb;
+    let s = 0;
+    let abs = 0;
+    for (let i = 0; i < 32; i++) {
+      const q = roundEven(f(xb[i]! * id));
+      let wq: number;
+      if (dtype === "q8_0") wq = (w[o + 2 + i]! << 24) >> 24;
+      else wq = (i < 16 ? w[o + 2 + i]! & 15 : w[o + 2 + i - 16]! >> 4) - 8;
+      s += wq * q;
+      abs += Math.abs(wq * q);
+    }
+    const scale = f(HALF_TO_FLOAT[w[o]! | (w[o + 1]! << 8)]! * d);
+    sum += s * scale;
+    mag += abs * Math.abs(scale);
+  }
+  return [sum, mag];
+}
+
+test("Q8_0/Q4_0 linear on quantized activations: both kernel modules give the exact integer block dots", () => {
+  const r = rng(31);
+  let cases = 0;
+  for (const dtype of ["q8_0", "q4_0"] as const) {
+    for (const K of [32, 96, 288]) {
+      for (const N of [1, 3, 4, 5, 13, 37]) {
+        for (const M of [1, 2, 3, 5, 9, 17, 33]) {
+          const raw = (N + M) % 2 === 1;
+          const bytes = weightBytes(dtype, N, K, r, raw);
+          const x = activations(M, K, r);
+          const bias = M % 3 === 0 ? new Float32Array(N).map(() => r()) : null;
+          for (const be of backends) {
+            const w = inArena(be, dtype, N, K, bytes);
+            const got = new Float32Array(M * N);
+            be.kernels.linear(x, M, K, w, bias, got);
+            for (let m = 0; m < M; m++) {
+              for (let n = 0; n < N; n++) {
+                const [want, mag] = emulate(dtype, bytes, n, x, m, K);
+                const b = bias ? bias[n]! : 0;
+                const tol = 1e-6 * (mag + Math.abs(b)) + 1e-30;
+                const g = got[m * N + n]!;
+                if (!(Math.abs(g - (want + b)) <= tol))
+                  assert.fail(
+                    `${be.simd} ${dtype} ${raw ? "raw" : "quantized"} K=${K} N=${N} M=${M} [${m},${n}]: ${g} vs ${want + b}`,
+                  );
+              }
+            }
+            cases++;
+          }
+        }
+      }
+    }
+  }
+  assert.equal(cases, 2 * 3 * 6 * 7 * backends.length);
+});
+
+test(
+  "the relaxed and baseline modules give the same bits for Q8_0/Q4_0/Q6_K (M = 1 and M > 1), on one thread and on three",
+  { skip: noRelaxed },
+  async () => {
+    const r = rng(32);
+    for (const dtype of ["q8_0", "q4_0"] as const) {
+      const [N, K] = [37, 160];
+      const bytes = weightBytes(dtype, N, K, r, dtype === "q4_0");
+      const bias = new Float32Array(N).map(() => r());
+      for (const M of [1, 2, 19]) {
+        const x = activations(M, K, r);
+        const outs = backends.map((be) => {
+          const out = new Float32Array(M * N);
+          be.kernels.linear(x, M, K, inArena(be, dtype, N, K, bytes), bias, out);
+          return out;
+        });
+        assert.deepEqual(outs[0], outs[1], `${dtype} M=${M}`);
+      }
+    }
+    // Q6_K: raw random blocks (every 6-bit value and int8 scale), small finite f16 d
+    const [N, K] = [9, 512];
+    const raw = new Uint8Array((N * K * 210) / 256).map(() => Math.floor(r() * 256));
+    for (let o = 0; o < raw.length; o += 210) raw[o + 209] = 0x20 | (raw[o + 209]! & 0x83);
+    for (const M of [1, 3]) {
+      const x = activations(M, K, r);
+      const outs = backends.map((be) => {
+        const b = be.arena.alloc(raw.length);
+        b.set(raw);
+        const out = new Float32Array(M * N);
+        be.kernels.linear(x, M, K, Tensor.fromBytes("q6_k", [N, K], b), null, out);
+        return out;
+      });
+      assert.deepEqual(outs[0], outs[1], `q6_k M=${M}`);
+    }
+    const be = backends[0]!;
+    const before = be.minSplitWork;
+    be.minSplitWork = 0;
+    try {
+      for (const dtype of ["q8_0", "q4_0"] as const) {
+        const [N, K, M] = [41, 96, 21];
+        const w = inArena(be, dtype, N, K, weightBytes(dtype, N, K, r, true));
+        const x = activations(M, K, r);
+        for (const rows of [1, M]) {
+          await be.setThreads(1);
+          const one = new Float32Array(rows * N);
+          be.kernels.linear(x, rows, K, w, null, one);
+          await be.setThreads(3);
+          const many = new Float32Array(rows * N);
+          be.kernels.linear(x, rows, K, w, null, many);
+          assert.deepEqual(many, one, `${dtype} M=${rows} on ${be.threads} threads`);
+        }
+      }
+    } finally {
+      be.minSplitWork = before;
+      await be.setThreads(1);
+    }
+  },
+);
+
+test("DECODERKIT_WASM_SIMD forces the kernel module; generate --json says which ran; bad values are errors", () => {
+  const args = ["generate", "--model", STORIES_BIN, "--tokenizer", STORIES_TOK, "--temperature", "0"];
+  const run = (simd: string) =>
+    runCli([...args, "--max-new-tokens", "24", "--json"], { env: { DECODERKIT_WASM_SIMD: simd } });
+  const base = run("baseline");
+  assert.equal(base.code, 0, base.stderr);
+  const b = JSON.parse(base.stdout) as { simd: string; backend: string; text: string };
+  assert.equal(b.backend, "wasm");
+  assert.equal(b.simd, "baseline");
+  if (hasRelaxed) {
+    const relaxed = run("relaxed");
+    assert.equal(relaxed.code, 0, relaxed.stderr);
+    const j = JSON.parse(relaxed.stdout) as { simd: string; text: string };
+    assert.equal(j.simd, "relaxed");
+    assert.equal(j.text, b.text);
+  }
+  const bad = run("avx512");
+  assert.notEqual(bad.code, 0);
+  assert.match(bad.stderr, /DECODERKIT_WASM_SIMD=avx512: use baseline, relaxed or auto/);
+  assert.throws(
+    () => createWasmBackend({ simd: "fast" as "relaxed" }),
+    /DECODERKIT_WASM_SIMD|baseline|relaxed/,
+  );
+});
