@@ -19,8 +19,8 @@ class GPT2Attention {
     private readonly cfg: GPT2Config,
   ) {
     const D = cfg.nEmbd;
-    this.c_attn = new Linear(vb.pp("c_attn"), D, 3 * D, true);
-    this.c_proj = new Linear(vb.pp("c_proj"), D, D, true);
+    this.c_attn = new Linear(vb.pp("c_attn"), D, 3 * D, "optional");
+    this.c_proj = new Linear(vb.pp("c_proj"), D, D, "optional");
   }
 
   forward(x: Tensor, layer: number, cache: KVCache, start: number): Tensor {
@@ -48,8 +48,8 @@ class GPT2MLP {
     vb: Weights,
     private readonly cfg: GPT2Config,
   ) {
-    this.c_fc = new Linear(vb.pp("c_fc"), cfg.nEmbd, cfg.nInner, true);
-    this.c_proj = new Linear(vb.pp("c_proj"), cfg.nInner, cfg.nEmbd, true);
+    this.c_fc = new Linear(vb.pp("c_fc"), cfg.nEmbd, cfg.nInner, "optional");
+    this.c_proj = new Linear(vb.pp("c_proj"), cfg.nInner, cfg.nEmbd, "optional");
   }
 
   forward(x: Tensor): Tensor {

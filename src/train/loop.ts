@@ -6,7 +6,7 @@
 import { backward, noGrad, reshape, scale } from "../autograd/index.js";
 import { Rng } from "../generation/rng.js";
 import { sampleBatch, type Split } from "./data/batches.js";
-import type { TrainableGPT2 } from "./gpt2.js";
+import type { TrainableLM } from "./model.js";
 import { crossEntropy } from "./losses/index.js";
 import { AdamW, clipGradNorm, decayGroups } from "./optim/index.js";
 import { warmupCosine, type Schedule } from "./schedules.js";
@@ -78,14 +78,14 @@ export class Trainer {
   private readonly dataRng: Rng;
 
   constructor(
-    readonly model: TrainableGPT2,
+    readonly model: TrainableLM,
     readonly data: Split,
     readonly options: TrainLoopOptions,
   ) {
     checkOptions(options);
-    if (options.context > model.cfg.nPositions)
+    if (options.context > model.contextLength)
       throw new Error(
-        `train: context ${options.context} exceeds the model's ${model.cfg.nPositions} positions`,
+        `train: context ${options.context} exceeds the model's ${model.contextLength} positions`,
       );
     for (const [name, d] of Object.entries(data))
       if (d.length <= options.context)
@@ -109,7 +109,7 @@ export class Trainer {
   private batchLoss(ids: Int32Array, targets: Int32Array, training: boolean): number {
     const { batch: B, context: T } = this.options;
     const logits = this.model.forward(ids, B, T, { training });
-    return crossEntropy(reshape(logits, [B * T, this.model.cfg.vocabSize]), targets).f32()[0]!;
+    return crossEntropy(reshape(logits, [B * T, this.model.vocabSize]), targets).f32()[0]!;
   }
 
   /** One optimizer step over gradAccum micro-batches; returns the mean micro-batch loss. */
@@ -121,7 +121,7 @@ export class Trainer {
     for (let m = 0; m < gradAccum; m++) {
       const { x, y } = sampleBatch(this.data.train, B, T, this.dataRng);
       const logits = this.model.forward(x, B, T, { training: true });
-      const loss = crossEntropy(reshape(logits, [B * T, this.model.cfg.vocabSize]), y);
+      const loss = crossEntropy(reshape(logits, [B * T, this.model.vocabSize]), y);
       total += loss.f32()[0]!;
       backward(gradAccum > 1 ? scale(loss, 1 / gradAccum) : loss);
     }
