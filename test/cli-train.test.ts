@@ -108,6 +108,14 @@ test("--resume continues identically to a run that never stopped", () => {
   const resumed = trainJson(["--data", data, "--out", b, "--resume", "--steps", "6"]);
   assert.equal(resumed["steps"], 6);
   assert.equal(resumed["val_loss"], straight["val_loss"]);
+  const ev = runCli(["train", "--data", data, "--out", b, "--resume", "--eval-only", "--json"]);
+  assert.equal(ev.code, 0, ev.stderr);
+  assert.deepEqual(JSON.parse(ev.stdout), {
+    step: 6,
+    train_loss: resumed["train_loss"],
+    val_loss: resumed["val_loss"],
+    eval_iters: 2,
+  });
   assert.equal(resumed["train_loss"], straight["train_loss"]);
   for (const f of ["model.safetensors", "optimizer.safetensors"])
     assert.ok(fs.readFileSync(path.join(a, f)).equals(fs.readFileSync(path.join(b, f))), f);
@@ -140,6 +148,7 @@ test("bad train flags give one line and exit 2; a missing file exits 1", () => {
     [...base, "--arch", "llama", "--heads", "4", "--kv-heads", "3"],
     /--kv-heads 3 does not divide --heads 4/,
   );
+  usage([...base, "--eval-only"], /--eval-only needs --resume/);
   usage([...base, "--bias", "maybe"], /--bias must be true or false/);
   usage([...base, "--activation", "relu"], /--activation must be gelu_new or gelu/);
   const cfg = path.join(tmpDir(), "bad.json");
@@ -221,6 +230,14 @@ test("a Llama with a trained BPE tokenizer from a --config file: generate runs i
   const resumed = trainJson(["--data", data, "--out", out, "--resume", "--steps", "4"]);
   const straight = trainJson(["--config", cfg, "--data", data, "--out", path.join(tmpDir(), "llama4")]);
   assert.equal(resumed["val_loss"], straight["val_loss"]);
+  const ev = runCli(["train", "--data", data, "--out", out, "--resume", "--eval-only", "--json"]);
+  assert.equal(ev.code, 0, ev.stderr);
+  assert.deepEqual(JSON.parse(ev.stdout), {
+    step: 4,
+    train_loss: resumed["train_loss"],
+    val_loss: resumed["val_loss"],
+    eval_iters: 2,
+  });
 
   const reuse = path.join(tmpDir(), "reuse");
   trainJson([

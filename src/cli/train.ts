@@ -70,6 +70,8 @@ Options:
   --eval-iters N       batches per split in each validation (default 200)
   --log-every N        a progress line every N steps (default 10)
   --resume             continue the run in --out (only --steps, --eval-*, --log-every may change)
+  --eval-only          with --resume: print the checkpoint's train/val loss over --eval-iters batches per split
+                       (the same seeded windows as the run's validations) and stop, writing nothing
   --backend NAME       reference | wasm (default: wasm where it runs)
   --threads N          threads for the wasm kernels (default: min(2, cores))
   --json               end with {"steps", "train_loss", "val_loss", "ms_per_iter", "tokens_per_s", "out"}
@@ -107,6 +109,7 @@ const OPTIONS = {
   "eval-every": { type: "string" },
   "eval-iters": { type: "string" },
   "log-every": { type: "string" },
+  "eval-only": { type: "boolean" },
   resume: { type: "boolean" },
   backend: { type: "string" },
   threads: { type: "string" },
@@ -219,6 +222,9 @@ export async function trainCommand(argv: string[]): Promise<number> {
   if (!data) throw new UsageError("--data FILE is required");
   if (!out) throw new UsageError("--out DIR is required");
   const resume = v["resume"] === true;
+  const evalOnly = v["eval-only"] === true;
+  if (evalOnly && !resume)
+    throw new UsageError("--eval-only needs --resume (it evaluates the checkpoint in --out)");
   if (resume)
     for (const f of FIXED_ON_RESUME)
       if (v[f] !== undefined)
@@ -346,6 +352,21 @@ export async function trainCommand(argv: string[]): Promise<number> {
       arch === "gpt2" ? TrainableGPT2.init(config, options.seed) : TrainableLlama.init(config, options.seed),
     );
     run = { trainer: new Trainer(model, splitTrainVal(tokenizer.encode(text)), options), tokenizer };
+  }
+  if (evalOnly) {
+    const e = run.trainer.evaluate();
+    const r = {
+      step: e.step,
+      train_loss: e.train,
+      val_loss: e.val,
+      eval_iters: run.trainer.options.evalIters,
+    };
+    process.stdout.write(
+      json
+        ? JSON.stringify(r) + "\n"
+        : `step ${e.step}: train loss ${e.train.toFixed(4)}, val loss ${e.val.toFixed(4)} (${r.eval_iters} batches per split)\n`,
+    );
+    return 0;
   }
   return trainLoop(run, {
     out,
