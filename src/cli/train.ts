@@ -6,28 +6,21 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { defaultWasmThreads } from "../backends/wasm/index.js";
 import { splitTrainVal } from "../train/data/batches.js";
-import {
-  parseTokenizerSpec,
-  tokenizerFromJson,
-  trainTokenizer,
-  type TrainTokenizer,
-} from "../train/data/tokenizers.js";
+import { parseTokenizerSpec, trainTokenizer, type TrainTokenizer } from "../train/data/tokenizers.js";
 import {
   loadTrainingCheckpoint,
   restoreTrainer,
   saveTrainingCheckpoint,
   STATE_FILE,
 } from "../train/checkpoint.js";
-import { gpt2HFConfig, TrainableGPT2 } from "../train/gpt2.js";
-import { llamaFfnWidth, llamaHFConfig, TrainableLlama } from "../train/llama.js";
-import type { TrainableLM } from "../train/model.js";
+import { llamaFfnWidth } from "../train/llama.js";
 import { Trainer, type EvalResult, type TrainLoopOptions } from "../train/loop.js";
 import { lossCurveSvg } from "../train/plot.js";
 import { isNonNegInt, isPosInt, num, parse, str, UsageError } from "./args.js";
 import { backendFlag } from "./backend-flag.js";
 import { readConfigFile } from "./config-file.js";
 import { activateTrainingBackend } from "./train-backend.js";
-import type { Tensor } from "../tensor/tensor.js";
+import { loadTokenizerFile, modelFromCheckpoint, newTrainable } from "./train-model.js";
 
 export const TRAIN_HELP = `Usage: decoderkit train --data FILE --out DIR [options]
 
@@ -169,32 +162,6 @@ function bool(v: unknown, flag: string): boolean | undefined {
   throw new UsageError(`--${flag} must be true or false, got "${String(v)}"`);
 }
 
-function readJson(file: string): Record<string, unknown> {
-  try {
-    return JSON.parse(fs.readFileSync(file, "utf8")) as Record<string, unknown>;
-  } catch (e) {
-    throw new Error(
-      `${file}: ${(e as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : (e as Error).message}`,
-    );
-  }
-}
-
-/** A tokenizer.json and the tokenizer_config.json beside it, if any. */
-function loadTokenizerFile(file: string): TrainTokenizer {
-  const cfg = path.join(path.dirname(file), "tokenizer_config.json");
-  return tokenizerFromJson(readJson(file), fs.existsSync(cfg) ? readJson(cfg) : null);
-}
-
-function modelFromCheckpoint(
-  config: Record<string, unknown>,
-  params: Map<string, Tensor>,
-  seed: number,
-): TrainableLM {
-  if (config["model_type"] === "llama") return new TrainableLlama(config, params, seed);
-  if (config["model_type"] === "gpt2") return new TrainableGPT2(config, params, seed);
-  throw new Error(`checkpoint: model_type ${JSON.stringify(config["model_type"])} is not trained`);
-}
-
 function readText(file: string): string {
   try {
     return fs.readFileSync(file, "utf8");
@@ -229,9 +196,10 @@ export async function trainCommand(argv: string[]): Promise<number> {
     for (const f of FIXED_ON_RESUME)
       if (v[f] !== undefined)
         throw new UsageError(`--${f} cannot change on --resume (it comes from the checkpoint)`);
-  const arch = str(v["arch"]) ?? "gpt2";
-  if (arch !== "gpt2" && arch !== "llama")
-    throw new UsageError(`--arch must be gpt2 or llama, got "${arch}"`);
+  const archFlag = str(v["arch"]) ?? "gpt2";
+  if (archFlag !== "gpt2" && archFlag !== "llama")
+    throw new UsageError(`--arch must be gpt2 or llama, got "${archFlag}"`);
+  const arch: "gpt2" | "llama" = archFlag;
   for (const [flag, only] of Object.entries(ARCH_ONLY))
     if (v[flag] !== undefined && only !== arch)
       throw new UsageError(`--${flag} applies to --arch ${only} only`);
@@ -241,9 +209,10 @@ export async function trainCommand(argv: string[]): Promise<number> {
       `--tokenizer bpe:N needs an integer N in [257, 65536], got "${String(v["tokenizer"])}"`,
     );
   const bias = bool(v["bias"], "bias") ?? true;
-  const activation = str(v["activation"]) ?? "gelu_new";
-  if (activation !== "gelu_new" && activation !== "gelu")
-    throw new UsageError(`--activation must be gelu_new or gelu, got "${activation}"`);
+  const actFlag = str(v["activation"]) ?? "gelu_new";
+  if (actFlag !== "gelu_new" && actFlag !== "gelu")
+    throw new UsageError(`--activation must be gelu_new or gelu, got "${actFlag}"`);
+  const activation: "gelu_new" | "gelu" = actFlag;
   const tie = bool(v["tie"], "tie") ?? false;
   const ropeTheta = num(v["rope-theta"], "rope-theta", isPos, "a number > 0") ?? 10000;
   const layers = num(v["layers"], "layers", isPosInt, "a positive integer") ?? 4;
@@ -322,35 +291,21 @@ export async function trainCommand(argv: string[]): Promise<number> {
       process.stderr.write(
         `train: BPE tokenizer of ${tokenizer.vocabSize} ids trained in ${((performance.now() - t0) / 1000).toFixed(1)} s\n`,
       );
-    const config =
-      arch === "gpt2"
-        ? gpt2HFConfig({
-            vocab_size: tokenizer.vocabSize,
-            n_layer: layers,
-            n_head: heads,
-            n_embd: dim,
-            n_positions: context,
-            dropout,
-            bias,
-            activation_function: activation,
-          })
-        : llamaHFConfig({
-            vocab_size: tokenizer.vocabSize,
-            hidden_size: dim,
-            intermediate_size: ffn,
-            num_hidden_layers: layers,
-            num_attention_heads: heads,
-            num_key_value_heads: kvHeads,
-            max_position_embeddings: context,
-            rope_theta: ropeTheta,
-            tie_word_embeddings: tie,
-            attention_dropout: dropout,
-            bos_token_id: tokenizer.eosId,
-            eos_token_id: tokenizer.eosId,
-          });
-    const model: TrainableLM = backend.withParamAllocator(() =>
-      arch === "gpt2" ? TrainableGPT2.init(config, options.seed) : TrainableLlama.init(config, options.seed),
-    );
+    const shape = {
+      arch,
+      layers,
+      heads,
+      dim,
+      context,
+      dropout,
+      bias,
+      activation,
+      kvHeads,
+      ffn,
+      ropeTheta,
+      tie,
+    };
+    const model = backend.withParamAllocator(() => newTrainable(shape, tokenizer, options.seed));
     run = { trainer: new Trainer(model, splitTrainVal(tokenizer.encode(text)), options), tokenizer };
   }
   if (evalOnly) {
