@@ -215,3 +215,36 @@ test("saveHFModel writes a Hugging Face folder that loads as GPT2LMHeadModel wit
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("nanoGPT's bias=False GPT-2 with erf GELU: no bias parameters, saved and loaded with the same logits", () => {
+  const config = gpt2HFConfig({
+    vocab_size: 11,
+    n_layer: 2,
+    n_head: 2,
+    n_embd: 16,
+    n_positions: 8,
+    bias: false,
+    activation_function: "gelu",
+  });
+  const model = TrainableGPT2.init(config, 7);
+  assert.equal(model.params.size, 2 + 6 * 2 + 1);
+  assert.ok([...model.params.keys()].every((n) => !n.endsWith(".bias")));
+  for (const p of model.parameters()) p.f32().forEach((v, i, a) => (a[i] = v + 0.05 * Math.sin(i + p.size)));
+  const ids = [1, 5, 9, 2, 0, 7, 3, 10];
+  const train = noGrad(() => model.forward(ids, 1, 8)).f32();
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "dk-train-"));
+  try {
+    saveHFModel(dir, model);
+    const ck = readCheckpoint(dir);
+    assert.equal(ck.config["bias"], false);
+    assert.equal(ck.config["activation_function"], "gelu");
+    const loaded = buildModel(ck.config, ck.tensors);
+    const y = loaded.forward(ids, loaded.newCache(), { allLogits: true }).f32();
+    assert.ok(relError(y, train) < 1e-6);
+    const resumed = new TrainableGPT2(ck.config, ck.tensors);
+    assert.ok(relError(noGrad(() => resumed.forward(ids, 1, 8)).f32(), train) < 1e-7);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+  assert.throws(() => TrainableGPT2.init({ ...config, bias: "no" }, 1), /"bias" must be true or false/);
+});

@@ -1,39 +1,51 @@
-// `decoderkit train`: a character-level GPT-2 trained on a text file as nanoGPT's train.py does (defaults: its
-// CPU recipe for tiny-shakespeare), with progress on stderr, checkpoints and a loss-curve SVG in the output folder.
+// `decoderkit train`: a GPT-2 or Llama trained on a text file as nanoGPT's train.py does (defaults: its CPU recipe
+// for tiny-shakespeare) with a character or byte-level BPE tokenizer, options from flags and/or a JSON file,
+// progress on stderr, checkpoints and a loss-curve SVG in the output folder.
 
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { defaultWasmThreads } from "../backends/wasm/index.js";
 import { splitTrainVal } from "../train/data/batches.js";
-import { CharTokenizer } from "../train/data/char-tokenizer.js";
+import { parseTokenizerSpec, trainTokenizer, type TrainTokenizer } from "../train/data/tokenizers.js";
 import {
   loadTrainingCheckpoint,
   restoreTrainer,
   saveTrainingCheckpoint,
   STATE_FILE,
 } from "../train/checkpoint.js";
-import { gpt2HFConfig, TrainableGPT2 } from "../train/gpt2.js";
+import { llamaFfnWidth } from "../train/llama.js";
 import { Trainer, type EvalResult, type TrainLoopOptions } from "../train/loop.js";
 import { lossCurveSvg } from "../train/plot.js";
 import { isNonNegInt, isPosInt, num, parse, str, UsageError } from "./args.js";
 import { backendFlag } from "./backend-flag.js";
+import { readConfigFile } from "./config-file.js";
 import { activateTrainingBackend } from "./train-backend.js";
+import { loadTokenizerFile, modelFromCheckpoint, newTrainable } from "./train-model.js";
 
 export const TRAIN_HELP = `Usage: decoderkit train --data FILE --out DIR [options]
 
-Trains a character-level GPT-2 on FILE (first 90% trains, last 10% validates) and writes a Hugging Face folder
+Trains a GPT-2 or Llama on FILE (first 90% trains, last 10% validates) and writes a Hugging Face folder
 (config.json, model.safetensors, tokenizer.json) that "decoderkit generate --model DIR" runs, the optimizer and
 loop state (optimizer.safetensors, ${STATE_FILE}) for --resume, and loss.svg. Defaults: nanoGPT's CPU recipe
 for tiny-shakespeare.
 
 Options:
+  --config FILE.json   options as a JSON object of flag names without "--" ({"arch": "llama", "steps": 500});
+                       flags on the command line override it; an unknown key is an error
   --data FILE          UTF-8 training text (required)
   --out DIR            output folder (required; must be empty or absent unless --resume)
-  --arch gpt2          architecture (gpt2 only)
-  --tokenizer char     tokenizer trained on FILE (char only: sorted unique characters)
+  --arch NAME          gpt2 | llama (default gpt2)
+  --tokenizer SPEC     char: the sorted unique characters of FILE (default); bpe:N: byte-level BPE of N ids
+                       (256 bytes, N-257 merges, <|endoftext|>) trained on FILE; or a tokenizer.json PATH
   --layers N           transformer blocks (default 4)
   --heads N            attention heads (default 4)
   --dim N              embedding width, a multiple of --heads (default 128)
+  --bias B             gpt2: biases in linear layers and LayerNorms, true | false (default true; nanoGPT: false)
+  --activation NAME    gpt2: gelu_new (tanh, GPT-2's) | gelu (erf, nn.GELU) (default gelu_new)
+  --kv-heads N         llama: key/value heads, dividing --heads (default --heads)
+  --ffn N              llama: SwiGLU width (default 8/3·dim rounded up to a multiple of 32)
+  --rope-theta X       llama: rotary base (default 10000)
+  --tie B              llama: classifier tied to the token embedding, true | false (default false)
   --context N          tokens per sequence and model positions (default 64)
   --batch N            sequences per micro-batch (default 12)
   --grad-accum N       micro-batches per optimizer step (default 1)
@@ -51,6 +63,8 @@ Options:
   --eval-iters N       batches per split in each validation (default 200)
   --log-every N        a progress line every N steps (default 10)
   --resume             continue the run in --out (only --steps, --eval-*, --log-every may change)
+  --eval-only          with --resume: print the checkpoint's train/val loss over --eval-iters batches per split
+                       (the same seeded windows as the run's validations) and stop, writing nothing
   --backend NAME       reference | wasm (default: wasm where it runs)
   --threads N          threads for the wasm kernels (default: min(2, cores))
   --json               end with {"steps", "train_loss", "val_loss", "ms_per_iter", "tokens_per_s", "out"}
@@ -58,6 +72,7 @@ Options:
 `;
 
 const OPTIONS = {
+  config: { type: "string" },
   data: { type: "string" },
   out: { type: "string" },
   arch: { type: "string" },
@@ -65,6 +80,12 @@ const OPTIONS = {
   layers: { type: "string" },
   heads: { type: "string" },
   dim: { type: "string" },
+  bias: { type: "string" },
+  activation: { type: "string" },
+  "kv-heads": { type: "string" },
+  ffn: { type: "string" },
+  "rope-theta": { type: "string" },
+  tie: { type: "string" },
   context: { type: "string" },
   batch: { type: "string" },
   "grad-accum": { type: "string" },
@@ -81,6 +102,7 @@ const OPTIONS = {
   "eval-every": { type: "string" },
   "eval-iters": { type: "string" },
   "log-every": { type: "string" },
+  "eval-only": { type: "boolean" },
   resume: { type: "boolean" },
   backend: { type: "string" },
   threads: { type: "string" },
@@ -94,6 +116,12 @@ const FIXED_ON_RESUME = [
   "layers",
   "heads",
   "dim",
+  "bias",
+  "activation",
+  "kv-heads",
+  "ffn",
+  "rope-theta",
+  "tie",
   "context",
   "batch",
   "grad-accum",
@@ -112,9 +140,26 @@ const isPos = (n: number) => n > 0;
 const isNonNeg = (n: number) => n >= 0;
 const isProb = (n: number) => n >= 0 && n < 1;
 
+/** Flags that only one architecture takes. */
+const ARCH_ONLY: Record<string, string> = {
+  bias: "gpt2",
+  activation: "gpt2",
+  "kv-heads": "llama",
+  ffn: "llama",
+  "rope-theta": "llama",
+  tie: "llama",
+};
+
 interface Run {
   readonly trainer: Trainer;
-  readonly tokenizer: CharTokenizer;
+  readonly tokenizer: TrainTokenizer;
+}
+
+function bool(v: unknown, flag: string): boolean | undefined {
+  if (v === undefined) return undefined;
+  if (v === "true") return true;
+  if (v === "false") return false;
+  throw new UsageError(`--${flag} must be true or false, got "${String(v)}"`);
 }
 
 function readText(file: string): string {
@@ -132,28 +177,53 @@ function fmtTime(s: number): string {
 }
 
 export async function trainCommand(argv: string[]): Promise<number> {
-  const { values: v } = parse(argv, OPTIONS, 0);
-  if (v["help"]) {
+  const { values: flags } = parse(argv, OPTIONS, 0);
+  if (flags["help"]) {
     process.stdout.write(TRAIN_HELP);
     return 0;
   }
+  const configFile = str(flags["config"]);
+  const v = configFile ? { ...readConfigFile(configFile, OPTIONS, ["config"]), ...flags } : flags;
   const data = str(v["data"]);
   const out = str(v["out"]);
   if (!data) throw new UsageError("--data FILE is required");
   if (!out) throw new UsageError("--out DIR is required");
   const resume = v["resume"] === true;
+  const evalOnly = v["eval-only"] === true;
+  if (evalOnly && !resume)
+    throw new UsageError("--eval-only needs --resume (it evaluates the checkpoint in --out)");
   if (resume)
     for (const f of FIXED_ON_RESUME)
       if (v[f] !== undefined)
         throw new UsageError(`--${f} cannot change on --resume (it comes from the checkpoint)`);
-  const arch = str(v["arch"]) ?? "gpt2";
-  if (arch !== "gpt2") throw new UsageError(`--arch must be gpt2, got "${arch}"`);
-  const tok = str(v["tokenizer"]) ?? "char";
-  if (tok !== "char") throw new UsageError(`--tokenizer must be char, got "${tok}"`);
+  const archFlag = str(v["arch"]) ?? "gpt2";
+  if (archFlag !== "gpt2" && archFlag !== "llama")
+    throw new UsageError(`--arch must be gpt2 or llama, got "${archFlag}"`);
+  const arch: "gpt2" | "llama" = archFlag;
+  for (const [flag, only] of Object.entries(ARCH_ONLY))
+    if (v[flag] !== undefined && only !== arch)
+      throw new UsageError(`--${flag} applies to --arch ${only} only`);
+  const tokSpec = parseTokenizerSpec(str(v["tokenizer"]) ?? "char");
+  if (!tokSpec)
+    throw new UsageError(
+      `--tokenizer bpe:N needs an integer N in [257, 65536], got "${String(v["tokenizer"])}"`,
+    );
+  const bias = bool(v["bias"], "bias") ?? true;
+  const actFlag = str(v["activation"]) ?? "gelu_new";
+  if (actFlag !== "gelu_new" && actFlag !== "gelu")
+    throw new UsageError(`--activation must be gelu_new or gelu, got "${actFlag}"`);
+  const activation: "gelu_new" | "gelu" = actFlag;
+  const tie = bool(v["tie"], "tie") ?? false;
+  const ropeTheta = num(v["rope-theta"], "rope-theta", isPos, "a number > 0") ?? 10000;
   const layers = num(v["layers"], "layers", isPosInt, "a positive integer") ?? 4;
   const heads = num(v["heads"], "heads", isPosInt, "a positive integer") ?? 4;
   const dim = num(v["dim"], "dim", isPosInt, "a positive integer") ?? 128;
   if (dim % heads !== 0) throw new UsageError(`--dim ${dim} is not a multiple of --heads ${heads}`);
+  const kvHeads = num(v["kv-heads"], "kv-heads", isPosInt, "a positive integer") ?? heads;
+  if (heads % kvHeads !== 0) throw new UsageError(`--kv-heads ${kvHeads} does not divide --heads ${heads}`);
+  if (arch === "llama" && (dim / heads) % 2 !== 0)
+    throw new UsageError(`--dim / --heads (${dim / heads}) must be even for rotary embeddings`);
+  const ffn = num(v["ffn"], "ffn", isPosInt, "a positive integer") ?? llamaFfnWidth(dim);
   const context = num(v["context"], "context", isPosInt, "a positive integer") ?? 64;
   const steps = num(v["steps"], "steps", isPosInt, "a positive integer");
   const lr = num(v["lr"], "lr", isPos, "a number > 0") ?? 1e-3;
@@ -197,10 +267,10 @@ export async function trainCommand(argv: string[]): Promise<number> {
   let run: Run;
   if (resume) {
     const ck = loadTrainingCheckpoint(out);
-    const tokenizer = CharTokenizer.fromTokenizerJson(
-      JSON.parse(fs.readFileSync(path.join(out, "tokenizer.json"), "utf8")) as Record<string, unknown>,
+    const tokenizer = loadTokenizerFile(path.join(out, "tokenizer.json"));
+    const model = backend.withParamAllocator(() =>
+      modelFromCheckpoint(ck.config, ck.params, ck.options.seed),
     );
-    const model = backend.withParamAllocator(() => new TrainableGPT2(ck.config, ck.params, ck.options.seed));
     const resumed = {
       ...ck.options,
       evalIters: v["eval-iters"] !== undefined ? options.evalIters : ck.options.evalIters,
@@ -214,17 +284,44 @@ export async function trainCommand(argv: string[]): Promise<number> {
       throw new UsageError(`--steps ${trainer.options.steps} is below the checkpoint's step ${trainer.step}`);
     run = { trainer, tokenizer };
   } else {
-    const tokenizer = CharTokenizer.train(text);
-    const config = gpt2HFConfig({
-      vocab_size: tokenizer.vocabSize,
-      n_layer: layers,
-      n_head: heads,
-      n_embd: dim,
-      n_positions: context,
+    const t0 = performance.now();
+    const tokenizer =
+      tokSpec.kind === "file" ? loadTokenizerFile(tokSpec.path) : trainTokenizer(tokSpec, text);
+    if (tokSpec.kind === "bpe")
+      process.stderr.write(
+        `train: BPE tokenizer of ${tokenizer.vocabSize} ids trained in ${((performance.now() - t0) / 1000).toFixed(1)} s\n`,
+      );
+    const shape = {
+      arch,
+      layers,
+      heads,
+      dim,
+      context,
       dropout,
-    });
-    const model = backend.withParamAllocator(() => TrainableGPT2.init(config, options.seed));
+      bias,
+      activation,
+      kvHeads,
+      ffn,
+      ropeTheta,
+      tie,
+    };
+    const model = backend.withParamAllocator(() => newTrainable(shape, tokenizer, options.seed));
     run = { trainer: new Trainer(model, splitTrainVal(tokenizer.encode(text)), options), tokenizer };
+  }
+  if (evalOnly) {
+    const e = run.trainer.evaluate();
+    const r = {
+      step: e.step,
+      train_loss: e.train,
+      val_loss: e.val,
+      eval_iters: run.trainer.options.evalIters,
+    };
+    process.stdout.write(
+      json
+        ? JSON.stringify(r) + "\n"
+        : `step ${e.step}: train loss ${e.train.toFixed(4)}, val loss ${e.val.toFixed(4)} (${r.eval_iters} batches per split)\n`,
+    );
+    return 0;
   }
   return trainLoop(run, {
     out,
@@ -248,8 +345,9 @@ async function trainLoop(
       `${trainer.data.val.length} tokens, ${o.backend}, from step ${trainer.step} to ${steps}`,
   );
   const tokenizerJson = tokenizer.toTokenizerJson();
+  const tokenizerConfig = tokenizer.tokenizerConfig();
   const save = () => {
-    saveTrainingCheckpoint(o.out, trainer, { tokenizerJson });
+    saveTrainingCheckpoint(o.out, trainer, { tokenizerJson, tokenizerConfig });
     fs.writeFileSync(
       path.join(o.out, "loss.svg"),
       lossCurveSvg(

@@ -32,8 +32,8 @@ class GPT2Attention {
     private readonly cfg: GPT2Config,
   ) {
     const D = cfg.nEmbd;
-    this.c_attn = new Linear(vb.pp("c_attn"), D, 3 * D, true);
-    this.c_proj = new Linear(vb.pp("c_proj"), D, D, true);
+    this.c_attn = new Linear(vb.pp("c_attn"), D, 3 * D, "optional");
+    this.c_proj = new Linear(vb.pp("c_proj"), D, D, "optional");
   }
 
   /** x holds the rows of every segment (one sequence, or a batch of them, each with its own cache). */
@@ -65,8 +65,8 @@ class GPT2MLP {
     vb: Weights,
     private readonly cfg: GPT2Config,
   ) {
-    this.c_fc = new Linear(vb.pp("c_fc"), cfg.nEmbd, cfg.nInner, true);
-    this.c_proj = new Linear(vb.pp("c_proj"), cfg.nInner, cfg.nEmbd, true);
+    this.c_fc = new Linear(vb.pp("c_fc"), cfg.nEmbd, cfg.nInner, "optional");
+    this.c_proj = new Linear(vb.pp("c_proj"), cfg.nInner, cfg.nEmbd, "optional");
   }
 
   forward(x: Tensor): Tensor {

@@ -20,6 +20,9 @@ function byteMaps(): { byteToChar: string[]; charToByte: Map<string, number> } {
 }
 const { byteToChar: BYTE_TO_CHAR, charToByte: CHAR_TO_BYTE } = byteMaps();
 
+/** GPT-2's printable character for each byte value. */
+export const BYTE_LEVEL_CHARS: readonly string[] = BYTE_TO_CHAR;
+
 export interface BpeVocab {
   /** Pieces in byte-mapped form ("Ġthe"). */
   tokens: readonly string[];

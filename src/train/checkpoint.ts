@@ -21,13 +21,18 @@ type Json = Record<string, unknown>;
 export function saveTrainingCheckpoint(
   dir: string,
   trainer: Trainer,
-  opts: { tokenizerJson?: Json; extra?: Json } = {},
+  opts: { tokenizerJson?: Json; tokenizerConfig?: Json | null; extra?: Json } = {},
 ): void {
   fs.mkdirSync(dir, { recursive: true });
   const { model, opt } = trainer;
   saveHFModel(dir, model, { overwrite: true });
   if (opts.tokenizerJson)
     fs.writeFileSync(path.join(dir, "tokenizer.json"), JSON.stringify(opts.tokenizerJson) + "\n");
+  if (opts.tokenizerConfig)
+    fs.writeFileSync(
+      path.join(dir, "tokenizer_config.json"),
+      JSON.stringify(opts.tokenizerConfig, null, 2) + "\n",
+    );
   const names = new Map([...model.params].map(([n, p]) => [p, n]));
   const sd = opt.stateDict();
   const moments = new Map<string, Tensor>();

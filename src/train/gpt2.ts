@@ -9,6 +9,7 @@ import { gpt2ConfigFromHF, type GPT2Config } from "../models/config.js";
 import { toF32 } from "../tensor/convert.js";
 import * as ops from "../tensor/ops.js";
 import { Tensor } from "../tensor/tensor.js";
+import { checkBatch, normal, ownParams, type TrainableLM, type TrainForwardOptions } from "./model.js";
 
 export interface GPT2TrainConfig {
   readonly vocab_size: number;
@@ -19,6 +20,8 @@ export interface GPT2TrainConfig {
   readonly activation_function?: "gelu_new" | "gelu";
   readonly dropout?: number;
   readonly layer_norm_epsilon?: number;
+  /** Biases in the linear layers and LayerNorms (GPT-2's); false is nanoGPT's bias=False. Default true. */
+  readonly bias?: boolean;
 }
 
 /** A Hugging Face GPT-2 config.json object for these sizes. */
@@ -39,7 +42,15 @@ export function gpt2HFConfig(c: GPT2TrainConfig): Record<string, unknown> {
     attn_pdrop: p,
     resid_pdrop: p,
     tie_word_embeddings: true,
+    bias: c.bias ?? true,
   };
+}
+
+/** Whether a config asks for biases (the "bias" key nanoGPT names; absent = GPT-2's biases). */
+export function gpt2HasBias(config: Readonly<Record<string, unknown>>): boolean {
+  const b = config["bias"] ?? true;
+  if (typeof b !== "boolean") throw new Error('config: "bias" must be true or false');
+  return b;
 }
 
 function prob(c: Readonly<Record<string, unknown>>, key: string): number {
@@ -48,30 +59,15 @@ function prob(c: Readonly<Record<string, unknown>>, key: string): number {
   return v;
 }
 
-/** Standard normal samples (Box-Muller) from a seeded generator. */
-function normal(rng: Rng, n: number, std: number): Float32Array {
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i += 2) {
-    const u = 1 - rng.next();
-    const r = Math.sqrt(-2 * Math.log(u)) * std;
-    const a = 2 * Math.PI * rng.next();
-    out[i] = r * Math.cos(a);
-    if (i + 1 < n) out[i + 1] = r * Math.sin(a);
-  }
-  return out;
-}
+export type { TrainForwardOptions };
 
-export interface TrainForwardOptions {
-  /** Dropout on (training mode); off by default (evaluation mode). */
-  readonly training?: boolean;
-}
-
-export class TrainableGPT2 {
+export class TrainableGPT2 implements TrainableLM {
   readonly cfg: GPT2Config;
   readonly config: Readonly<Record<string, unknown>>;
   /** Every parameter by Hugging Face name (transformer.wte.weight, transformer.h.0.attn.c_attn.weight, ...). */
   readonly params: Map<string, Tensor>;
   readonly pdrop: { embd: number; attn: number; resid: number };
+  readonly bias: boolean;
   /** Where dropout masks come from (seeded; part of a checkpoint's RNG state). */
   rng: Rng;
 
@@ -83,17 +79,19 @@ export class TrainableGPT2 {
       attn: prob(config, "attn_pdrop"),
       resid: prob(config, "resid_pdrop"),
     };
+    this.bias = gpt2HasBias(config);
     this.rng = new Rng(seed);
-    this.params = new Map();
-    for (const [name, shape] of this.paramShapes()) {
-      const t = params.get(name);
-      if (!t) throw new Error(`TrainableGPT2: missing parameter "${name}"`);
-      if (t.ndim !== shape.length || t.shape.some((d, i) => d !== shape[i]))
-        throw new Error(`TrainableGPT2: "${name}" has shape [${t.shape}], expected [${shape}]`);
-      const p = Tensor.fromArray(toF32(t).f32(), shape); // a private f32 copy
-      p.requiresGrad = true;
-      this.params.set(name, p);
-    }
+    this.params = ownParams("TrainableGPT2", this.paramShapes(), params, (t, shape) =>
+      Tensor.fromArray(toF32(t).f32(), shape),
+    );
+  }
+
+  get vocabSize(): number {
+    return this.cfg.vocabSize;
+  }
+
+  get contextLength(): number {
+    return this.cfg.nPositions;
   }
 
   /** GPT-2's initialisation: N(0, 0.02) weights, residual projections N(0, 0.02/√(2·n_layer)), zero biases, unit norms. */
@@ -101,7 +99,7 @@ export class TrainableGPT2 {
     const cfg = gpt2ConfigFromHF(config);
     const rng = new Rng(seed);
     const params = new Map<string, Tensor>();
-    const shapes = TrainableGPT2.shapesOf(cfg);
+    const shapes = TrainableGPT2.shapesOf(cfg, gpt2HasBias(config));
     for (const [name, shape] of shapes) {
       const n = shape.reduce((a, b) => a * b, 1);
       let v: Float32Array;
@@ -113,7 +111,7 @@ export class TrainableGPT2 {
     return new TrainableGPT2(config, params, seed);
   }
 
-  private static shapesOf(c: GPT2Config): [string, number[]][] {
+  private static shapesOf(c: GPT2Config, bias: boolean): [string, number[]][] {
     const D = c.nEmbd;
     const out: [string, number[]][] = [
       ["transformer.wte.weight", [c.vocabSize, D]],
@@ -137,11 +135,11 @@ export class TrainableGPT2 {
       );
     }
     out.push(["transformer.ln_f.weight", [D]], ["transformer.ln_f.bias", [D]]);
-    return out;
+    return bias ? out : out.filter(([name]) => !name.endsWith(".bias"));
   }
 
   private paramShapes(): [string, number[]][] {
-    return TrainableGPT2.shapesOf(this.cfg);
+    return TrainableGPT2.shapesOf(this.cfg, this.bias);
   }
 
   /** Parameters in a fixed order (the optimizer's and a checkpoint's). */
@@ -153,15 +151,15 @@ export class TrainableGPT2 {
     return this.params.get(name)!;
   }
 
+  /** A bias, or null in a model without biases. */
+  private b(name: string): Tensor | null {
+    return this.bias ? this.params.get(name)! : null;
+  }
+
   /** Logits [B, T, V] for token ids [B·T] (row-major batch of B sequences of T tokens). */
   forward(ids: ArrayLike<number>, B: number, T: number, opts: TrainForwardOptions = {}): Tensor {
     const { vocabSize: V, nEmbd: D, nHead: H, nPositions, layerNormEps: eps } = this.cfg;
-    if (!(Number.isInteger(B) && Number.isInteger(T) && B > 0 && T > 0) || ids.length !== B * T)
-      throw new Error(`forward: ${ids.length} ids for a batch of ${B} × ${T}`);
-    if (T > nPositions) throw new Error(`forward: ${T} positions exceed the context of ${nPositions}`);
-    for (let i = 0; i < ids.length; i++)
-      if (!(Number.isInteger(ids[i]) && ids[i]! >= 0 && ids[i]! < V))
-        throw new Error(`forward: token id ${ids[i]} outside [0, ${V})`);
+    checkBatch(ids, B, T, V, nPositions);
     const training = opts.training ?? false;
     const random = () => this.rng.next();
     const drop = (x: Tensor, p: number) => dropout(x, p, training, random);
@@ -171,18 +169,19 @@ export class TrainableGPT2 {
     let x = drop(ops.add(tok, ops.embedding(this.p("transformer.wpe.weight"), pos)), this.pdrop.embd);
     for (let l = 0; l < this.cfg.nLayer; l++) {
       const n = (s: string) => this.p(`transformer.h.${l}.${s}`);
-      const h = ops.layerNorm(x, n("ln_1.weight"), n("ln_1.bias"), eps);
-      const qkv = reshape(dense(h, n("attn.c_attn.weight"), n("attn.c_attn.bias")), [B, T, 3, H, hd]);
+      const nb = (s: string) => this.b(`transformer.h.${l}.${s}`);
+      const h = ops.layerNorm(x, n("ln_1.weight"), nb("ln_1.bias"), eps);
+      const qkv = reshape(dense(h, n("attn.c_attn.weight"), nb("attn.c_attn.bias")), [B, T, 3, H, hd]);
       const [q, k, v] = [0, 1, 2].map((i) => reshape(narrow(qkv, 2, i, 1), [B, T, H, hd])); // (B, T, nh, hs)
       const attnDrop = this.pdrop.attn > 0 && training ? { p: this.pdrop.attn, random } : undefined;
       const y = reshape(causalSelfAttention(q!, k!, v!, { dropout: attnDrop }), [B * T, D]);
-      x = ops.add(x, drop(dense(y, n("attn.c_proj.weight"), n("attn.c_proj.bias")), this.pdrop.resid));
-      const h2 = ops.layerNorm(x, n("ln_2.weight"), n("ln_2.bias"), eps);
-      const f = dense(h2, n("mlp.c_fc.weight"), n("mlp.c_fc.bias"));
+      x = ops.add(x, drop(dense(y, n("attn.c_proj.weight"), nb("attn.c_proj.bias")), this.pdrop.resid));
+      const h2 = ops.layerNorm(x, n("ln_2.weight"), nb("ln_2.bias"), eps);
+      const f = dense(h2, n("mlp.c_fc.weight"), nb("mlp.c_fc.bias"));
       const a = this.cfg.activation === "gelu" ? ops.gelu(f) : ops.geluTanh(f);
-      x = ops.add(x, drop(dense(a, n("mlp.c_proj.weight"), n("mlp.c_proj.bias")), this.pdrop.resid));
+      x = ops.add(x, drop(dense(a, n("mlp.c_proj.weight"), nb("mlp.c_proj.bias")), this.pdrop.resid));
     }
-    x = ops.layerNorm(x, this.p("transformer.ln_f.weight"), this.p("transformer.ln_f.bias"), eps);
+    x = ops.layerNorm(x, this.p("transformer.ln_f.weight"), this.b("transformer.ln_f.bias"), eps);
     return reshape(dense(x, this.p("transformer.wte.weight")), [B, T, V]); // (B, T, V)
   }
 }

@@ -7,7 +7,7 @@ import { backward, noGrad, reshape, scale } from "../autograd/index.js";
 import { Rng } from "../generation/rng.js";
 import { inFrame } from "../tensor/storage.js";
 import { sampleBatch, type Split } from "./data/batches.js";
-import type { TrainableGPT2 } from "./gpt2.js";
+import type { TrainableLM } from "./model.js";
 import { crossEntropy } from "./losses/index.js";
 import { AdamW, clipGradNorm, decayGroups } from "./optim/index.js";
 import { warmupCosine, type Schedule } from "./schedules.js";
@@ -79,14 +79,14 @@ export class Trainer {
   private readonly dataRng: Rng;
 
   constructor(
-    readonly model: TrainableGPT2,
+    readonly model: TrainableLM,
     readonly data: Split,
     readonly options: TrainLoopOptions,
   ) {
     checkOptions(options);
-    if (options.context > model.cfg.nPositions)
+    if (options.context > model.contextLength)
       throw new Error(
-        `train: context ${options.context} exceeds the model's ${model.cfg.nPositions} positions`,
+        `train: context ${options.context} exceeds the model's ${model.contextLength} positions`,
       );
     for (const [name, d] of Object.entries(data))
       if (d.length <= options.context)
@@ -111,7 +111,7 @@ export class Trainer {
     const { batch: B, context: T } = this.options;
     return inFrame(() => {
       const logits = this.model.forward(ids, B, T, { training });
-      return crossEntropy(reshape(logits, [B * T, this.model.cfg.vocabSize]), targets).f32()[0]!;
+      return crossEntropy(reshape(logits, [B * T, this.model.vocabSize]), targets).f32()[0]!;
     });
   }
 
@@ -127,7 +127,7 @@ export class Trainer {
       total += inFrame(() => {
         const { x, y } = sampleBatch(this.data.train, B, T, this.dataRng);
         const logits = this.model.forward(x, B, T, { training: true });
-        const loss = crossEntropy(reshape(logits, [B * T, this.model.cfg.vocabSize]), y);
+        const loss = crossEntropy(reshape(logits, [B * T, this.model.vocabSize]), y);
         backward(gradAccum > 1 ? scale(loss, 1 / gradAccum) : loss);
         return loss.f32()[0]!;
       });
