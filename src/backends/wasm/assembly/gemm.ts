@@ -3,6 +3,8 @@
 // of KC×NC and A blocks of MC×KC are packed into contiguous micro-panels, and a 4×8 register-blocked micro-kernel
 // (one broadcast of A against two vectors of B, eight f32x4 accumulators) sweeps them.
 
+import { madd } from "./fma";
+
 /** Micro-tile rows (of A) and columns (of B). */
 const MR: i32 = 4;
 const NR: i32 = 8;
@@ -14,12 +16,6 @@ const MC: i32 = 64;
 /** Bytes of work space one gemm call needs: packed A, packed B and one spare tile. */
 export function gemmWorkBytes(): i32 {
   return (MC * KC + KC * NC + MR * NR) << 2;
-}
-
-@inline
-function madd(a: v128, b: v128, c: v128): v128 {
-  if (ASC_FEATURE_RELAXED_SIMD) return f32x4.relaxed_madd(a, b, c);
-  return f32x4.add(f32x4.mul(a, b), c);
 }
 
 @inline

@@ -7,14 +7,8 @@
 // about the 18 GB/s one core streams; larger M is compute-bound. Unrolling K makes Binaryen hoist the next
 // step's loads (V8 then spills), and 3 × 3, 3 × 4 and 4 × 3 tiles spill too; relaxed-SIMD FMA gains 15–30%.
 
+import { madd } from "./fma";
 import { hsum } from "./half";
-
-/** a · b + c: a fused multiply-add in the relaxed-SIMD build, mul then add otherwise. */
-@inline
-function madd(a: v128, b: v128, c: v128): v128 {
-  if (ASC_FEATURE_RELAXED_SIMD) return f32x4.relaxed_madd(a, b, c);
-  return f32x4.add(f32x4.mul(a, b), c);
-}
 
 /** One output's scalar tail (K % 4 elements from i), then + b, stored at out. */
 @inline
