@@ -49,7 +49,10 @@ const SHAPES: [number, number, number][] = [
   [4, 8, 4],
   [13, 9, 17],
   [37, 65, 33],
-  [70, 260, 300], // more than one KC block of depth and NC block of columns
+  [70, 260, 300], // more than one KC block of depth
+  [50, 300, 260], // more than one MC block of rows, NC block of columns and KC block of depth
+  [6, 20, 9], // a 12-wide and an 8-wide column panel of whole 3-row tiles
+  [9, 16, 5], // a 12-wide and a 4-wide column panel
   [5, 3, 0],
 ];
 

@@ -1,7 +1,8 @@
 // Model shapes the benchmark runs: published Llama sizes (llama2.c's stories15M / stories110M, TinyLlama-1.1B)
-// with random weights (110m also in f32, the speculative benchmark's target), plus a hidden `tiny` shape for tests.
+// with random weights (110m also in f32, the speculative benchmark's target; 1b also in q4_0), plus a hidden `tiny`
+// shape for tests.
 
-export type BenchDType = "f32" | "q8_0";
+export type BenchDType = "f32" | "q8_0" | "q4_0";
 
 export interface BenchShape {
   readonly name: string;
@@ -69,6 +70,19 @@ export const SHAPES: readonly BenchShape[] = [
     vocab: 32000,
     ctx: 2048,
     dtype: "q8_0",
+    optIn: true,
+  },
+  {
+    name: "1b-q4_0",
+    description: "TinyLlama-1.1B",
+    dim: 2048,
+    layers: 22,
+    heads: 32,
+    kvHeads: 4,
+    ffn: 5632,
+    vocab: 32000,
+    ctx: 2048,
+    dtype: "q4_0",
     optIn: true,
   },
   {

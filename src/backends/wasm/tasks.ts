@@ -210,9 +210,9 @@ export function attentionPart(k: KernelExports, t: AttentionTask, part: number, 
   );
 }
 
-/** Part `part` of `parts` of a GEMM: a range of output rows (multiples of 4, the micro-tile height). */
+/** Part `part` of `parts` of a GEMM: a range of output rows (multiples of 3, the micro-tile height). */
 export function gemmPart(k: KernelExports, t: GemmTask, part: number, parts: number): void {
-  const [m0, m1] = partRange(t.M, parts, part, 4);
+  const [m0, m1] = partRange(t.M, parts, part, 3);
   if (m0 >= m1) return;
   k.gemm(
     t.a,

@@ -1,17 +1,19 @@
 // f32 GEMM for training's products (Y = X·Wᵀ, dX = dY·W, dW += dYᵀ·X): C[M, N] (+)= A[M, K]·B[K, N] (+ bias),
 // each operand read through row/column strides so that any transpose costs nothing extra. BLIS's scheme: B blocks
-// of KC×NC and A blocks of MC×KC are packed into contiguous micro-panels, and a 4×8 register-blocked micro-kernel
-// (one broadcast of A against two vectors of B, eight f32x4 accumulators) sweeps them.
+// of KC×NC and A blocks of MC×KC are packed into contiguous micro-panels, and a 3×12 register-blocked micro-kernel
+// (one broadcast of A against three vectors of B, nine f32x4 accumulators) sweeps them.
 
 import { madd } from "./fma";
 
-/** Micro-tile rows (of A) and columns (of B). */
-const MR: i32 = 4;
-const NR: i32 = 8;
-/** Block sizes: a KC×NC panel of B (256 KiB) stays in L2, an MR×KC sliver of A (4 KiB) in L1. */
+/** Micro-tile rows (of A) and columns (of B): 3×12 keeps nine accumulators, three vectors of B and one broadcast
+ * of A in registers (V8 on x64 leaves 15 vector registers to wasm); it runs at about the FMA peak here, where 4×8
+ * reached two thirds of it and 6×8 spilled. */
+const MR: i32 = 3;
+const NR: i32 = 12;
+/** Block sizes: a KC×NC panel of B (288 KiB) stays in L2, an MR×KC sliver of A (3 KiB) in L1. */
 const KC: i32 = 256;
-const NC: i32 = 256;
-const MC: i32 = 64;
+const NC: i32 = 288;
+const MC: i32 = 48;
 
 /** Bytes of work space one gemm call needs: packed A, packed B and one spare tile. */
 export function gemmWorkBytes(): i32 {
@@ -28,43 +30,40 @@ function packA(a: usize, rsa: i32, csa: i32, M: i32, i0: i32, mc: i32, k0: i32, 
   for (let ip = 0; ip < mc; ip += MR) {
     const rows = min(MR, M - i0 - ip);
     if (rows == MR && csa == 1) {
-      // four rows in order, four depths at a time through a 4×4 transpose
+      // three rows in order, four depths at a time: each row's four values scattered to stride MR
       const r0 = at(a, (i0 + ip) * rsa + k0);
       const r1 = r0 + (<usize>rsa << 2);
       const r2 = r1 + (<usize>rsa << 2);
-      const r3 = r2 + (<usize>rsa << 2);
       let k = 0;
       for (; k + 4 <= kc; k += 4) {
         const o = <usize>k << 2;
         const x0 = v128.load(r0 + o);
         const x1 = v128.load(r1 + o);
         const x2 = v128.load(r2 + o);
-        const x3 = v128.load(r3 + o);
-        const t0 = i32x4.shuffle(x0, x1, 0, 4, 1, 5);
-        const t1 = i32x4.shuffle(x2, x3, 0, 4, 1, 5);
-        const t2 = i32x4.shuffle(x0, x1, 2, 6, 3, 7);
-        const t3 = i32x4.shuffle(x2, x3, 2, 6, 3, 7);
-        const d = dst + (<usize>k << 4);
-        v128.store(d, i64x2.shuffle(t0, t1, 0, 2));
-        v128.store(d, i64x2.shuffle(t0, t1, 1, 3), 16);
-        v128.store(d, i64x2.shuffle(t2, t3, 0, 2), 32);
-        v128.store(d, i64x2.shuffle(t2, t3, 1, 3), 48);
+        const d = dst + <usize>k * 12;
+        // [k][3]: x0[0] x1[0] x2[0] x0[1] | x1[1] x2[1] x0[2] x1[2] | x2[2] x0[3] x1[3] x2[3]
+        v128.store(d, i32x4.shuffle(i32x4.shuffle(x0, x1, 0, 4, 1, 5), x2, 0, 1, 4, 2));
+        v128.store(d, i32x4.shuffle(i32x4.shuffle(x1, x2, 1, 5, 2, 6), x0, 0, 1, 6, 2), 16);
+        v128.store(d, i32x4.shuffle(i32x4.shuffle(x2, x0, 2, 7, 3, 3), x1, 0, 1, 7, 2), 32);
       }
       for (; k < kc; k++) {
         const o = <usize>k << 2;
-        const d = dst + (<usize>k << 4);
+        const d = dst + <usize>k * 12;
         store<f32>(d, load<f32>(r0 + o));
         store<f32>(d, load<f32>(r1 + o), 4);
         store<f32>(d, load<f32>(r2 + o), 8);
-        store<f32>(d, load<f32>(r3 + o), 12);
       }
     } else if (rows == MR && rsa == 1) {
       // A transposed: the MR rows of one depth are adjacent
-      for (let k = 0; k < kc; k++)
-        v128.store(dst + (<usize>k << 4), v128.load(at(a, (k0 + k) * csa + i0 + ip)));
+      for (let k = 0; k < kc; k++) {
+        const s = at(a, (k0 + k) * csa + i0 + ip);
+        const d = dst + <usize>k * 12;
+        store<u64>(d, load<u64>(s));
+        store<f32>(d, load<f32>(s, 8), 8);
+      }
     } else {
       for (let k = 0; k < kc; k++) {
-        const d = dst + (<usize>k << 4);
+        const d = dst + <usize>k * 12;
         for (let i = 0; i < MR; i++)
           store<f32>(d + (<usize>i << 2), i < rows ? load<f32>(at(a, (i0 + ip + i) * rsa + (k0 + k) * csa)) : 0);
       }
@@ -80,18 +79,19 @@ function packB(b: usize, rsb: i32, csb: i32, N: i32, j0: i32, nc: i32, k0: i32, 
     if (cols == NR && csb == 1) {
       for (let k = 0; k < kc; k++) {
         const s = at(b, (k0 + k) * rsb + j0 + jp);
-        const d = dst + (<usize>k << 5);
+        const d = dst + <usize>k * 48;
         v128.store(d, v128.load(s));
         v128.store(d, v128.load(s, 16), 16);
+        v128.store(d, v128.load(s, 32), 32);
       }
     } else if (cols == NR && rsb == 1) {
-      // B transposed (W of Y = X·Wᵀ): each column is a contiguous run of depths; four depths at a time
+      // B transposed (W of Y = X·Wᵀ): each column is a contiguous run of depths; four columns × four depths at a time
       const c0 = at(b, (j0 + jp) * csb + k0);
       const cs = <usize>csb << 2;
       let k = 0;
       for (; k + 4 <= kc; k += 4) {
-        const d = dst + (<usize>k << 5);
-        for (let h = 0; h < 2; h++) {
+        const d = dst + <usize>k * 48;
+        for (let h = 0; h < 3; h++) {
           const p = c0 + <usize>(h * 4) * cs + (<usize>k << 2);
           const x0 = v128.load(p);
           const x1 = v128.load(p + cs);
@@ -103,18 +103,18 @@ function packB(b: usize, rsb: i32, csb: i32, N: i32, j0: i32, nc: i32, k0: i32, 
           const t3 = i32x4.shuffle(x2, x3, 2, 6, 3, 7);
           const e = d + (<usize>h << 4);
           v128.store(e, i64x2.shuffle(t0, t1, 0, 2));
-          v128.store(e, i64x2.shuffle(t0, t1, 1, 3), 32);
-          v128.store(e, i64x2.shuffle(t2, t3, 0, 2), 64);
-          v128.store(e, i64x2.shuffle(t2, t3, 1, 3), 96);
+          v128.store(e, i64x2.shuffle(t0, t1, 1, 3), 48);
+          v128.store(e, i64x2.shuffle(t2, t3, 0, 2), 96);
+          v128.store(e, i64x2.shuffle(t2, t3, 1, 3), 144);
         }
       }
       for (; k < kc; k++) {
-        const d = dst + (<usize>k << 5);
+        const d = dst + <usize>k * 48;
         for (let j = 0; j < NR; j++) store<f32>(d + (<usize>j << 2), load<f32>(c0 + <usize>j * cs + (<usize>k << 2)));
       }
     } else {
       for (let k = 0; k < kc; k++) {
-        const d = dst + (<usize>k << 5);
+        const d = dst + <usize>k * 48;
         for (let j = 0; j < NR; j++)
           store<f32>(d + (<usize>j << 2), j < cols ? load<f32>(at(b, (k0 + k) * rsb + (j0 + jp + j) * csb)) : 0);
       }
@@ -123,91 +123,73 @@ function packB(b: usize, rsb: i32, csb: i32, N: i32, j0: i32, nc: i32, k0: i32, 
   }
 }
 
-/** One MR×NR tile: c (ldc floats per row) = or += Σ_k ap[k]·bp[k] over kc depths. */
+/**
+ * One MR×(4·nv) tile (nv = 1..3 vectors of the packed 12-wide B panel; a constant in every caller, so the unused
+ * accumulators fold away): c (ldc floats per row) = or += Σ_k ap[k]·bp[k] over kc depths.
+ */
 @inline
-function micro(kc: i32, ap: usize, bp: usize, c: usize, ldc: i32, add: bool): void {
+function micro(kc: i32, ap: usize, bp: usize, c: usize, ldc: i32, add: bool, nv: i32): void {
   let c00 = f32x4.splat(0);
   let c01 = f32x4.splat(0);
+  let c02 = f32x4.splat(0);
   let c10 = f32x4.splat(0);
   let c11 = f32x4.splat(0);
+  let c12 = f32x4.splat(0);
   let c20 = f32x4.splat(0);
   let c21 = f32x4.splat(0);
-  let c30 = f32x4.splat(0);
-  let c31 = f32x4.splat(0);
-  let k = 0;
-  for (; k + 2 <= kc; k += 2) {
-    {
-      const b0 = v128.load(bp, 0);
-      const b1 = v128.load(bp, 16);
-      let a = v128.load32_splat(ap, 0);
-      c00 = madd(a, b0, c00);
-      c01 = madd(a, b1, c01);
-      a = v128.load32_splat(ap, 4);
-      c10 = madd(a, b0, c10);
-      c11 = madd(a, b1, c11);
-      a = v128.load32_splat(ap, 8);
-      c20 = madd(a, b0, c20);
-      c21 = madd(a, b1, c21);
-      a = v128.load32_splat(ap, 12);
-      c30 = madd(a, b0, c30);
-      c31 = madd(a, b1, c31);
-    }
-    {
-      const b0 = v128.load(bp, 32);
-      const b1 = v128.load(bp, 48);
-      let a = v128.load32_splat(ap, 16);
-      c00 = madd(a, b0, c00);
-      c01 = madd(a, b1, c01);
-      a = v128.load32_splat(ap, 20);
-      c10 = madd(a, b0, c10);
-      c11 = madd(a, b1, c11);
-      a = v128.load32_splat(ap, 24);
-      c20 = madd(a, b0, c20);
-      c21 = madd(a, b1, c21);
-      a = v128.load32_splat(ap, 28);
-      c30 = madd(a, b0, c30);
-      c31 = madd(a, b1, c31);
-    }
-    ap += 32;
-    bp += 64;
-  }
-  if (k < kc) {
-    {
-      const b0 = v128.load(bp, 0);
-      const b1 = v128.load(bp, 16);
-      let a = v128.load32_splat(ap, 0);
-      c00 = madd(a, b0, c00);
-      c01 = madd(a, b1, c01);
-      a = v128.load32_splat(ap, 4);
-      c10 = madd(a, b0, c10);
-      c11 = madd(a, b1, c11);
-      a = v128.load32_splat(ap, 8);
-      c20 = madd(a, b0, c20);
-      c21 = madd(a, b1, c21);
-      a = v128.load32_splat(ap, 12);
-      c30 = madd(a, b0, c30);
-      c31 = madd(a, b1, c31);
-    }
+  let c22 = f32x4.splat(0);
+  for (let k = 0; k < kc; k++) {
+    const b0 = v128.load(bp, 0);
+    const b1 = nv > 1 ? v128.load(bp, 16) : b0;
+    const b2 = nv > 2 ? v128.load(bp, 32) : b0;
+    let a = v128.load32_splat(ap, 0);
+    c00 = madd(a, b0, c00);
+    if (nv > 1) c01 = madd(a, b1, c01);
+    if (nv > 2) c02 = madd(a, b2, c02);
+    a = v128.load32_splat(ap, 4);
+    c10 = madd(a, b0, c10);
+    if (nv > 1) c11 = madd(a, b1, c11);
+    if (nv > 2) c12 = madd(a, b2, c12);
+    a = v128.load32_splat(ap, 8);
+    c20 = madd(a, b0, c20);
+    if (nv > 1) c21 = madd(a, b1, c21);
+    if (nv > 2) c22 = madd(a, b2, c22);
+    ap += 12;
+    bp += 48;
   }
   const ld = <usize>ldc << 2;
   if (add) {
     c00 = f32x4.add(c00, v128.load(c));
-    c01 = f32x4.add(c01, v128.load(c, 16));
+    if (nv > 1) c01 = f32x4.add(c01, v128.load(c, 16));
+    if (nv > 2) c02 = f32x4.add(c02, v128.load(c, 32));
     c10 = f32x4.add(c10, v128.load(c + ld));
-    c11 = f32x4.add(c11, v128.load(c + ld, 16));
+    if (nv > 1) c11 = f32x4.add(c11, v128.load(c + ld, 16));
+    if (nv > 2) c12 = f32x4.add(c12, v128.load(c + ld, 32));
     c20 = f32x4.add(c20, v128.load(c + 2 * ld));
-    c21 = f32x4.add(c21, v128.load(c + 2 * ld, 16));
-    c30 = f32x4.add(c30, v128.load(c + 3 * ld));
-    c31 = f32x4.add(c31, v128.load(c + 3 * ld, 16));
+    if (nv > 1) c21 = f32x4.add(c21, v128.load(c + 2 * ld, 16));
+    if (nv > 2) c22 = f32x4.add(c22, v128.load(c + 2 * ld, 32));
   }
   v128.store(c, c00);
-  v128.store(c, c01, 16);
+  if (nv > 1) v128.store(c, c01, 16);
+  if (nv > 2) v128.store(c, c02, 32);
   v128.store(c + ld, c10);
-  v128.store(c + ld, c11, 16);
+  if (nv > 1) v128.store(c + ld, c11, 16);
+  if (nv > 2) v128.store(c + ld, c12, 32);
   v128.store(c + 2 * ld, c20);
-  v128.store(c + 2 * ld, c21, 16);
-  v128.store(c + 3 * ld, c30);
-  v128.store(c + 3 * ld, c31, 16);
+  if (nv > 1) v128.store(c + 2 * ld, c21, 16);
+  if (nv > 2) v128.store(c + 2 * ld, c22, 32);
+}
+
+function micro3(kc: i32, ap: usize, bp: usize, c: usize, ldc: i32, add: bool): void {
+  micro(kc, ap, bp, c, ldc, add, 3);
+}
+
+function micro2(kc: i32, ap: usize, bp: usize, c: usize, ldc: i32, add: bool): void {
+  micro(kc, ap, bp, c, ldc, add, 2);
+}
+
+function micro1(kc: i32, ap: usize, bp: usize, c: usize, ldc: i32, add: bool): void {
+  micro(kc, ap, bp, c, ldc, add, 1);
 }
 
 /**
@@ -254,10 +236,13 @@ export function gemm(
             const rows = min(MR, mc - ir);
             const app = ap + (<usize>(ir * kc) << 2);
             const cp = at(c, (ic + ir) * ldc + jc + jr);
-            if (rows == MR && cols == NR) {
-              micro(kc, app, bpp, cp, ldc, add);
-            } else {
-              micro(kc, app, bpp, tile, NR, false);
+            if (rows == MR && cols == NR) micro3(kc, app, bpp, cp, ldc, add);
+            else if (rows == MR && cols == 8) micro2(kc, app, bpp, cp, ldc, add);
+            else if (rows == MR && cols == 4) micro1(kc, app, bpp, cp, ldc, add);
+            else {
+              if (cols > 8) micro3(kc, app, bpp, tile, NR, false);
+              else if (cols > 4) micro2(kc, app, bpp, tile, NR, false);
+              else micro1(kc, app, bpp, tile, NR, false);
               for (let i = 0; i < rows; i++)
                 for (let j = 0; j < cols; j++) {
                   const o = at(cp, i * ldc + j);
