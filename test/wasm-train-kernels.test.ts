@@ -1,7 +1,7 @@
 // The wasm training kernels against the reference: the GEMM behind Kernels.matmul (every transpose, overwrite and
 // accumulate, bias, odd sizes, sizes past one K/N block, operands inside and outside wasm memory, threads equal to
 // one thread), the batched attention forward against the reference kernel and its gradient against autograd's
-// loops (GQA, sliding window, odd sizes), the GELU / LayerNorm / bias gradients of assembly/train-ops.ts against
+// loops (GQA, sliding window, odd sizes), the GELU (both forms) / SiLU / LayerNorm / bias gradients of assembly/train-ops.ts against
 // autograd on the reference backend, and the AdamW / clipping passes of assembly/optim.ts against the optimizer's
 // loops.
 
@@ -226,11 +226,14 @@ function gradsOn(
   }
 }
 
-test("fused GELU-tanh, LayerNorm and bias gradients on wasm equal autograd's loops on the reference backend", () => {
+test("fused GELU (tanh and exact), SiLU, LayerNorm and bias gradients on wasm equal autograd's loops on the reference backend", () => {
   const r = rng(31);
   const cases: [string, (xs: Tensor[]) => Tensor, number[][]][] = [
     ["geluTanh", ([x]) => ops.geluTanh(x!), [[7, 13]]],
     ["geluTanh wide", ([x]) => ops.geluTanh(x!), [[3, 8]]],
+    ["gelu", ([x]) => ops.gelu(x!), [[7, 13]]],
+    ["gelu wide", ([x]) => ops.gelu(x!), [[3, 8]]],
+    ["silu", ([x]) => ops.silu(x!), [[7, 13]]],
     ["layerNorm", ([x, w, b]) => ops.layerNorm(x!, w!, b!, 1e-5), [[9, 12], [12], [12]]],
     ["layerNorm no bias", ([x, w]) => ops.layerNorm(x!, w!, null, 1e-5), [[5, 8], [8]]],
     ["layerNorm odd rows (fallback)", ([x, w, b]) => ops.layerNorm(x!, w!, b!, 1e-5), [[4, 7], [7], [7]]],

@@ -122,6 +122,10 @@ export interface Kernels {
   ): void;
   /** Optional fused dx = dy·gelu_tanh'(x) (autograd's loops without it). */
   geluTanhBackward?(x: Float32Array, dy: Float32Array, dx: Float32Array): void;
+  /** Optional fused dx = dy·gelu'(x), exact (erf) GELU (autograd's loops without it). */
+  geluBackward?(x: Float32Array, dy: Float32Array, dx: Float32Array): void;
+  /** Optional fused dx = dy·silu'(x) (autograd's loops without it). */
+  siluBackward?(x: Float32Array, dy: Float32Array, dx: Float32Array): void;
   /**
    * Optional fused LayerNorm gradient over x[M, D]: dx is overwritten, dw and db (when given) are added into.
    * The wasm kernel needs D a multiple of 4 (callers fall back otherwise).

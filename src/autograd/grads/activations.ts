@@ -1,5 +1,5 @@
 // Gradients of the element-wise activations (SiLU, GELU exact and tanh, Hendrycks & Gimpel 2016) and of softmax
-// (dx = y·(dy − Σ dy·y) per row), add and mul. GELU-tanh runs the backend's fused kernel where it has one.
+// (dx = y·(dy − Σ dy·y) per row), add and mul. The activations run the backend's fused kernels where it has them.
 
 import { kernels } from "../../tensor/backend.js";
 import { registerGradient } from "../../tensor/grad.js";
@@ -28,8 +28,21 @@ function elementwise(x: Tensor, grad: Tensor, dfdx: (v: number) => number): Tens
   return Tensor.fromArray(dx, x.shape);
 }
 
+/** dx through the backend's fused kernel `fused` where it has one, else the scalar loop `dfdx`. */
+function activationGrad(
+  x: Tensor,
+  grad: Tensor,
+  fused: ((x: Float32Array, dy: Float32Array, dx: Float32Array) => void) | undefined,
+  dfdx: (v: number) => number,
+): Tensor {
+  if (!fused) return elementwise(x, grad, dfdx);
+  const dx = gradBuffer(x.size);
+  fused(x.f32(), grad.f32(), dx);
+  return new Tensor("f32", x.shape, dx);
+}
+
 registerGradient("silu", (grad, [x]) => [
-  elementwise(x!, grad, (v) => {
+  activationGrad(x!, grad, kernels().siluBackward, (v) => {
     const s = 1 / (1 + Math.exp(-v));
     return s * (1 + v * (1 - s));
   }),
@@ -38,27 +51,23 @@ registerGradient("silu", (grad, [x]) => [
 const INV_SQRT_2PI = 1 / Math.sqrt(2 * Math.PI);
 
 registerGradient("gelu", (grad, [x]) => [
-  elementwise(x!, grad, (v) => 0.5 * (1 + erf(v / Math.SQRT2)) + v * INV_SQRT_2PI * Math.exp(-0.5 * v * v)),
+  activationGrad(
+    x!,
+    grad,
+    kernels().geluBackward,
+    (v) => 0.5 * (1 + erf(v / Math.SQRT2)) + v * INV_SQRT_2PI * Math.exp(-0.5 * v * v),
+  ),
 ]);
 
 const K = Math.sqrt(2 / Math.PI);
 
-registerGradient("geluTanh", (grad, [x]) => {
-  const fused = kernels().geluTanhBackward;
-  if (fused) {
-    const dx = gradBuffer(x!.size);
-    fused(x!.f32(), grad.f32(), dx);
-    return [new Tensor("f32", x!.shape, dx)];
-  }
-  return [geluTanhLoops(x!, grad)];
-});
-
-const geluTanhLoops = (x: Tensor, grad: Tensor): Tensor =>
-  elementwise(x, grad, (v) => {
+registerGradient("geluTanh", (grad, [x]) => [
+  activationGrad(x!, grad, kernels().geluTanhBackward, (v) => {
     const u = K * (v + 0.044715 * v * v * v);
     const t = Math.tanh(u);
     return 0.5 * (1 + t) + 0.5 * v * (1 - t * t) * K * (1 + 3 * 0.044715 * v * v);
-  });
+  }),
+]);
 
 registerGradient("softmax", (grad, [x], out) => {
   const N = x!.shape[x!.ndim - 1]!;

@@ -93,6 +93,8 @@ export interface KernelExports {
   gemmWorkBytes(): number;
   /** dx = dy·gelu_tanh'(x) over n floats (assembly/train-ops.ts). */
   geluTanhBackward(x: number, dy: number, n: number, dx: number): void;
+  geluBackward(x: number, dy: number, n: number, dx: number): void;
+  siluBackward(x: number, dy: number, n: number, dx: number): void;
   /** LayerNorm gradient over rows of D (a multiple of 4): dx overwritten, dw and db (0 = none) added into. */
   layernormBackward(
     x: number,

@@ -28,6 +28,8 @@ export function makeTrainKernels(
   | "attentionBackward"
   | "causalAttention"
   | "geluTanhBackward"
+  | "geluBackward"
+  | "siluBackward"
   | "layernormBackward"
   | "sumRows"
   | "adamStep"
@@ -187,15 +189,28 @@ export function makeTrainKernels(
     s.finish(dv, dvp, nkv);
   }
 
-  function geluTanhBackward(x: Float32Array, dy: Float32Array, dx: Float32Array): void {
+  /** dx = dy·f'(x) through the element-wise gradient kernel `run` (name for errors). */
+  function activationBackward(
+    name: string,
+    run: (x: number, dy: number, n: number, dx: number) => void,
+    x: Float32Array,
+    dy: Float32Array,
+    dx: Float32Array,
+  ): void {
     const n = x.length;
-    if (dy.length < n || dx.length < n) throw new Error("geluTanhBackward: buffers too small");
+    if (dy.length < n || dx.length < n) throw new Error(`${name}: buffers too small`);
     if (n === 0) return;
     s.begin(s.need(x, n) + s.need(dy, n) + s.need(dx, n));
     const [xp, gp, op] = [s.input(x, n), s.input(dy, n), s.output(dx, n)];
-    k.geluTanhBackward(xp, gp, n, op);
+    run(xp, gp, n, op);
     s.finish(dx, op, n);
   }
+  const geluTanhBackward = (x: Float32Array, dy: Float32Array, dx: Float32Array): void =>
+    activationBackward("geluTanhBackward", k.geluTanhBackward, x, dy, dx);
+  const geluBackward = (x: Float32Array, dy: Float32Array, dx: Float32Array): void =>
+    activationBackward("geluBackward", k.geluBackward, x, dy, dx);
+  const siluBackward = (x: Float32Array, dy: Float32Array, dx: Float32Array): void =>
+    activationBackward("siluBackward", k.siluBackward, x, dy, dx);
 
   function layernormBackward(
     x: Float32Array,
@@ -277,6 +292,8 @@ export function makeTrainKernels(
     attentionBackward,
     causalAttention,
     geluTanhBackward,
+    geluBackward,
+    siluBackward,
     layernormBackward,
     sumRows,
     adamStep,

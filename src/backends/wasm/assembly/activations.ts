@@ -18,6 +18,14 @@ export function silu(x: usize, n: i32, out: usize): void {
 @inline
 function map(x: usize, n: i32, out: usize, kind: i32): void {
   let i = 0;
+  // two independent vectors per step: each is one long dependent chain (a division, a polynomial, exp)
+  for (; i + 8 <= n; i += 8) {
+    const o = <usize>i << 2;
+    const a = unary(kind, v128.load(x + o));
+    const b = unary(kind, v128.load(x + o, 16));
+    v128.store(out + o, a);
+    v128.store(out + o, b, 16);
+  }
   for (; i + 4 <= n; i += 4) {
     const o = <usize>i << 2;
     v128.store(out + o, unary(kind, v128.load(x + o)));
@@ -40,7 +48,8 @@ const GELU_TANH: i32 = 1;
 const SILU: i32 = 2;
 
 /** erf(x) by the Chebyshev fit the reference uses (Numerical Recipes' erfc, |error| < 1.2e-7), four lanes. */
-function erfv(x: v128): v128 {
+@inline
+export function erfv(x: v128): v128 {
   const z = f32x4.abs(x);
   const t = f32x4.div(f32x4.splat(1), f32x4.add(f32x4.splat(1), f32x4.mul(f32x4.splat(0.5), z)));
   let p = f32x4.splat(0.17087277);

@@ -1,6 +1,8 @@
-// Training's element-wise and row gradients in f32x4 SIMD: GELU (tanh form, Hendrycks & Gimpel 2016) backward,
-// LayerNorm (Ba et al. 2016) backward with its weight and bias gradients, and a column sum (a bias gradient).
+// Training's element-wise and row gradients in f32x4 SIMD: GELU (exact and tanh form, Hendrycks & Gimpel 2016)
+// and SiLU backward, LayerNorm (Ba et al. 2016) backward with its weight and bias gradients, and a column sum (a
+// bias gradient).
 
+import { erfv } from "./activations";
 import { expv } from "./exp";
 import { hsum } from "./half";
 
@@ -31,15 +33,67 @@ function geluTanhGrad(x: v128): v128 {
   return f32x4.add(f32x4.mul(half, f32x4.add(f32x4.splat(1), t)), f32x4.mul(f32x4.mul(half, x), f32x4.mul(sech2, du)));
 }
 
-/** dx[i] = dy[i]·gelu_tanh'(x[i]) for i < n. */
-export function geluTanhBackward(x: usize, dy: usize, n: i32, dx: usize): void {
+const SQRT1_2: f32 = 0.7071067811865476;
+const INV_SQRT_2PI: f32 = 0.3989422804014327;
+
+/** gelu'(x) = Φ(x) + x·φ(x) = 0.5·(1 + erf(x/√2)) + x·exp(−x²/2)/√(2π). */
+@inline
+function geluGrad(x: v128): v128 {
+  const cdf = f32x4.mul(f32x4.splat(0.5), f32x4.add(f32x4.splat(1), erfv(f32x4.mul(x, f32x4.splat(SQRT1_2)))));
+  const pdf = f32x4.mul(f32x4.splat(INV_SQRT_2PI), expv(f32x4.mul(f32x4.splat(-0.5), f32x4.mul(x, x))));
+  return f32x4.add(cdf, f32x4.mul(x, pdf));
+}
+
+/** silu'(x) = σ(x)·(1 + x·(1 − σ(x))). */
+@inline
+function siluGrad(x: v128): v128 {
+  const sg = f32x4.div(f32x4.splat(1), f32x4.add(f32x4.splat(1), expv(f32x4.neg(x))));
+  return f32x4.mul(sg, f32x4.add(f32x4.splat(1), f32x4.mul(x, f32x4.sub(f32x4.splat(1), sg))));
+}
+
+const GRAD_GELU_TANH: i32 = 0;
+const GRAD_GELU: i32 = 1;
+const GRAD_SILU: i32 = 2;
+
+@inline
+function grad(kind: i32, x: v128): v128 {
+  if (kind == GRAD_GELU) return geluGrad(x);
+  if (kind == GRAD_SILU) return siluGrad(x);
+  return geluTanhGrad(x);
+}
+
+/** dx[i] = dy[i]·f'(x[i]) for i < n, f the activation `kind` (one compiled loop per kind). */
+@inline
+function backward(kind: i32, x: usize, dy: usize, n: i32, dx: usize): void {
   let i = 0;
-  for (; i + 4 <= n; i += 4) v128.store(at(dx, i), f32x4.mul(v128.load(at(dy, i)), geluTanhGrad(v128.load(at(x, i)))));
+  // two independent vectors per step (each gradient is one long dependent chain)
+  for (; i + 8 <= n; i += 8) {
+    const a = f32x4.mul(v128.load(at(dy, i)), grad(kind, v128.load(at(x, i))));
+    const b = f32x4.mul(v128.load(at(dy, i + 4)), grad(kind, v128.load(at(x, i + 4))));
+    v128.store(at(dx, i), a);
+    v128.store(at(dx, i + 4), b);
+  }
+  for (; i + 4 <= n; i += 4) v128.store(at(dx, i), f32x4.mul(v128.load(at(dy, i)), grad(kind, v128.load(at(x, i)))));
   for (; i < n; i++) {
     // the last few one at a time through the same vector formula
-    const g = f32x4.extract_lane(geluTanhGrad(f32x4.splat(load<f32>(at(x, i)))), 0);
+    const g = f32x4.extract_lane(grad(kind, f32x4.splat(load<f32>(at(x, i)))), 0);
     store<f32>(at(dx, i), load<f32>(at(dy, i)) * g);
   }
+}
+
+/** dx[i] = dy[i]·gelu_tanh'(x[i]) for i < n. */
+export function geluTanhBackward(x: usize, dy: usize, n: i32, dx: usize): void {
+  backward(GRAD_GELU_TANH, x, dy, n, dx);
+}
+
+/** dx[i] = dy[i]·gelu'(x[i]) (exact, erf form) for i < n. */
+export function geluBackward(x: usize, dy: usize, n: i32, dx: usize): void {
+  backward(GRAD_GELU, x, dy, n, dx);
+}
+
+/** dx[i] = dy[i]·silu'(x[i]) for i < n. */
+export function siluBackward(x: usize, dy: usize, n: i32, dx: usize): void {
+  backward(GRAD_SILU, x, dy, n, dx);
 }
 
 /**
