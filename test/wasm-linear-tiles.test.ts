@@ -1,7 +1,8 @@
 // The wasm linear's M > 1 register tiles (src/backends/wasm/assembly/linear-f32.ts) against the reference on odd
 // M, N, K (with and without bias, in and out of wasm memory), and the invariances the "same greedy tokens"
 // guarantee rests on: a row's outputs do not depend on M, on where the row or column falls in a tile, on the
-// thread count, or (half weights) on whether the stored row was f16/bf16 or the same values in f32.
+// thread count, or (half weights, below the packed GEMM's M) on whether the stored row was f16/bf16 or the same
+// values in f32; prompts on half weights (assembly/linear-gemm.ts) against the reference and across M.
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -117,7 +118,7 @@ test("f16 and bf16 weights with M > 1 give exactly the f32 product of their deco
       [2, 5, 7],
       [5, 9, 33],
       [9, 67, 31],
-      [33, 6, 67],
+      [31, 6, 67],
     ] as const) {
       const src = randoms(N * K, r);
       const raw = wasm.arena.alloc(N * K * 2);
@@ -131,6 +132,44 @@ test("f16 and bf16 weights with M > 1 give exactly the f32 product of their deco
         product(x, M, K, w, bias),
         product(x, M, K, f32Weight(decoded, N, K, true), bias),
         `${dtype} M=${M} N=${N} K=${K}`,
+      );
+    }
+  }
+});
+
+test("prompts on f16/bf16 weights (the packed GEMM where the module has it) match the reference, and a row's outputs do not depend on M", () => {
+  const r = rng(25);
+  const k = wasm.exports;
+  for (const dtype of ["f16", "bf16"] as const) {
+    const code = dtype === "f16" ? 1 : 7;
+    const from = k.linearGemmRows(code);
+    assert.equal(from, wasm.simd === "relaxed" ? 32 : 0, `${dtype} on the ${wasm.simd} module`);
+    for (const [M, N, K] of [
+      [32, 13, 37],
+      [45, 300, 300], // more than one 288-column and one 256-depth block
+      [50, 25, 64],
+    ] as const) {
+      const src = randoms(N * K, r);
+      const raw = wasm.arena.alloc(N * K * 2);
+      for (let n = 0; n < N; n++) quantizeRow(dtype, src, n * K, K, raw, n * K * 2);
+      const w = Tensor.fromBytes(dtype, [N, K], raw);
+      const x = randoms(M * K, r);
+      const bias = M % 2 ? randoms(N, r) : null;
+      const want = new Float32Array(M * N);
+      ref.linear(x, M, K, w, bias, want);
+      const got = product(x, M, K, w, bias);
+      for (let i = 0; i < want.length; i++)
+        assert.ok(
+          Math.abs(got[i]! - want[i]!) <= 1e-5 * (1 + Math.abs(want[i]!)),
+          `${dtype} ${M}x${N}x${K} [${i}]`,
+        );
+      // the last 32 rows alone, in another order: the same bits row by row
+      const rows = Array.from({ length: 32 }, (_, i) => M - 1 - i);
+      const xs = new Float32Array(rows.length * K);
+      rows.forEach((m, i) => xs.set(x.subarray(m * K, m * K + K), i * K));
+      const sub = product(xs, rows.length, K, w, bias);
+      rows.forEach((m, i) =>
+        assert.deepEqual(sub.subarray(i * N, i * N + N), got.subarray(m * N, m * N + N), `${dtype} row ${m}`),
       );
     }
   }

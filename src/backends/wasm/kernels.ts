@@ -13,6 +13,7 @@ import type { KernelExports } from "./runtime.js";
 import { align, Scratch } from "./scratch.js";
 import { makeTrainKernels } from "./train-kernels.js";
 import {
+  LINEAR_GEMM,
   attentionPart,
   encodeAttention,
   encodeLinear,
@@ -103,10 +104,22 @@ export function makeWasmKernels(arena: WasmArena, k: KernelExports, settings: Wa
     if (M === 0 || N === 0) return;
     const threads = settings.pool?.size ?? 1;
     const kq = w.dtype === "q4_k" || w.dtype === "q6_k";
+    // prompts on 16-bit weights run as a packed GEMM where the module says it pays (assembly/linear-gemm.ts);
+    // fewer rows (decoding, speculative verification) keep the paths below, whose sums run in another order
+    const gemmRows = kq ? 0 : k.linearGemmRows(code!);
+    const gemm = gemmRows > 0 && M >= gemmRows;
     const quant =
-      settings.quantizeActivations && (w.dtype === "q8_0" || w.dtype === "q4_0" || kq) && K % 32 === 0;
+      !gemm &&
+      settings.quantizeActivations &&
+      (w.dtype === "q8_0" || w.dtype === "q4_0" || kq) &&
+      K % 32 === 0;
     // f32 rows the kernel expands weights into: four (linear-f32.ts ROWS_W) on the exact M > 1 path, else one
-    const rowbuf = (M > 1 || kq) && code !== 0 ? align(K * 4 * (M > 1 && !kq ? 4 : 1)) : 0;
+    const rowbuf = gemm
+      ? align(k.linearGemmWorkBytes())
+      : (M > 1 || kq) && code !== 0
+        ? align(K * 4 * (M > 1 && !kq ? 4 : 1))
+        : 0;
+    if (gemm) code = code! | LINEAR_GEMM;
     const xqBytes = quant ? align(kq ? M * k.quantRowBytesK(K) : k.quantBytes(M, K, code!)) : 0;
     s.begin(
       s.need(x, M * K) + s.need(out, M * N) + (bias ? s.need(bias, N) : 0) + threads * rowbuf + xqBytes,

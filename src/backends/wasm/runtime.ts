@@ -92,6 +92,8 @@ export interface KernelExports {
   /** Bytes of work space one gemm call needs. */
   gemmWorkBytes(): number;
   /** dx = dy·gelu_tanh'(x) over n floats (assembly/train-ops.ts). */
+  linearGemmRows(dtype: number): number;
+  linearGemmWorkBytes(): number;
   geluTanhBackward(x: number, dy: number, n: number, dx: number): void;
   geluBackward(x: number, dy: number, n: number, dx: number): void;
   siluBackward(x: number, dy: number, n: number, dx: number): void;

@@ -1,6 +1,6 @@
 // The kernels that run split across threads, encoded in a small control block in wasm memory so that the main
 // thread and every worker (src/backends/wasm/pool.ts) decode the same task and each computes its own part:
-// linear by output rows N (few x rows: decode) or by x rows M (prefill), attention by heads, training's GEMM by
+// linear by output rows N (few x rows: decode; and prompts on the packed GEMM) or by x rows M, attention by heads, training's GEMM by
 // rows of the output and attention's gradient by (sequence, key/value head) units.
 
 import type { KernelExports } from "./runtime.js";
@@ -15,6 +15,9 @@ export const OP = {
   ATTENTION_BACKWARD: 4,
   ATTENTION_FORWARD: 5,
 } as const;
+
+/** Flag on a linear's dtype code: the packed-GEMM path for prompts (assembly/expand.ts DT_GEMM), split by columns. */
+export const LINEAR_GEMM = 0x100;
 
 /** Operands of a split linear (byte offsets into wasm memory; 0 = none). */
 export interface LinearTask {
@@ -182,7 +185,9 @@ export function linearPart(k: KernelExports, t: LinearTask, part: number, parts:
   let m1 = t.M;
   let n0 = 0;
   let n1 = t.N;
-  if (splitsByRows(t.M, parts)) [m0, m1] = partRange(t.M, parts, part, 4);
+  if (t.dtype & LINEAR_GEMM)
+    [n0, n1] = partRange(t.N, parts, part, 12); // whole 12-column panels
+  else if (splitsByRows(t.M, parts)) [m0, m1] = partRange(t.M, parts, part, 4);
   else [n0, n1] = partRange(t.N, parts, part, 4);
   if (m0 < m1 && n0 < n1)
     k.linear(t.dtype, t.x, t.xq, t.M, t.K, t.w, t.N, t.bias, t.out, rowbuf, m0, m1, n0, n1);

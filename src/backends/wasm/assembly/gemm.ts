@@ -8,12 +8,12 @@ import { madd } from "./fma";
 /** Micro-tile rows (of A) and columns (of B): 3×12 keeps nine accumulators, three vectors of B and one broadcast
  * of A in registers (V8 on x64 leaves 15 vector registers to wasm); it runs at about the FMA peak here, where 4×8
  * reached two thirds of it and 6×8 spilled. */
-const MR: i32 = 3;
-const NR: i32 = 12;
+export const MR: i32 = 3;
+export const NR: i32 = 12;
 /** Block sizes: a KC×NC panel of B (288 KiB) stays in L2, an MR×KC sliver of A (3 KiB) in L1. */
-const KC: i32 = 256;
-const NC: i32 = 288;
-const MC: i32 = 48;
+export const KC: i32 = 256;
+export const NC: i32 = 288;
+export const MC: i32 = 48;
 
 /** Bytes of work space one gemm call needs: packed A, packed B and one spare tile. */
 export function gemmWorkBytes(): i32 {
@@ -26,7 +26,7 @@ function at(p: usize, i: i32): usize {
 }
 
 /** Packs rows [i0, i0+mc) × depths [k0, k0+kc) of A into MR-row panels, [panel][k][MR], zero-padded rows. */
-function packA(a: usize, rsa: i32, csa: i32, M: i32, i0: i32, mc: i32, k0: i32, kc: i32, dst: usize): void {
+export function packA(a: usize, rsa: i32, csa: i32, M: i32, i0: i32, mc: i32, k0: i32, kc: i32, dst: usize): void {
   for (let ip = 0; ip < mc; ip += MR) {
     const rows = min(MR, M - i0 - ip);
     if (rows == MR && csa == 1) {
@@ -73,7 +73,7 @@ function packA(a: usize, rsa: i32, csa: i32, M: i32, i0: i32, mc: i32, k0: i32, 
 }
 
 /** Packs depths [k0, k0+kc) × columns [j0, j0+nc) of B into NR-column panels, [panel][k][NR], zero-padded. */
-function packB(b: usize, rsb: i32, csb: i32, N: i32, j0: i32, nc: i32, k0: i32, kc: i32, dst: usize): void {
+export function packB(b: usize, rsb: i32, csb: i32, N: i32, j0: i32, nc: i32, k0: i32, kc: i32, dst: usize): void {
   for (let jp = 0; jp < nc; jp += NR) {
     const cols = min(NR, N - j0 - jp);
     if (cols == NR && csb == 1) {
@@ -193,6 +193,36 @@ function micro1(kc: i32, ap: usize, bp: usize, c: usize, ldc: i32, add: bool): v
 }
 
 /**
+ * The micro-tiles of one packed block: C[0, mc) × [0, nc) at c (row stride ldc) = (add: +=) packed A (mc rows ×
+ * kc) · packed B (kc × nc); edge tiles go through `tile` (MR·NR floats).
+ */
+export function sweep(ap: usize, bp: usize, mc: i32, nc: i32, kc: i32, c: usize, ldc: i32, add: bool, tile: usize): void {
+  for (let jr = 0; jr < nc; jr += NR) {
+    const cols = min(NR, nc - jr);
+    const bpp = bp + (<usize>(jr * kc) << 2);
+    for (let ir = 0; ir < mc; ir += MR) {
+      const rows = min(MR, mc - ir);
+      const app = ap + (<usize>(ir * kc) << 2);
+      const cp = at(c, ir * ldc + jr);
+      if (rows == MR && cols == NR) micro3(kc, app, bpp, cp, ldc, add);
+      else if (rows == MR && cols == 8) micro2(kc, app, bpp, cp, ldc, add);
+      else if (rows == MR && cols == 4) micro1(kc, app, bpp, cp, ldc, add);
+      else {
+        if (cols > 8) micro3(kc, app, bpp, tile, NR, false);
+        else if (cols > 4) micro2(kc, app, bpp, tile, NR, false);
+        else micro1(kc, app, bpp, tile, NR, false);
+        for (let i = 0; i < rows; i++)
+          for (let j = 0; j < cols; j++) {
+            const o = at(cp, i * ldc + j);
+            const v = load<f32>(at(tile, i * NR + j));
+            store<f32>(o, add ? load<f32>(o) + v : v);
+          }
+      }
+    }
+  }
+}
+
+/**
  * Rows [m0, m1) of C[M, N] (row stride ldc) = (accumulate: +=) Σ_k A[m, k]·B[k, n], plus bias[n] when bias != 0,
  * with A[m, k] at a + 4·(m·rsa + k·csa) and B[k, n] at b + 4·(k·rsb + n·csb). `work` holds gemmWorkBytes().
  * Every entry is summed in the same order whatever [m0, m1) is, so thread splits give identical results.
@@ -229,29 +259,7 @@ export function gemm(
       for (let ic = m0; ic < m1; ic += MC) {
         const mc = min(MC, m1 - ic);
         packA(a, rsa, csa, m1, ic, mc, pc, kc, ap);
-        for (let jr = 0; jr < nc; jr += NR) {
-          const cols = min(NR, nc - jr);
-          const bpp = bp + (<usize>(jr * kc) << 2);
-          for (let ir = 0; ir < mc; ir += MR) {
-            const rows = min(MR, mc - ir);
-            const app = ap + (<usize>(ir * kc) << 2);
-            const cp = at(c, (ic + ir) * ldc + jc + jr);
-            if (rows == MR && cols == NR) micro3(kc, app, bpp, cp, ldc, add);
-            else if (rows == MR && cols == 8) micro2(kc, app, bpp, cp, ldc, add);
-            else if (rows == MR && cols == 4) micro1(kc, app, bpp, cp, ldc, add);
-            else {
-              if (cols > 8) micro3(kc, app, bpp, tile, NR, false);
-              else if (cols > 4) micro2(kc, app, bpp, tile, NR, false);
-              else micro1(kc, app, bpp, tile, NR, false);
-              for (let i = 0; i < rows; i++)
-                for (let j = 0; j < cols; j++) {
-                  const o = at(cp, i * ldc + j);
-                  const v = load<f32>(at(tile, i * NR + j));
-                  store<f32>(o, add ? load<f32>(o) + v : v);
-                }
-            }
-          }
-        }
+        sweep(ap, bp, mc, nc, kc, at(c, ic * ldc + jc), ldc, add, tile);
       }
     }
   }

@@ -2,6 +2,7 @@
 // shared memory that the host imports; the host owns all allocation.
 
 export { linear, quantBytes, quantizeRows } from "./linear";
+export { linearGemmRows, linearGemmWorkBytes } from "./linear-gemm";
 export { quantizeRowsK, quantRowBytesK } from "./kquant";
 export { layernorm, rmsnorm, softmax } from "./rows";
 export { attention } from "./attention";

@@ -4,31 +4,20 @@
 // a row takes depends only on (dtype, M, xq), never on the block, so every split gives the same numbers.
 // Exact paths: M = 1 dots each stored row directly; M > 1 goes to the register tiles of linear-f32.ts (f32 rows
 // in place, other rows expanded four at a time into rowbuf), every output summed in the same order whatever M.
+// Prompts (dtype flagged DT_GEMM by the host, which decides by M) go to linear-gemm.ts instead.
 // Quantized-activation path (xq != 0, Q8_0 or Q4_0 weights): x was quantized by quantizeRows into int8 blocks
 // of 32 with an f32 scale (held as i16), and each block dot is an integer dot (i32x4.dot_i16x8_s) scaled once
 // by d_w · d_x (as GGML's q8_0 · q8_0 dot).
 // The relaxed-SIMD module replaces that path (and the activation layout) by linear-relaxed.ts where it pays:
 // Q4_0, and Q8_0 with M = 1 (relaxedPath); Q8_0 with M > 1 keeps the int16 dots (fewer multiplies per weight).
 
-import { bf16ToF32, bf16ToF32x4, finiteHalfToF32x4, halfToF32, halfToF32x4, hsum, tabHalf } from "./half";
+import { DT_BF16, DT_F16, DT_F16_FINITE, DT_F32, DT_GEMM, DT_Q4_0, DT_Q8_0, expandRow, halfScalar, isHalf, rowBytes } from "./expand";
+import { bf16ToF32x4, finiteHalfToF32x4, halfToF32x4, hsum, tabHalf } from "./half";
 import { DT_Q4_K, DT_Q6_K, linearK } from "./kquant";
 import { linearF32, ROWS_W } from "./linear-f32";
+import { linearGemm } from "./linear-gemm";
 import { linearQuantR, quantBytesR, quantizeRowsR } from "./linear-relaxed";
 import { absMax32, hsumI32, invScale, roundScaled } from "./xquant";
-
-export const DT_F32: i32 = 0;
-export const DT_F16: i32 = 1;
-export const DT_Q8_0: i32 = 2;
-export const DT_Q4_0: i32 = 3;
-/** f16 weights the host has found free of inf and NaN (halvesFinite): a shorter conversion. */
-export const DT_F16_FINITE: i32 = 6;
-export const DT_BF16: i32 = 7;
-
-/** Whether a dtype stores one 16-bit value per weight. */
-@inline
-function isHalf(dtype: i32): bool {
-  return dtype == DT_F16 || dtype == DT_F16_FINITE || dtype == DT_BF16;
-}
 
 /** Four 16-bit weights (low halves of the lanes) of a 16-bit dtype → f32x4. */
 @inline
@@ -36,11 +25,6 @@ function halfLanes(dtype: i32, h: v128): v128 {
   if (dtype == DT_BF16) return bf16ToF32x4(h);
   if (dtype == DT_F16_FINITE) return finiteHalfToF32x4(h);
   return halfToF32x4(h);
-}
-
-@inline
-function halfScalar(dtype: i32, h: u32): f32 {
-  return dtype == DT_BF16 ? bf16ToF32(h) : halfToF32(h);
 }
 
 /** x rows per chunk on the quantized-activation path: the chunk stays in cache while every weight row passes. */
@@ -138,58 +122,6 @@ function dotQ4_0(x: usize, w: usize, nb: i32): f32 {
     acc = f32x4.add(acc, f32x4.mul(s, f32x4.splat(tabHalf(load<u16>(w)))));
   }
   return hsum(acc);
-}
-
-/** Sixteen signed bytes times d → out[0..16). */
-@inline
-function storeI8x16(q: v128, d: v128, out: usize): void {
-  const lo = i16x8.extend_low_i8x16_s(q);
-  const hi = i16x8.extend_high_i8x16_s(q);
-  v128.store(out, f32x4.mul(f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_s(lo)), d));
-  v128.store(out, f32x4.mul(f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_s(lo)), d), 16);
-  v128.store(out, f32x4.mul(f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_s(hi)), d), 32);
-  v128.store(out, f32x4.mul(f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_s(hi)), d), 48);
-}
-
-/** One stored row → K f32 values at `out`. */
-function expandRow(dtype: i32, w: usize, K: i32, out: usize): void {
-  if (isHalf(dtype)) {
-    let i = 0;
-    for (; i + 8 <= K; i += 8) {
-      const h = v128.load(w + (<usize>i << 1));
-      const o = out + (<usize>i << 2);
-      if (dtype == DT_BF16) {
-        v128.store(o, bf16ToF32x4(i32x4.extend_low_i16x8_u(h)));
-        v128.store(o, bf16ToF32x4(i32x4.extend_high_i16x8_u(h)), 16);
-      } else {
-        v128.store(o, halfToF32x4(i32x4.extend_low_i16x8_u(h)));
-        v128.store(o, halfToF32x4(i32x4.extend_high_i16x8_u(h)), 16);
-      }
-    }
-    for (; i < K; i++) store<f32>(out + (<usize>i << 2), halfScalar(dtype, load<u16>(w + (<usize>i << 1))));
-    return;
-  }
-  const nb = K >> 5;
-  if (dtype == DT_Q8_0) {
-    for (let b = 0; b < nb; b++, w += 34, out += 128) {
-      const d = f32x4.splat(tabHalf(load<u16>(w)));
-      storeI8x16(v128.load(w, 2), d, out);
-      storeI8x16(v128.load(w, 18), d, out + 64);
-    }
-    return;
-  }
-  for (let b = 0; b < nb; b++, w += 18, out += 128) {
-    const d = f32x4.splat(tabHalf(load<u16>(w)));
-    const q = v128.load(w, 2);
-    storeI8x16(i8x16.sub(v128.and(q, i8x16.splat(0x0f)), i8x16.splat(8)), d, out);
-    storeI8x16(i8x16.sub(i8x16.shr_u(q, 4), i8x16.splat(8)), d, out + 64);
-  }
-}
-
-function rowBytes(dtype: i32, K: i32): usize {
-  if (dtype == DT_F32) return <usize>K << 2;
-  if (isHalf(dtype)) return <usize>K << 1;
-  return <usize>(K >> 5) * (dtype == DT_Q8_0 ? 34 : 18);
 }
 
 /**
@@ -480,6 +412,12 @@ export function linear(
   n0: i32,
   n1: i32,
 ): void {
+  if (dtype & DT_GEMM) {
+    // all rows, columns [n0, n1): the host splits this path by columns; rowbuf holds linearGemmWorkBytes()
+    const dt = dtype & ~DT_GEMM;
+    linearGemm(dt, x, M, K, w, rowBytes(dt, K), N, bias, out, rowbuf, n0, n1);
+    return;
+  }
   if (dtype == DT_Q4_K || dtype == DT_Q6_K) {
     linearK(dtype, x, xq, M, K, w, N, bias, out, rowbuf, m0, m1, n0, n1);
     return;
