@@ -11,14 +11,15 @@ import { gemmWorkBytes, KC, MC, NC, NR, packA, packB, sweep } from "./gemm";
 
 /**
  * Rows of x from which the host should take this path for weights stored as `dtype`, 0 for never. Only the relaxed
- * module (fused multiply-adds) and only 16-bit weights gain here (measured on 768–32000 × 768–2048 products, one
- * thread): f16 20 → 27–31 GFLOP/s at M = 32–64, where the register tiles expand rows four at a time; f32 rows are
- * about even with the tiles (25–32), Q8_0 / Q4_0 rows no faster than their integer dots (27–30 against 30 and
- * 46–49), and without FMA the GEMM runs at 12–15 against the tiles' 20.
+ * module (fused multiply-adds) and only 16-bit weights gain here (one thread, 768–32000 × 768–2048 products,
+ * several runs on this noisy machine): f16 rows 18.5–20.5 GFLOP/s on the register tiles (which expand rows four
+ * at a time) against 20–28 on the GEMM at M = 64, and about even at M = 32. f32 rows are about even with the
+ * tiles, Q8_0 rows even with their int16 dots (0.88–1.25x across runs), Q4_0 rows slower than their relaxed
+ * dots (25–29 against 37–49), and without FMA the GEMM is slower than the tiles (12–15 against 20).
  */
 export function linearGemmRows(dtype: i32): i32 {
   if (!ASC_FEATURE_RELAXED_SIMD) return 0;
-  return dtype == DT_F16 || dtype == DT_F16_FINITE || dtype == DT_BF16 ? 32 : 0;
+  return dtype == DT_F16 || dtype == DT_F16_FINITE || dtype == DT_BF16 ? 64 : 0;
 }
 
 /** Bytes of work space per thread: the GEMM's packed blocks and spare tile, then NR expanded rows of KC floats. */
