@@ -15,6 +15,7 @@ import {
   topK,
   topP,
 } from "../src/generation/sampling.js";
+import { descending, kthLargest } from "../src/generation/processors/select.js";
 import { generateText } from "../src/generation/text.js";
 import type { CausalLM } from "../src/models/model.js";
 import { Tensor } from "../src/tensor/tensor.js";
@@ -406,4 +407,60 @@ test("generateText picks the earliest of several stop strings", async () => {
   // after "ld" arrives both "ld" and the held-back "wor…" complete; the earlier one ("world") wins
   const r = await text(["Hel", "lo", " wor", "ld", "!"], ["ld", "world"]);
   assert.equal(r.chunks.join(""), "Hello ");
+});
+
+test("kthLargest and descending give what a full sort gives (duplicates, -Infinity, zeros, NaN), and top-k / top-p match sort-based filters", () => {
+  const r = new Rng(5);
+  for (let t = 0; t < 300; t++) {
+    const n = 1 + Math.floor(r.next() * (t < 250 ? 40 : 3000));
+    const v = Float32Array.from({ length: n }, () => {
+      const u = r.next();
+      if (u < 0.1) return -Infinity;
+      if (u < 0.15) return 0;
+      return t % 2 ? Math.floor(r.next() * 6) : r.next() * 20 - 10; // many ties on odd cases
+    });
+    if (t % 50 === 7) v[Math.floor(r.next() * n)] = NaN;
+    const sorted = Float64Array.from(v).sort().reverse();
+    const k = 1 + Math.floor(r.next() * Math.min(n, t % 3 === 0 ? 400 : 12));
+    assert.equal(Object.is(kthLargest(v, k), sorted[k - 1]), true, `case ${t}: k-th of ${n}`);
+    const d = descending(v);
+    const walk: number[] = [];
+    for (let x = d.next(); x !== undefined; x = d.next()) walk.push(x);
+    assert.deepEqual(walk, Array.from(sorted), `case ${t}: order`);
+    // the filters against their definitions by sorting
+    if (!v.some((x) => Number.isNaN(x)) && v.some((x) => x > -Infinity)) {
+      const a = Float32Array.from(v);
+      topK(k)(a);
+      const cut = sorted[k - 1]!;
+      assert.deepEqual(
+        Array.from(a),
+        Array.from(v, (x) => (x < cut ? -Infinity : x)),
+        `case ${t}: top-k`,
+      );
+      const p = 0.05 + 0.9 * r.next();
+      const b = Float32Array.from(v);
+      topP(p)(b);
+      const probs = softmaxCopy(v);
+      const ps = Float64Array.from(probs).sort().reverse();
+      let cum = 0;
+      let c = 0;
+      let ties = 0;
+      for (const q of ps) {
+        cum += q;
+        ties = q === c ? ties + 1 : 1;
+        c = q;
+        if (cum >= p) break;
+      }
+      const want = Array.from(v, (x, i) => {
+        if (probs[i]! > c) return x;
+        if (probs[i] === c && ties > 0) {
+          ties--;
+          return x;
+        }
+        return -Infinity;
+      });
+      assert.deepEqual(Array.from(b), want, `case ${t}: top-p ${p}`);
+    }
+  }
+  assert.throws(() => kthLargest([1, 2], 3), /outside/);
 });

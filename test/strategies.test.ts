@@ -80,6 +80,21 @@ test("maxCosine and topKIds", () => {
   assert.equal(maxCosine(Float32Array.from([1, 0]), []), 0);
   assert.deepEqual(topKIds(Float64Array.from([0.2, 0.5, 0.2, 0, 0.1]), 3), [1, 0, 2]);
   assert.deepEqual(topKIds(Float64Array.from([0, 1, 0]), 3), [1]);
+  assert.deepEqual(topKIds(Float64Array.from([0.5, 0.5]), 0), []);
+  // against the definition (a full sort), with many ties and masked entries
+  let seed = 7;
+  const r = () => (seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) / 2 ** 32;
+  for (let t = 0; t < 200; t++) {
+    const probs = Float64Array.from({ length: 1 + Math.floor(r() * 60) }, () =>
+      r() < 0.2 ? 0 : Math.floor(r() * 8) / 8,
+    );
+    const k = 1 + Math.floor(r() * 10);
+    const want = Array.from(probs.keys())
+      .filter((i) => probs[i]! > 0)
+      .sort((a, b) => probs[b]! - probs[a]! || a - b)
+      .slice(0, k);
+    assert.deepEqual(topKIds(probs, k), want, `case ${t}`);
+  }
 });
 
 // Every row has probabilities 0.05, 0.5, 0.3, 0.15; hidden states: 0 and 1 along x, 2 along y, 3 at (0.6, 0.8).

@@ -56,11 +56,24 @@ export function maxCosine(v: Float32Array, context: readonly Float32Array[]): nu
   return best === -Infinity ? 0 : best;
 }
 
-/** The k most likely token ids, most likely first, lower ids first on ties; masked tokens never. */
+/**
+ * The k most likely token ids, most likely first, lower ids first on ties; masked tokens never. One pass with
+ * a small sorted list of the best so far (sorting the whole vocabulary took a tenth of a contrastive step).
+ */
 export function topKIds(probs: Float64Array, k: number): number[] {
-  const ids = Array.from(probs.keys()).filter((i) => probs[i]! > 0);
-  ids.sort((a, b) => probs[b]! - probs[a]! || a - b);
-  return ids.slice(0, k);
+  const best: number[] = [];
+  if (k <= 0) return best;
+  for (let i = 0; i < probs.length; i++) {
+    const p = probs[i]!;
+    if (!(p > 0) || (best.length === k && p <= probs[best[k - 1]!]!)) continue; // ties keep the lower id
+    let j = best.length === k ? k - 1 : best.length;
+    while (j > 0 && probs[best[j - 1]!]! < p) {
+      best[j] = best[j - 1]!;
+      j--;
+    }
+    best[j] = i;
+  }
+  return best;
 }
 
 export async function* contrastiveSearch(

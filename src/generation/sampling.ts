@@ -6,6 +6,7 @@ import { contextProcessorsFor, type ProcessorOptions } from "./processors/chain.
 import type { ContextProcessor, DecodeContext } from "./processors/context.js";
 import { minP, typicalP } from "./processors/filters.js";
 import type { Rng } from "./rng.js";
+import { descending, kthLargest } from "./processors/select.js";
 import { softmaxCopy } from "./softmax.js";
 
 export { softmaxCopy } from "./softmax.js";
@@ -25,8 +26,7 @@ export function topK(k: number): LogitsProcessor {
   if (!Number.isInteger(k) || k < 1) throw new Error(`top-k must be a positive integer, got ${k}`);
   return (l) => {
     if (k >= l.length) return;
-    const sorted = Float32Array.from(l).sort().reverse();
-    const cut = sorted[k - 1]!;
+    const cut = kthLargest(l, k);
     for (let i = 0; i < l.length; i++) if (l[i]! < cut) l[i] = -Infinity;
   };
 }
@@ -37,14 +37,14 @@ export function topP(p: number): LogitsProcessor {
   return (l) => {
     if (p >= 1) return;
     const probs = softmaxCopy(l);
-    const sorted = Float64Array.from(probs).sort(); // ascending; a native sort, no comparator
+    const order = descending(probs); // largest first, without sorting the whole vocabulary
     let cum = 0;
     let cut = 0;
     let ties = 0; // how many tokens of probability `cut` the nucleus takes (lowest ids first)
-    for (let i = sorted.length - 1; i >= 0; i--) {
-      cum += sorted[i]!;
-      ties = sorted[i] === cut ? ties + 1 : 1;
-      cut = sorted[i]!;
+    for (let q = order.next(); q !== undefined; q = order.next()) {
+      cum += q;
+      ties = q === cut ? ties + 1 : 1;
+      cut = q;
       if (cum >= p) break;
     }
     for (let i = 0; i < l.length; i++) {
