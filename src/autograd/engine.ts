@@ -4,7 +4,7 @@
 
 import { kernels } from "../tensor/backend.js";
 import { noGrad } from "../tensor/grad.js";
-import { gradCopy } from "./buffers.js";
+import { gradBuffer, gradCopy } from "./buffers.js";
 import { Tensor } from "../tensor/tensor.js";
 
 /** Inputs before outputs, over every tensor reachable from root through grad nodes. */
@@ -55,6 +55,10 @@ export function backward(root: Tensor, grad: Tensor | null = null, opts: Backwar
     throw new Error(`backward: gradient [${grad.shape}] does not match output [${root.shape}]`);
   const seed = grad ? gradCopy(grad.f32()) : gradCopy(new Float32Array([1]));
   const grads = new Map<Tensor, Float32Array>([[root, seed]]);
+  // Gradients are kept as the ops return them (no copy); a second one for the same tensor goes into a new buffer
+  // this pass owns, and only owned buffers are added into later: a returned array may be shared (add passes one
+  // array to both inputs) and must not change. Handing an array on to another tensor revokes its ownership.
+  const owned = new Set<Float32Array>();
   const order = topoOrder(root);
   noGrad(() => {
     for (let n = order.length - 1; n >= 0; n--) {
@@ -77,9 +81,18 @@ export function backward(root: Tensor, grad: Tensor | null = null, opts: Backwar
           throw new Error(
             `autograd: ${node.op} gave a gradient of [${gi.shape}] for an input of [${x.shape}]`,
           );
+        const ga = gi.f32();
         const prev = grads.get(x);
-        if (prev) addInto(prev, gi.f32());
-        else grads.set(x, gradCopy(gi.f32()));
+        if (!prev) {
+          owned.delete(ga);
+          grads.set(x, ga);
+        } else if (owned.has(prev)) addInto(prev, ga);
+        else {
+          const sum = gradBuffer(prev.length);
+          kernels().add(prev, ga, sum);
+          owned.add(sum);
+          grads.set(x, sum);
+        }
       });
       if (!opts.retainGraph) t.gradNode = null;
     }
