@@ -171,8 +171,13 @@ export class TrainableGPT2 implements TrainableLM {
       const n = (s: string) => this.p(`transformer.h.${l}.${s}`);
       const nb = (s: string) => this.b(`transformer.h.${l}.${s}`);
       const h = ops.layerNorm(x, n("ln_1.weight"), nb("ln_1.bias"), eps);
-      const qkv = reshape(dense(h, n("attn.c_attn.weight"), nb("attn.c_attn.bias")), [B, T, 3, H, hd]);
-      const [q, k, v] = [0, 1, 2].map((i) => reshape(narrow(qkv, 2, i, 1), [B, T, H, hd])); // (B, T, nh, hs)
+      // q, k, v each from its third of c_attn's rows (a small copy of weights, rather than slicing the [B·T, 3D]
+      // product, whose slices would be copied and whose gradients zero-padded to its full size)
+      const wqkv = n("attn.c_attn.weight");
+      const bqkv = nb("attn.c_attn.bias");
+      const [q, k, v] = [0, 1, 2].map((i) =>
+        reshape(dense(h, narrow(wqkv, 0, i * D, D), bqkv ? narrow(bqkv, 0, i * D, D) : null), [B, T, H, hd]),
+      ); // (B, T, nh, hs)
       const attnDrop = this.pdrop.attn > 0 && training ? { p: this.pdrop.attn, random } : undefined;
       const y = reshape(causalSelfAttention(q!, k!, v!, { dropout: attnDrop }), [B * T, D]);
       x = ops.add(x, drop(dense(y, n("attn.c_proj.weight"), nb("attn.c_proj.bias")), this.pdrop.resid));
