@@ -52,3 +52,11 @@ export async function activateBackend(
   setFrameAllocator(null);
   return { name: "reference", threads: 1 };
 }
+
+/** The active backend on n threads instead (the wasm pool resized; the reference backend stays on one). */
+export async function withThreads(active: ActiveBackend, n: number): Promise<ActiveBackend> {
+  if (active.name !== "wasm") return active;
+  const { backend } = tryInitWasmBackend();
+  if (!backend) return active;
+  return { ...active, threads: await backend.setThreads(n) };
+}
