@@ -15,6 +15,7 @@ import { attentionBackward } from "../src/autograd/grads/attention.js";
 import { backendName, setBackend, type AttentionParams, type MatmulParams } from "../src/tensor/backend.js";
 import * as ops from "../src/tensor/ops.js";
 import { Tensor } from "../src/tensor/tensor.js";
+import { crossEntropy } from "../src/train/losses/cross-entropy.js";
 import { AdamW, clipGradNorm } from "../src/train/optim/index.js";
 import { rng } from "./helpers/fixtures.js";
 
@@ -250,6 +251,44 @@ test("fused GELU (tanh and exact), SiLU, LayerNorm and bias gradients on wasm eq
     const want = gradsOn("reference", f, inputs, shapes);
     const got = gradsOn("wasm", f, inputs, shapes);
     got.forEach((g, i) => assertClose(g, want[i]!, 2e-5, `${name} input ${i}`));
+  }
+});
+
+test("fused cross-entropy on wasm (label smoothing, ignored rows, odd class counts, mean and sum) equals the reference loops", () => {
+  const r = rng(51);
+  for (const [N, C] of [
+    [7, 65],
+    [12, 8],
+    [5, 1024],
+    [3, 3],
+  ] as const) {
+    const x = randoms(N * C, r, 6);
+    const targets = Array.from({ length: N }, (_, i) => (i % 4 === 2 ? -100 : Math.floor(r() * C)));
+    for (const labelSmoothing of [0, 0.1])
+      for (const reduction of ["mean", "sum"] as const) {
+        const opts = { labelSmoothing, reduction };
+        const loss = (backend: string): number => {
+          const before = backendName();
+          setBackend(backend);
+          try {
+            return crossEntropy(Tensor.fromArray(x, [N, C]), targets, opts).f32()[0]!;
+          } finally {
+            setBackend(before);
+          }
+        };
+        const what = `${N}x${C} eps ${labelSmoothing} ${reduction}`;
+        const [want, got] = [loss("reference"), loss("wasm")];
+        assert.ok(Math.abs(got - want) <= 2e-6 * (1 + Math.abs(want)), `${what}: loss ${got} vs ${want}`);
+        const f = ([t]: Tensor[]) => crossEntropy(t!, targets, opts);
+        const g = gradsOn("wasm", f, [x], [[N, C]]);
+        assertClose(g[0]!, gradsOn("reference", f, [x], [[N, C]])[0]!, 2e-6, `${what} gradient`);
+        for (let i = 0; i < N; i++)
+          if (targets[i] === -100)
+            assert.ok(
+              g[0]!.subarray(i * C, i * C + C).every((v) => v === 0),
+              `${what} row ${i}`,
+            );
+      }
   }
 });
 

@@ -120,6 +120,32 @@ export interface Kernels {
     dk: Float32Array,
     dv: Float32Array,
   ): void;
+  /**
+   * Optional fused cross-entropy with label smoothing eps over logits x[N, C] and int32 targets (each in [0, C)
+   * or `ignore`): writes each row's log-sum-exp to lse[N] (0 for ignored rows) and returns the sum over the other
+   * rows of (1 − eps)·(lse − x[t]) + eps·(lse − mean(x)). The loss's loops run without it.
+   */
+  crossEntropyForward?(
+    x: Float32Array,
+    N: number,
+    C: number,
+    targets: Int32Array,
+    ignore: number,
+    eps: number,
+    lse: Float32Array,
+  ): number;
+  /** Optional fused gradient of that loss: dx = scale·(softmax − eps/C − (1 − eps)·onehot), zero ignored rows. */
+  crossEntropyBackward?(
+    x: Float32Array,
+    N: number,
+    C: number,
+    targets: Int32Array,
+    ignore: number,
+    eps: number,
+    lse: Float32Array,
+    scale: number,
+    dx: Float32Array,
+  ): void;
   /** Optional fused dx = dy·gelu_tanh'(x) (autograd's loops without it). */
   geluTanhBackward?(x: Float32Array, dy: Float32Array, dx: Float32Array): void;
   /** Optional fused dx = dy·gelu'(x), exact (erf) GELU (autograd's loops without it). */

@@ -94,6 +94,26 @@ export interface KernelExports {
   /** dx = dy·gelu_tanh'(x) over n floats (assembly/train-ops.ts). */
   linearGemmRows(dtype: number): number;
   linearGemmWorkBytes(): number;
+  crossEntropyForward(
+    x: number,
+    N: number,
+    C: number,
+    t: number,
+    ignore: number,
+    eps: number,
+    lse: number,
+  ): number;
+  crossEntropyBackward(
+    x: number,
+    N: number,
+    C: number,
+    t: number,
+    ignore: number,
+    eps: number,
+    lse: number,
+    scale: number,
+    dx: number,
+  ): void;
   geluTanhBackward(x: number, dy: number, n: number, dx: number): void;
   geluBackward(x: number, dy: number, n: number, dx: number): void;
   siluBackward(x: number, dy: number, n: number, dx: number): void;

@@ -28,6 +28,8 @@ export function makeTrainKernels(
   | "attentionBackward"
   | "causalAttention"
   | "geluTanhBackward"
+  | "crossEntropyForward"
+  | "crossEntropyBackward"
   | "geluBackward"
   | "siluBackward"
   | "layernormBackward"
@@ -273,6 +275,70 @@ export function makeTrainKernels(
     s.finish(v, vp, n);
   }
 
+  /** int32 targets copied into scratch (taken after begin()); their offset. */
+  function targetsIn(targets: Int32Array, N: number): number {
+    const p = s.take(N * 4);
+    new Int32Array(s.f32().buffer, p, N).set(targets.subarray(0, N));
+    return p;
+  }
+
+  function checkCE(
+    name: string,
+    x: Float32Array,
+    N: number,
+    C: number,
+    targets: Int32Array,
+    lse: Float32Array,
+  ): void {
+    if (!(Number.isSafeInteger(N) && Number.isSafeInteger(C) && N >= 0 && C > 0))
+      throw new Error(`${name}: bad sizes ${N}×${C}`);
+    if (x.length < N * C || targets.length < N || lse.length < N)
+      throw new Error(`${name}: buffers too small`);
+  }
+
+  function crossEntropyForward(
+    x: Float32Array,
+    N: number,
+    C: number,
+    targets: Int32Array,
+    ignore: number,
+    eps: number,
+    lse: Float32Array,
+  ): number {
+    checkCE("crossEntropyForward", x, N, C, targets, lse);
+    if (N === 0) return 0;
+    s.begin(s.need(x, N * C) + s.need(lse, N) + align(N * 4));
+    const xp = s.input(x, N * C);
+    const tp = targetsIn(targets, N);
+    const lp = s.output(lse, N);
+    const loss = k.crossEntropyForward(xp, N, C, tp, ignore, eps, lp);
+    s.finish(lse, lp, N);
+    return loss;
+  }
+
+  function crossEntropyBackward(
+    x: Float32Array,
+    N: number,
+    C: number,
+    targets: Int32Array,
+    ignore: number,
+    eps: number,
+    lse: Float32Array,
+    scale: number,
+    dx: Float32Array,
+  ): void {
+    checkCE("crossEntropyBackward", x, N, C, targets, lse);
+    if (dx.length < N * C) throw new Error("crossEntropyBackward: buffers too small");
+    if (N === 0) return;
+    s.begin(s.need(x, N * C) + s.need(lse, N) + s.need(dx, N * C) + align(N * 4));
+    const xp = s.input(x, N * C);
+    const tp = targetsIn(targets, N);
+    const lp = s.input(lse, N);
+    const op = s.output(dx, N * C);
+    k.crossEntropyBackward(xp, N, C, tp, ignore, eps, lp, scale, op);
+    s.finish(dx, op, N * C);
+  }
+
   function sumSquares(x: Float32Array): number {
     if (x.length === 0) return 0;
     s.begin(s.need(x, x.length));
@@ -292,6 +358,8 @@ export function makeTrainKernels(
     attentionBackward,
     causalAttention,
     geluTanhBackward,
+    crossEntropyForward,
+    crossEntropyBackward,
     geluBackward,
     siluBackward,
     layernormBackward,

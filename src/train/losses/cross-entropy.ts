@@ -1,7 +1,10 @@
 // Classification losses with PyTorch's semantics: log-softmax, NLL over log-probabilities and cross-entropy over
 // logits, both with ignore_index and mean/sum reduction; cross-entropy also with label smoothing (Szegedy et al.
-// 2016: target (1−ε)·onehot + ε/C). Sums run in float64.
+// 2016: target (1−ε)·onehot + ε/C). Sums run in float64; cross-entropy runs the backend's fused pass where it
+// has one (f32 exp, f64 sums).
 
+import { gradBuffer } from "../../autograd/buffers.js";
+import { kernels } from "../../tensor/backend.js";
 import { registerGradient, track } from "../../tensor/grad.js";
 import { Tensor } from "../../tensor/tensor.js";
 
@@ -66,6 +69,8 @@ interface Saved {
   readonly eps: number;
   /** 1/count for "mean", 1 for "sum". */
   readonly factor: number;
+  /** Each row's log-sum-exp, when the backend's fused pass computed the loss. */
+  readonly lse?: Float32Array;
 }
 
 function count(targets: Int32Array, ignore: number): number {
@@ -113,6 +118,15 @@ export function crossEntropy(
   const [N, C] = checkTargets("crossEntropy", logits, targets, ignore);
   const t = Int32Array.from(targets);
   const xs = logits.f32();
+  const factor = opts.reduction === "sum" ? 1 : 1 / count(t, ignore);
+  const fused = kernels().crossEntropyForward;
+  if (fused && Number.isInteger(ignore) && Math.abs(ignore) < 2 ** 31) {
+    // the backend's pass (f32 exp, f64 sums); its per-row log-sum-exps serve the gradient
+    const lse = new Float32Array(N);
+    const s = fused(xs, N, C, t, ignore, eps, lse);
+    const saved: Saved = { targets: t, ignore, eps, factor, lse };
+    return track(Tensor.fromArray([s * factor], [1]), "crossEntropy", [logits], saved);
+  }
   let s = 0;
   for (let i = 0; i < N; i++) {
     if (t[i] === ignore) continue;
@@ -128,15 +142,20 @@ export function crossEntropy(
     const lse = max + Math.log(e);
     s += (1 - eps) * (lse - xs[o + t[i]!]!) + eps * (lse - all / C);
   }
-  const factor = opts.reduction === "sum" ? 1 : 1 / count(t, ignore);
   const saved: Saved = { targets: t, ignore, eps, factor };
   return track(Tensor.fromArray([s * factor], [1]), "crossEntropy", [logits], saved);
 }
 
 registerGradient("crossEntropy", (grad, [x], _out, saved) => {
-  const { targets, ignore, eps, factor } = saved as Saved;
+  const { targets, ignore, eps, factor, lse } = saved as Saved;
   const C = x!.shape[x!.ndim - 1]!;
   const xs = x!.f32();
+  const fused = kernels().crossEntropyBackward;
+  if (lse && fused) {
+    const dx = gradBuffer(x!.size);
+    fused(xs, targets.length, C, targets, ignore, eps, lse, grad.f32()[0]! * factor, dx);
+    return [new Tensor("f32", x!.shape, dx)];
+  }
   const dx = new Float32Array(x!.size);
   const g = grad.f32()[0]! * factor;
   targets.forEach((t, i) => {

@@ -28,3 +28,4 @@ export function f16TableOffset(): usize {
 export function heapBase(): usize {
   return __heap_base;
 }
+export { crossEntropyBackward, crossEntropyForward } from "./cross-entropy";
