@@ -237,6 +237,8 @@ test("fused GELU (tanh and exact), SiLU, LayerNorm and bias gradients on wasm eq
     ["silu", ([x]) => ops.silu(x!), [[7, 13]]],
     ["layerNorm", ([x, w, b]) => ops.layerNorm(x!, w!, b!, 1e-5), [[9, 12], [12], [12]]],
     ["layerNorm no bias", ([x, w]) => ops.layerNorm(x!, w!, null, 1e-5), [[5, 8], [8]]],
+    ["rmsNorm", ([x, w]) => ops.rmsNorm(x!, w!, 1e-5), [[9, 12], [12]]],
+    ["rmsNorm odd rows (fallback)", ([x, w]) => ops.rmsNorm(x!, w!, 1e-5), [[4, 7], [7]]],
     ["layerNorm odd rows (fallback)", ([x, w, b]) => ops.layerNorm(x!, w!, b!, 1e-5), [[4, 7], [7], [7]]],
     ["dense", ([x, w, b]) => dense(x!, w!, b!), [[11, 9], [5, 9], [5]]],
   ];

@@ -167,6 +167,20 @@ export interface Kernels {
     dw: Float32Array,
     db: Float32Array | null,
   ): void;
+  /**
+   * Optional fused RMSNorm gradient over x[M, D]: dx is overwritten, dw is added into. The wasm kernel needs D a
+   * multiple of 4 (callers fall back otherwise).
+   */
+  rmsnormBackward?(
+    x: Float32Array,
+    M: number,
+    D: number,
+    w: Float32Array,
+    dy: Float32Array,
+    eps: number,
+    dx: Float32Array,
+    dw: Float32Array,
+  ): void;
   /** Optional out[N] += Σ_m x[m, N] over x[M, N] (a bias gradient). */
   sumRows?(x: Float32Array, M: number, N: number, out: Float32Array): void;
   /** Optional fused Adam(W) update of x with gradient g and moments m, v (f32 arithmetic, as PyTorch's). */

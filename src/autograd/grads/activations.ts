@@ -87,10 +87,11 @@ registerGradient("add", (grad, [a, b]) => [
   b!.requiresGrad ? grad.reshape(b!.shape) : null,
 ]);
 
+/** g·v element-wise through the backend's mul kernel, into a gradient buffer. */
 function times(g: Float32Array, v: Float32Array, shape: readonly number[]): Tensor {
-  const out = new Float32Array(g.length);
-  for (let i = 0; i < g.length; i++) out[i] = g[i]! * v[i]!;
-  return Tensor.fromArray(out, shape);
+  const out = gradBuffer(g.length);
+  kernels().mul(g, v, out);
+  return new Tensor("f32", shape, out);
 }
 
 registerGradient("mul", (grad, [a, b]) => [

@@ -1,5 +1,5 @@
 // Gradients of LayerNorm (Ba et al. 2016) and RMSNorm (Zhang & Sennrich 2019), row by row in float64,
-// recomputing each row's statistics from the saved input (LayerNorm: the backend's fused f32 kernel where it has one).
+// recomputing each row's statistics from the saved input (the backend's fused f32 kernels where it has them).
 
 import { kernels } from "../../tensor/backend.js";
 import { registerGradient } from "../../tensor/grad.js";
@@ -66,6 +66,12 @@ registerGradient("rmsNorm", (grad, [x, w], _out, saved) => {
   const xs = x!.f32();
   const ws = w!.f32();
   const dy = grad.f32();
+  const fused = kernels().rmsnormBackward;
+  if (fused && D % 4 === 0) {
+    const [dx, dw] = [gradBuffer(x!.size), gradBuffer(D)];
+    fused(xs, M, D, ws, dy, eps, dx, dw);
+    return [new Tensor("f32", x!.shape, dx), new Tensor("f32", w!.shape, dw)];
+  }
   const dx = new Float32Array(x!.size);
   const dw = new Float64Array(D);
   for (let m = 0; m < M; m++) {

@@ -114,6 +114,16 @@ export interface KernelExports {
     scale: number,
     dx: number,
   ): void;
+  rmsnormBackward(
+    x: number,
+    M: number,
+    D: number,
+    w: number,
+    dy: number,
+    eps: number,
+    dx: number,
+    dw: number,
+  ): void;
   geluTanhBackward(x: number, dy: number, n: number, dx: number): void;
   geluBackward(x: number, dy: number, n: number, dx: number): void;
   siluBackward(x: number, dy: number, n: number, dx: number): void;

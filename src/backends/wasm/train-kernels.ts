@@ -33,6 +33,7 @@ export function makeTrainKernels(
   | "geluBackward"
   | "siluBackward"
   | "layernormBackward"
+  | "rmsnormBackward"
   | "sumRows"
   | "adamStep"
   | "sumSquares"
@@ -248,6 +249,34 @@ export function makeTrainKernels(
     if (db) s.finish(db, dbp, D);
   }
 
+  function rmsnormBackward(
+    x: Float32Array,
+    M: number,
+    D: number,
+    w: Float32Array,
+    dy: Float32Array,
+    eps: number,
+    dx: Float32Array,
+    dw: Float32Array,
+  ): void {
+    if (D % 4 !== 0) throw new Error(`rmsnormBackward: rows of ${D} (needs a multiple of 4)`);
+    const n = M * D;
+    if (x.length < n || dy.length < n || dx.length < n || w.length < D || dw.length < D)
+      throw new Error("rmsnormBackward: buffers too small");
+    if (n === 0) return;
+    s.begin(s.need(x, n) + s.need(dy, n) + s.need(dx, n) + s.need(w, D) + s.need(dw, D));
+    const [xp, gp, wp, op, dwp] = [
+      s.input(x, n),
+      s.input(dy, n),
+      s.input(w, D),
+      s.output(dx, n),
+      s.input(dw, D),
+    ];
+    k.rmsnormBackward(xp, M, D, wp, gp, eps, op, dwp);
+    s.finish(dx, op, n);
+    s.finish(dw, dwp, D);
+  }
+
   function sumRows(x: Float32Array, M: number, N: number, out: Float32Array): void {
     if (x.length < M * N || out.length < N) throw new Error("sumRows: buffers too small");
     if (M * N === 0) return;
@@ -363,6 +392,7 @@ export function makeTrainKernels(
     geluBackward,
     siluBackward,
     layernormBackward,
+    rmsnormBackward,
     sumRows,
     adamStep,
     sumSquares,

@@ -8,7 +8,7 @@ export { layernorm, rmsnorm, softmax } from "./rows";
 export { attention } from "./attention";
 export { attentionBackward, attentionBackwardScratch, attentionForward } from "./attention-grad";
 export { gemm, gemmWorkBytes } from "./gemm";
-export { geluBackward, geluTanhBackward, layernormBackward, siluBackward, sumRows } from "./train-ops";
+export { geluBackward, geluTanhBackward, layernormBackward, rmsnormBackward, siluBackward, sumRows } from "./train-ops";
 export { adamStep, scaleInPlace, sumSquares } from "./optim";
 export { binary, gelu, geluTanh, rope, silu } from "./activations";
 import { f16Table } from "./half";

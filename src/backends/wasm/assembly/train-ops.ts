@@ -1,6 +1,6 @@
 // Training's element-wise and row gradients in f32x4 SIMD: GELU (exact and tanh form, Hendrycks & Gimpel 2016)
-// and SiLU backward, LayerNorm (Ba et al. 2016) backward with its weight and bias gradients, and a column sum (a
-// bias gradient).
+// and SiLU backward, LayerNorm (Ba et al. 2016) backward with its weight and bias gradients, RMSNorm (Zhang &
+// Sennrich 2019) backward with its weight gradient, and a column sum (a bias gradient).
 
 import { erfv } from "./activations";
 import { expv } from "./exp";
@@ -151,5 +151,35 @@ export function sumRows(x: usize, M: i32, N: i32, out: usize): void {
     let n = 0;
     for (; n + 4 <= N; n += 4) v128.store(at(out, n), f32x4.add(v128.load(at(out, n)), v128.load(at(r, n))));
     for (; n < N; n++) store<f32>(at(out, n), load<f32>(at(out, n)) + load<f32>(at(r, n)));
+  }
+}
+
+/**
+ * RMSNorm backward over rows of D (D a multiple of 4): with r = 1/√(mean(x²) + eps) and g = dy·w,
+ * dx = r·g − x·r³·mean(g·x) (overwritten); dw += Σ_rows dy·x·r.
+ */
+export function rmsnormBackward(x: usize, M: i32, D: i32, w: usize, dy: usize, eps: f32, dx: usize, dw: usize): void {
+  const rs = <usize>D << 2;
+  const invD: f32 = 1 / <f32>D;
+  for (let m = 0; m < M; m++, x += rs, dy += rs, dx += rs) {
+    let ss = f32x4.splat(0);
+    for (let i = 0; i < D; i += 4) {
+      const v = v128.load(at(x, i));
+      ss = f32x4.add(ss, f32x4.mul(v, v));
+    }
+    const r: f32 = <f32>1 / Mathf.sqrt(hsum(ss) * invD + eps);
+    const rv = f32x4.splat(r);
+    let dot = f32x4.splat(0);
+    for (let i = 0; i < D; i += 4) {
+      const xv = v128.load(at(x, i));
+      const d = v128.load(at(dy, i));
+      dot = f32x4.add(dot, f32x4.mul(f32x4.mul(d, v128.load(at(w, i))), xv));
+      v128.store(at(dw, i), f32x4.add(v128.load(at(dw, i)), f32x4.mul(f32x4.mul(d, xv), rv)));
+    }
+    const c = f32x4.splat((r * r * r * hsum(dot)) * invD);
+    for (let i = 0; i < D; i += 4) {
+      const g = f32x4.mul(v128.load(at(dy, i)), v128.load(at(w, i)));
+      v128.store(at(dx, i), f32x4.sub(f32x4.mul(rv, g), f32x4.mul(v128.load(at(x, i)), c)));
+    }
   }
 }
