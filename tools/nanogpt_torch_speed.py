@@ -11,7 +11,6 @@
 # "first_loss", "last_loss", "params"}.
 import argparse
 import json
-import math
 import os
 import sys
 import time
@@ -31,67 +30,14 @@ a = ap.parse_args()
 os.environ.setdefault("OPENBLAS_NUM_THREADS", str(a.threads))
 
 import torch  # noqa: E402  (after OPENBLAS_NUM_THREADS)
-import torch.nn as nn  # noqa: E402
-import torch.nn.functional as F  # noqa: E402
+
+from nanogpt_torch_model import GPT, adamw  # noqa: E402
 
 torch.set_num_threads(a.threads)
 torch.manual_seed(a.seed)
 L, H, D, T, B, V = a.layers, a.heads, a.dim, a.context, a.batch, a.vocab
-
-
-class Block(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.ln_1 = nn.LayerNorm(D)
-        self.c_attn = nn.Linear(D, 3 * D)
-        self.c_proj = nn.Linear(D, D)
-        self.ln_2 = nn.LayerNorm(D)
-        self.c_fc = nn.Linear(D, 4 * D)
-        self.mlp_proj = nn.Linear(4 * D, D)
-
-    def forward(self, x):
-        h = self.ln_1(x)
-        q, k, v = self.c_attn(h).split(D, dim=2)
-        q, k, v = (t.view(B, T, H, D // H).transpose(1, 2) for t in (q, k, v))
-        y = F.scaled_dot_product_attention(q, k, v, is_causal=True) if hasattr(F, "scaled_dot_product_attention") \
-            else self._attn(q, k, v)
-        x = x + self.c_proj(y.transpose(1, 2).contiguous().view(B, T, D))
-        return x + self.mlp_proj(F.gelu(self.c_fc(self.ln_2(x)), approximate="tanh"))
-
-    @staticmethod
-    def _attn(q, k, v):
-        att = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(k.size(-1)))
-        mask = torch.tril(torch.ones(T, T, dtype=torch.bool))
-        return att.masked_fill(~mask, float("-inf")).softmax(-1) @ v
-
-
-class GPT(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.wte = nn.Embedding(V, D)
-        self.wpe = nn.Embedding(T, D)
-        self.h = nn.ModuleList(Block() for _ in range(L))
-        self.ln_f = nn.LayerNorm(D)
-
-    def forward(self, idx, targets):
-        x = self.wte(idx) + self.wpe(torch.arange(T))
-        for b in self.h:
-            x = b(x)
-        logits = self.ln_f(x) @ self.wte.weight.T  # tied classifier
-        return F.cross_entropy(logits.view(-1, V), targets.view(-1))
-
-
-model = GPT()
-for name, p in model.named_parameters():  # nanoGPT's initialisation
-    if name.endswith("bias"):
-        nn.init.zeros_(p)
-    elif p.dim() >= 2:
-        std = 0.02 / math.sqrt(2 * L) if name.endswith("c_proj.weight") or name.endswith("mlp_proj.weight") else 0.02
-        nn.init.normal_(p, 0.0, std)
-decay = [p for p in model.parameters() if p.dim() >= 2]
-no_decay = [p for p in model.parameters() if p.dim() < 2]
-opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.1}, {"params": no_decay, "weight_decay": 0.0}],
-                        lr=1e-3, betas=(0.9, 0.99))
+model = GPT(L, H, D, T, V, bias=True, exact_gelu=False)
+opt = adamw(model)
 data = torch.randint(0, V, (100_000,))
 
 

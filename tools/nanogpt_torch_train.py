@@ -27,8 +27,8 @@ a = ap.parse_args()
 os.environ.setdefault("OPENBLAS_NUM_THREADS", str(a.threads))
 
 import torch  # noqa: E402
-import torch.nn as nn  # noqa: E402
-import torch.nn.functional as F  # noqa: E402
+
+from nanogpt_torch_model import GPT, adamw  # noqa: E402
 
 torch.set_num_threads(a.threads)
 torch.manual_seed(a.seed)
@@ -40,66 +40,8 @@ stoi = {c: i for i, c in enumerate(chars)}
 ids = torch.tensor([stoi[c] for c in text], dtype=torch.long)
 n = int(len(ids) * 0.9)
 splits = {"train": ids[:n], "val": ids[n:]}
-
-
-class Block(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.ln_1 = nn.LayerNorm(D, bias=False) if "bias" in nn.LayerNorm.__init__.__code__.co_varnames else None
-        if self.ln_1 is None:  # torch < 2.1: LayerNorm without a bias by hand
-            self.ln_1, self.ln_2 = NoBiasLN(), NoBiasLN()
-        else:
-            self.ln_2 = nn.LayerNorm(D, bias=False)
-        self.c_attn = nn.Linear(D, 3 * D, bias=False)
-        self.c_proj = nn.Linear(D, D, bias=False)
-        self.c_fc = nn.Linear(D, 4 * D, bias=False)
-        self.mlp_proj = nn.Linear(4 * D, D, bias=False)
-
-    def forward(self, x):
-        b, t, _ = x.shape
-        q, k, v = self.c_attn(self.ln_1(x)).split(D, dim=2)
-        q, k, v = (z.view(b, t, H, D // H).transpose(1, 2) for z in (q, k, v))
-        att = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(D // H))
-        mask = torch.tril(torch.ones(t, t, dtype=torch.bool))
-        y = att.masked_fill(~mask, float("-inf")).softmax(-1) @ v
-        x = x + self.c_proj(y.transpose(1, 2).contiguous().view(b, t, D))
-        return x + self.mlp_proj(F.gelu(self.c_fc(self.ln_2(x))))
-
-
-class NoBiasLN(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.weight = nn.Parameter(torch.ones(D))
-
-    def forward(self, x):
-        return F.layer_norm(x, (D,), self.weight, None, 1e-5)
-
-
-class GPT(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.wte = nn.Embedding(V, D)
-        self.wpe = nn.Embedding(T, D)
-        self.h = nn.ModuleList(Block() for _ in range(L))
-        self.ln_f = NoBiasLN()
-
-    def forward(self, idx, targets):
-        x = self.wte(idx) + self.wpe(torch.arange(idx.shape[1]))
-        for blk in self.h:
-            x = blk(x)
-        logits = self.ln_f(x) @ self.wte.weight.T
-        return F.cross_entropy(logits.view(-1, V), targets.view(-1))
-
-
-model = GPT()
-for name, p in model.named_parameters():  # nanoGPT's _init_weights plus the scaled c_proj init
-    if p.dim() >= 2:
-        std = 0.02 / math.sqrt(2 * L) if name.endswith("c_proj.weight") or name.endswith("mlp_proj.weight") else 0.02
-        nn.init.normal_(p, 0.0, std)
-decay = [p for p in model.parameters() if p.dim() >= 2]
-no_decay = [p for p in model.parameters() if p.dim() < 2]
-opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.1}, {"params": no_decay, "weight_decay": 0.0}],
-                        lr=1e-3, betas=(0.9, 0.99))
+model = GPT(L, H, D, T, V, bias=False, exact_gelu=True)
+opt = adamw(model)
 
 
 def batch(split):

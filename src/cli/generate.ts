@@ -88,7 +88,7 @@ export async function generateCommand(argv: string[]): Promise<number> {
   const seed =
     num(v["seed"], "seed", (n) => Number.isSafeInteger(n) && n >= 0, "a non-negative integer") ??
     Date.now() % 2 ** 31;
-  const threads = num(v["threads"], "threads", isPosInt, "a positive integer") ?? defaultWasmThreads();
+  const threads = num(v["threads"], "threads", isPosInt, "a positive integer");
   const backend = backendFlag(v["backend"]);
   const [strategyName, startStrategy] = pickStrategy(v, temperature);
   const beam = beamFlags(v, strategyName, maxNewTokens);
@@ -112,11 +112,12 @@ export async function generateCommand(argv: string[]): Promise<number> {
   const modelPath = str(v["model"]) ?? BUNDLED_MODEL;
   const tokPath = str(v["tokenizer"]) ?? (v["model"] === undefined ? BUNDLED_TOKENIZER : undefined);
 
-  let active = await activateBackend(backend, threads);
+  // without --threads, workers start only once the model's size says they pay
+  let active = await activateBackend(backend, threads ?? 1);
   const loaded = await loadModel(modelPath, { tokenizer: tokPath, allocator: active.allocator });
   const { model, tokenizer } = loaded;
-  if (v["threads"] === undefined && active.threads > 1 && parameterCount(model) < SMALL_MODEL_PARAMS)
-    active = await withThreads(active, 1);
+  if (threads === undefined && parameterCount(model) >= SMALL_MODEL_PARAMS)
+    active = await withThreads(active, defaultWasmThreads());
   if (!tokenizer) throw new Error(`${modelPath}: no tokenizer found; pass --tokenizer`);
   let ids: number[];
   if (promptTokens !== undefined) {
