@@ -33,6 +33,8 @@ async function compile(features) {
       "-O3",
       "--noAssert",
       "--use", "abort=",
+      // DECODERKIT_WASM_NAMES=1 keeps function names, so that CPU profiles name the kernels
+      ...(process.env.DECODERKIT_WASM_NAMES === "1" ? ["--debug"] : []),
     ],
     {
       writeFile(name, contents) {

@@ -9,7 +9,8 @@
 // of 32 with an f32 scale (held as i16), and each block dot is an integer dot (i32x4.dot_i16x8_s) scaled once
 // by d_w · d_x (as GGML's q8_0 · q8_0 dot).
 // The relaxed-SIMD module replaces that path (and the activation layout) by linear-relaxed.ts where it pays:
-// Q4_0, and Q8_0 with M = 1 (relaxedPath); Q8_0 with M > 1 keeps the int16 dots (fewer multiplies per weight).
+// Q4_0, and Q8_0 with M = 1 (relaxedPath); Q8_0 with M > 1 keeps the int16 dots (fewer multiplies per weight),
+// on register tiles of two weight rows × eight x rows (pairTile) over a pair-transposed copy of x.
 
 import { DT_BF16, DT_F16, DT_F16_FINITE, DT_F32, DT_GEMM, DT_Q4_0, DT_Q8_0, expandRow, halfScalar, isHalf, rowBytes } from "./expand";
 import { bf16ToF32x4, finiteHalfToF32x4, halfToF32x4, hsum, tabHalf } from "./half";
@@ -148,7 +149,9 @@ function quantRowBytes(K: i32): usize {
  * Bytes quantizeRows writes for x[M, K]: the M rows, then (M > 1) every group of four rows again, block by
  * block: [group][block] × (four rows' 32 values, their 4 f32 scales, their 4 i32 8·Σq) (rows past M repeat row
  * M - 1), so that the M > 1 kernel reads a group's block from one place and corrects and scales four rows'
- * block sums with one vector each.
+ * block sums with one vector each. For Q8_0 the four rows' 32 values are pair-transposed (see pairTile): for
+ * each four depths 4c..4c+3, as i32 pairs (x[2p], x[2p+1]) of rows r0..r3, [r0 p0, r1 p1, r2 p0, r3 p1] then
+ * [r0 p1, r1 p0, r2 p1, r3 p0] with p0 = 2c, p1 = 2c + 1; for Q4_0 they are the rows' own de-interleaved order.
  */
 /** Bytes of one (group, block) of the grouped copy: four rows × 64, then 16 of scales and 16 of sums. */
 const GROUP_BLOCK: usize = 288;
@@ -210,11 +213,20 @@ export function quantizeRows(x: usize, M: i32, K: i32, out: usize, dtype: i32): 
         let tg = t + <usize>g * <usize>nb * GROUP_BLOCK;
         for (let b = 0; b < nb; b++, tg += GROUP_BLOCK) {
           const src = q + (<usize>b << 6);
-          const dst = tg + (<usize>r << 6);
-          v128.store(dst, v128.load(src));
-          v128.store(dst, v128.load(src, 16), 16);
-          v128.store(dst, v128.load(src, 32), 32);
-          v128.store(dst, v128.load(src, 48), 48);
+          if (dtype == DT_Q8_0) {
+            // row r's pair p goes to chunk p >> 1, vector (p ^ r) & 1, lane r
+            for (let p = 0; p < 16; p++) {
+              const e = src + (<usize>(p & 7) << 1) + (<usize>(p >> 3) << 5); // x[2p] (x[2p + 1] 16 bytes on)
+              const pair = <u32>load<u16>(e) | (<u32>load<u16>(e, 16) << 16);
+              store<u32>(tg + (<usize>(p >> 1) << 5) + (<usize>((p ^ r) & 1) << 4) + (<usize>r << 2), pair);
+            }
+          } else {
+            const dst = tg + (<usize>r << 6);
+            v128.store(dst, v128.load(src));
+            v128.store(dst, v128.load(src, 16), 16);
+            v128.store(dst, v128.load(src, 32), 32);
+            v128.store(dst, v128.load(src, 48), 48);
+          }
           store<f32>(tg + 256 + (<usize>r << 2), load<f32>(ds + (<usize>b << 2)));
           store<i32>(tg + 272 + (<usize>r << 2), load<i32>(ss + (<usize>b << 2)));
         }
@@ -308,15 +320,14 @@ function storeLanes(v: v128, b: f32, out: usize, os: usize, n: i32): void {
 }
 
 /**
- * One Q8_0/Q4_0 weight row · the quantized activation rows of groups g and g + 1 (8 rows; g2 = false: group g
- * alone). Each block's weights are widened once and dotted with every row; the four rows' integer block sums
+ * One Q4_0 weight row · the quantized activation rows of groups g and g + 1 (8 rows; two = false: group g
+ * alone). Each block's nibbles are widened once and dotted with every row; the four rows' integer block sums
  * are reduced into one vector and scaled by d_w · (their transposed d_x). Every row is summed the same way
- * whichever group and call it falls in. Inlined into one copy per (dtype, two) so that neither branches in
+ * whichever group and call it falls in. Inlined into one copy per value of two, so that it does not branch in
  * the loop.
  */
 @inline
 function groupDots(
-  dtype: i32,
   w: usize,
   g0: usize,
   g1: usize,
@@ -328,29 +339,15 @@ function groupDots(
   n0: i32,
   n1: i32,
 ): void {
-  const bs: usize = dtype == DT_Q8_0 ? 34 : 18;
   let a0 = f32x4.splat(0);
   let a1 = f32x4.splat(0);
-  for (let k = 0; k < nb; k++, w += bs, g0 += GROUP_BLOCK, g1 += GROUP_BLOCK) {
-    let e0: v128;
-    let e1: v128;
-    let e2: v128;
-    let e3: v128;
-    if (dtype == DT_Q8_0) {
-      const lo = v128.load(w, 2);
-      const hi = v128.load(w, 18);
-      e0 = evenBytes(lo);
-      e1 = oddBytes(lo);
-      e2 = evenBytes(hi);
-      e3 = oddBytes(hi);
-    } else {
-      const q = v128.load(w, 2);
-      const m = i16x8.splat(0x000f);
-      e0 = v128.and(q, m);
-      e1 = v128.and(i16x8.shr_u(q, 8), m);
-      e2 = v128.and(i16x8.shr_u(q, 4), m);
-      e3 = i16x8.shr_u(q, 12);
-    }
+  for (let k = 0; k < nb; k++, w += 18, g0 += GROUP_BLOCK, g1 += GROUP_BLOCK) {
+    const q = v128.load(w, 2);
+    const m = i16x8.splat(0x000f);
+    const e0 = v128.and(q, m);
+    const e1 = v128.and(i16x8.shr_u(q, 8), m);
+    const e2 = v128.and(i16x8.shr_u(q, 4), m);
+    const e3 = i16x8.shr_u(q, 12);
     const dw = f32x4.splat(tabHalf(load<u16>(w)));
     let s = hsum4(
       wdot32(e0, e1, e2, e3, g0),
@@ -358,7 +355,7 @@ function groupDots(
       wdot32(e0, e1, e2, e3, g0 + 128),
       wdot32(e0, e1, e2, e3, g0 + 192),
     );
-    if (dtype != DT_Q8_0) s = i32x4.sub(s, v128.load(g0, 272));
+    s = i32x4.sub(s, v128.load(g0, 272));
     a0 = f32x4.add(a0, f32x4.mul(f32x4.convert_i32x4_s(s), f32x4.mul(v128.load(g0, 256), dw)));
     if (two) {
       let s4 = hsum4(
@@ -367,7 +364,7 @@ function groupDots(
         wdot32(e0, e1, e2, e3, g1 + 128),
         wdot32(e0, e1, e2, e3, g1 + 192),
       );
-      if (dtype != DT_Q8_0) s4 = i32x4.sub(s4, v128.load(g1, 272));
+      s4 = i32x4.sub(s4, v128.load(g1, 272));
       a1 = f32x4.add(a1, f32x4.mul(f32x4.convert_i32x4_s(s4), f32x4.mul(v128.load(g1, 256), dw)));
     }
   }
@@ -375,20 +372,133 @@ function groupDots(
   if (two) storeLanes(a1, b, out + 4 * os, os, n1);
 }
 
-function groupDotsQ8x8(w: usize, g0: usize, g1: usize, nb: i32, b: f32, out: usize, os: usize, n0: i32, n1: i32): void {
-  groupDots(DT_Q8_0, w, g0, g1, nb, true, b, out, os, n0, n1);
-}
-
-function groupDotsQ8x4(w: usize, g0: usize, nb: i32, b: f32, out: usize, os: usize, n0: i32): void {
-  groupDots(DT_Q8_0, w, g0, g0, nb, false, b, out, os, n0, 0);
-}
-
 function groupDotsQ4x8(w: usize, g0: usize, g1: usize, nb: i32, b: f32, out: usize, os: usize, n0: i32, n1: i32): void {
-  groupDots(DT_Q4_0, w, g0, g1, nb, true, b, out, os, n0, n1);
+  groupDots(w, g0, g1, nb, true, b, out, os, n0, n1);
 }
 
 function groupDotsQ4x4(w: usize, g0: usize, nb: i32, b: f32, out: usize, os: usize, n0: i32): void {
-  groupDots(DT_Q4_0, w, g0, g0, nb, false, b, out, os, n0, 0);
+  groupDots(w, g0, g0, nb, false, b, out, os, n0, 0);
+}
+
+/** Depths 4c..4c+3 (c = byte offset / 4) of a Q8_0 block at w as int16 [w0 w1 w2 w3 w0 w1 w2 w3]. */
+@inline
+function pairWeights(w: usize, c: usize): v128 {
+  return i16x8.extend_low_i8x16_s(v128.load32_splat(w + c, 2));
+}
+
+/** One pair-transposed chunk of four rows at x dotted with weights E and E's pairs swapped (F): four row sums. */
+@inline
+function pairDot(E: v128, F: v128, x: usize): v128 {
+  return i32x4.add(i32x4.dot_i16x8_s(E, v128.load(x)), i32x4.dot_i16x8_s(F, v128.load(x, 16)));
+}
+
+/** acc + (row sums s) · d_x · d_w, lane by lane: the same formula for every row wherever it is computed. */
+@inline
+function pairScale(acc: v128, s: v128, g: usize, dw: v128): v128 {
+  return f32x4.add(acc, f32x4.mul(f32x4.convert_i32x4_s(s), f32x4.mul(v128.load(g, 256), dw)));
+}
+
+/**
+ * Q8_0 weight rows wa and wb (rb = false: wa alone) · the pair-transposed rows of groups g0 and g1 (g2 = false:
+ * g0 alone), stored to out (rows r of the groups at out + r · os, weight rows at out and out + 4): each weight
+ * depth quad is broadcast once, and one i16 dot of it with a group's chunk gives four rows' partial sums in four
+ * lanes, so that no horizontal sums are needed, and each x chunk is loaded once for both weight rows. A row's
+ * block sum is scaled and added exactly as the other paths of M > 1 do, so results do not depend on the tile.
+ * Inlined into one copy per (rb, g2); the depth loop is kept small, because V8 issues a loop body's loads first
+ * and a larger body spills.
+ */
+@inline
+function pairTile(
+  wa: usize,
+  wb: usize,
+  g0: usize,
+  g1: usize,
+  nb: i32,
+  two: bool,
+  g2: bool,
+  ba: f32,
+  bb: f32,
+  out: usize,
+  os: usize,
+  n0: i32,
+  n1: i32,
+): void {
+  let a00 = f32x4.splat(0);
+  let a01 = f32x4.splat(0);
+  let a10 = f32x4.splat(0);
+  let a11 = f32x4.splat(0);
+  for (let k = 0; k < nb; k++, wa += 34, wb += 34, g0 += GROUP_BLOCK, g1 += GROUP_BLOCK) {
+    let s00 = i32x4.splat(0);
+    let s01 = i32x4.splat(0);
+    let s10 = i32x4.splat(0);
+    let s11 = i32x4.splat(0);
+    for (let c: usize = 0; c < 32; c += 4) {
+      const Ea = pairWeights(wa, c);
+      const Fa = i32x4.shuffle(Ea, Ea, 1, 0, 3, 2);
+      const x0 = g0 + (c << 3);
+      const x1 = g1 + (c << 3);
+      s00 = i32x4.add(s00, pairDot(Ea, Fa, x0));
+      if (g2) s01 = i32x4.add(s01, pairDot(Ea, Fa, x1));
+      if (two) {
+        const Eb = pairWeights(wb, c);
+        const Fb = i32x4.shuffle(Eb, Eb, 1, 0, 3, 2);
+        s10 = i32x4.add(s10, pairDot(Eb, Fb, x0));
+        if (g2) s11 = i32x4.add(s11, pairDot(Eb, Fb, x1));
+      }
+    }
+    const dwa = f32x4.splat(tabHalf(load<u16>(wa)));
+    a00 = pairScale(a00, s00, g0, dwa);
+    if (g2) a01 = pairScale(a01, s01, g1, dwa);
+    if (two) {
+      const dwb = f32x4.splat(tabHalf(load<u16>(wb)));
+      a10 = pairScale(a10, s10, g0, dwb);
+      if (g2) a11 = pairScale(a11, s11, g1, dwb);
+    }
+  }
+  storeLanes(a00, ba, out, os, n0);
+  if (g2) storeLanes(a01, ba, out + 4 * os, os, n1);
+  if (two) {
+    storeLanes(a10, bb, out + 4, os, n0);
+    if (g2) storeLanes(a11, bb, out + 4 + 4 * os, os, n1);
+  }
+}
+
+function pairTile2x8(wa: usize, g0: usize, g1: usize, nb: i32, ba: f32, bb: f32, out: usize, os: usize, n0: i32, n1: i32): void {
+  pairTile(wa, wa + <usize>nb * 34, g0, g1, nb, true, true, ba, bb, out, os, n0, n1);
+}
+
+function pairTile2x4(wa: usize, g0: usize, nb: i32, ba: f32, bb: f32, out: usize, os: usize, n0: i32): void {
+  pairTile(wa, wa + <usize>nb * 34, g0, g0, nb, true, false, ba, bb, out, os, n0, 0);
+}
+
+function pairTile1x8(wa: usize, g0: usize, g1: usize, nb: i32, ba: f32, out: usize, os: usize, n0: i32, n1: i32): void {
+  pairTile(wa, wa, g0, g1, nb, false, true, ba, 0, out, os, n0, n1);
+}
+
+function pairTile1x4(wa: usize, g0: usize, nb: i32, ba: f32, out: usize, os: usize, n0: i32): void {
+  pairTile(wa, wa, g0, g0, nb, false, false, ba, 0, out, os, n0, 0);
+}
+
+/** Q8_0 rows [c0, c1) (c0 a multiple of 4) × columns [n0, n1) on the pair tiles, two weight rows at a time. */
+function pairTiles(w: usize, rb: usize, grouped: usize, gs: usize, nb: i32, N: i32, bias: usize, out: usize, c0: i32, c1: i32, n0: i32, n1: i32): void {
+  const os = <usize>N << 2;
+  for (let n = n0; n < n1; n += 2) {
+    const wr = w + <usize>n * rb;
+    const ba: f32 = bias ? load<f32>(bias + (<usize>n << 2)) : 0;
+    const two = n + 1 < n1;
+    const bb: f32 = bias && two ? load<f32>(bias + (<usize>(n + 1) << 2)) : 0;
+    for (let m = c0; m < c1; m += 8) {
+      const g0 = grouped + <usize>(m >> 2) * gs;
+      const o = out + ((<usize>m * N + n) << 2);
+      const r0 = min(4, c1 - m);
+      if (m + 4 < c1) {
+        const r1 = min(4, c1 - m - 4);
+        if (two) pairTile2x8(wr, g0, g0 + gs, nb, ba, bb, o, os, r0, r1);
+        else pairTile1x8(wr, g0, g0 + gs, nb, ba, o, os, r0, r1);
+      } else if (two) pairTile2x4(wr, g0, nb, ba, bb, o, os, r0);
+      else pairTile1x4(wr, g0, nb, ba, o, os, r0);
+    }
+  }
 }
 
 /**
@@ -445,6 +555,10 @@ export function linear(
     const gs = <usize>nb * GROUP_BLOCK;
     for (let c0 = m0; c0 < m1; c0 += CHUNK) {
       const c1 = min(m1, c0 + CHUNK);
+      if (dtype == DT_Q8_0) {
+        pairTiles(w, rb, grouped, gs, nb, N, bias, out, c0, c1, n0, n1);
+        continue;
+      }
       for (let n = n0; n < n1; n++) {
         const wr = w + <usize>n * rb;
         const b: f32 = bias ? load<f32>(bias + (<usize>n << 2)) : 0;
@@ -452,10 +566,7 @@ export function linear(
           const g0 = grouped + <usize>(m >> 2) * gs;
           const o = out + ((<usize>m * N + n) << 2);
           const r0 = min(4, c1 - m);
-          if (m + 4 < c1) {
-            if (dtype == DT_Q8_0) groupDotsQ8x8(wr, g0, g0 + gs, nb, b, o, os, r0, min(4, c1 - m - 4));
-            else groupDotsQ4x8(wr, g0, g0 + gs, nb, b, o, os, r0, min(4, c1 - m - 4));
-          } else if (dtype == DT_Q8_0) groupDotsQ8x4(wr, g0, nb, b, o, os, r0);
+          if (m + 4 < c1) groupDotsQ4x8(wr, g0, g0 + gs, nb, b, o, os, r0, min(4, c1 - m - 4));
           else groupDotsQ4x4(wr, g0, nb, b, o, os, r0);
         }
       }
