@@ -83,6 +83,7 @@ export class ThreadPool {
     if (this.closed) throw new Error("wasm pool: closed");
     const c = this.i32;
     Atomics.store(c, CTL.ERROR, 0);
+    Atomics.store(c, CTL.NEXT, 0);
     Atomics.store(c, CTL.PENDING, this.workers.length);
     Atomics.add(c, CTL.GEN, 1);
     Atomics.notify(c, CTL.GEN);
