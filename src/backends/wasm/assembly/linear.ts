@@ -206,34 +206,69 @@ export function quantizeRows(x: usize, M: i32, K: i32, out: usize, dtype: i32): 
   if (M > 1) {
     const t = out + <usize>M * rb;
     for (let g = 0; g < (M + 3) >> 2; g++) {
-      for (let r = 0; r < 4; r++) {
-        const q = out + <usize>min(4 * g + r, M - 1) * rb;
-        const ds = q + (<usize>K << 1);
-        const ss = ds + (<usize>nb << 2);
-        let tg = t + <usize>g * <usize>nb * GROUP_BLOCK;
-        for (let b = 0; b < nb; b++, tg += GROUP_BLOCK) {
-          const src = q + (<usize>b << 6);
-          if (dtype == DT_Q8_0) {
-            // row r's pair p goes to chunk p >> 1, vector (p ^ r) & 1, lane r
-            for (let p = 0; p < 16; p++) {
-              const e = src + (<usize>(p & 7) << 1) + (<usize>(p >> 3) << 5); // x[2p] (x[2p + 1] 16 bytes on)
-              const pair = <u32>load<u16>(e) | (<u32>load<u16>(e, 16) << 16);
-              store<u32>(tg + (<usize>(p >> 1) << 5) + (<usize>((p ^ r) & 1) << 4) + (<usize>r << 2), pair);
-            }
-          } else {
-            const dst = tg + (<usize>r << 6);
-            v128.store(dst, v128.load(src));
-            v128.store(dst, v128.load(src, 16), 16);
-            v128.store(dst, v128.load(src, 32), 32);
-            v128.store(dst, v128.load(src, 48), 48);
-          }
-          store<f32>(tg + 256 + (<usize>r << 2), load<f32>(ds + (<usize>b << 2)));
-          store<i32>(tg + 272 + (<usize>r << 2), load<i32>(ss + (<usize>b << 2)));
+      const q0 = out + <usize>min(4 * g, M - 1) * rb;
+      const q1 = out + <usize>min(4 * g + 1, M - 1) * rb;
+      const q2 = out + <usize>min(4 * g + 2, M - 1) * rb;
+      const q3 = out + <usize>min(4 * g + 3, M - 1) * rb;
+      let tg = t + <usize>g * <usize>nb * GROUP_BLOCK;
+      for (let b = 0; b < nb; b++, tg += GROUP_BLOCK) {
+        const o = <usize>b << 6;
+        if (dtype == DT_Q8_0) {
+          pairQuad(q0 + o, q1 + o, q2 + o, q3 + o, 0, 0, tg); // pairs 0..3
+          pairQuad(q0 + o, q1 + o, q2 + o, q3 + o, 0, 8, tg + 64); // pairs 4..7
+          pairQuad(q0 + o, q1 + o, q2 + o, q3 + o, 32, 0, tg + 128); // pairs 8..11
+          pairQuad(q0 + o, q1 + o, q2 + o, q3 + o, 32, 8, tg + 192); // pairs 12..15
+        } else {
+          copyBlock(q0 + o, tg);
+          copyBlock(q1 + o, tg + 64);
+          copyBlock(q2 + o, tg + 128);
+          copyBlock(q3 + o, tg + 192);
         }
+        const ds = (<usize>K << 1) + (<usize>b << 2);
+        const ss = ds + (<usize>nb << 2);
+        v128.store(tg, f32x4(load<f32>(q0 + ds), load<f32>(q1 + ds), load<f32>(q2 + ds), load<f32>(q3 + ds)), 256);
+        v128.store(tg, i32x4(load<i32>(q0 + ss), load<i32>(q1 + ss), load<i32>(q2 + ss), load<i32>(q3 + ss)), 272);
       }
     }
   }
   return finite ? 1 : 0;
+}
+
+/** One quantized row's block of 32 int16 (64 bytes at src) copied to dst. */
+@inline
+function copyBlock(src: usize, dst: usize): void {
+  v128.store(dst, v128.load(src));
+  v128.store(dst, v128.load(src, 16), 16);
+  v128.store(dst, v128.load(src, 32), 32);
+  v128.store(dst, v128.load(src, 48), 48);
+}
+
+/** Pairs (x[2p], x[2p + 1]) p = j..j+3 of a de-interleaved block (evens at +h, odds at +h + 16; lanes from l). */
+@inline
+function pairs4(src: usize, h: usize, l: i32): v128 {
+  const e = v128.load(src + h);
+  const o = v128.load(src + h, 16);
+  return l == 0 ? i16x8.shuffle(e, o, 0, 8, 1, 9, 2, 10, 3, 11) : i16x8.shuffle(e, o, 4, 12, 5, 13, 6, 14, 7, 15);
+}
+
+/**
+ * Four consecutive pairs of four rows' blocks (a, b, c, d) into the two pair-transposed chunks they make at dst
+ * (quantizeRows' grouped copy for Q8_0): [a0 b1 c0 d1] [a1 b0 c1 d0] [a2 b3 c2 d3] [a3 b2 c3 d2].
+ */
+@inline
+function pairQuad(a: usize, b: usize, c: usize, d: usize, h: usize, l: i32, dst: usize): void {
+  const A = pairs4(a, h, l);
+  const B = pairs4(b, h, l);
+  const C = pairs4(c, h, l);
+  const D = pairs4(d, h, l);
+  const ab = i32x4.shuffle(A, B, 0, 5, 2, 7);
+  const cd = i32x4.shuffle(C, D, 0, 5, 2, 7);
+  const ba = i32x4.shuffle(A, B, 1, 4, 3, 6);
+  const dc = i32x4.shuffle(C, D, 1, 4, 3, 6);
+  v128.store(dst, i32x4.shuffle(ab, cd, 0, 1, 4, 5));
+  v128.store(dst, i32x4.shuffle(ba, dc, 0, 1, 4, 5), 16);
+  v128.store(dst, i32x4.shuffle(ab, cd, 2, 3, 6, 7), 32);
+  v128.store(dst, i32x4.shuffle(ba, dc, 2, 3, 6, 7), 48);
 }
 
 /** Σ over one block of 32: four int16 weight vectors in the de-interleaved order · the activations at xb. */
