@@ -143,29 +143,56 @@ function dotRowQ8(w: usize, xq: usize, nb: i32, b: f32): f32 {
   return hsum(acc) + b;
 }
 
+/** One Q4_0 block's integer dot at w with the quantized block k of x (less its 8·Σq): i32x4 partials. */
+@inline
+function q4Block(w: usize, xq: usize, ss: usize, k: i32, ones: v128): v128 {
+  const m = i8x16.splat(0x0f);
+  const q = v128.load(w, 2);
+  const s = q4Dot(v128.and(q, m), v128.and(i16x8.shr_u(q, 4), m), xq + <usize>k * QBLOCK4, ones);
+  return i32x4.sub(s, v128.load32_zero(ss + (<usize>k << 2)));
+}
+
 /**
- * Weight rows w and w + d · x, as two dotRowQ8 (the same sums in the same order), sharing each block's x loads.
- * The rows must lie far apart: two neighbouring rows read side by side stream from memory at about half speed
- * here, while rows 64 apart read 7–15% faster than one row at a time (two threads, 140 MB of weights).
+ * Weight rows w and w + d · x, as two dotRowQ8 or dotRowQ4 (the same sums in the same order), sharing the loads
+ * of x. The rows must lie far apart: two neighbouring rows read side by side stream from memory at about half
+ * speed here, while rows 64 apart read 7–15% faster than one row at a time (two threads, 140 MB of Q8_0).
+ * Inlined into one copy per dtype.
  */
-function dotRowsQ8(w: usize, d: usize, xq: usize, nb: i32, ba: f32, bb: f32, out: usize, os: usize): void {
-  const ds = xq + <usize>nb * QBLOCK8;
+@inline
+function dotRows(q8: bool, w: usize, d: usize, xq: usize, nb: i32, ba: f32, bb: f32, out: usize, os: usize): void {
+  const ds = xq + <usize>nb * (q8 ? QBLOCK8 : QBLOCK4);
+  const ss = ds + (<usize>nb << 2);
   const ones = i16x8.splat(1);
   let a0 = f32x4.splat(0);
   let a1 = f32x4.splat(0);
-  for (let k = 0; k < nb; k++, w += 34) {
-    const xb = xq + <usize>k * QBLOCK8;
+  for (let k = 0; k < nb; k++, w += q8 ? 34 : 18) {
     const dx = load<f32>(ds + (<usize>k << 2));
-    const s = q8Dot(v128.load(w, 2), v128.load(w, 18), xb, ones);
+    let s: v128;
+    let t: v128;
+    if (q8) {
+      const xb = xq + <usize>k * QBLOCK8;
+      s = q8Dot(v128.load(w, 2), v128.load(w, 18), xb, ones);
+      t = q8Dot(v128.load(w + d, 2), v128.load(w + d, 18), xb, ones);
+    } else {
+      s = q4Block(w, xq, ss, k, ones);
+      t = q4Block(w + d, xq, ss, k, ones);
+    }
     a0 = f32x4.add(a0, f32x4.mul(f32x4.convert_i32x4_s(s), f32x4.splat(tabHalf(load<u16>(w)) * dx)));
-    const t = q8Dot(v128.load(w + d, 2), v128.load(w + d, 18), xb, ones);
     a1 = f32x4.add(a1, f32x4.mul(f32x4.convert_i32x4_s(t), f32x4.splat(tabHalf(load<u16>(w + d)) * dx)));
   }
   store<f32>(out, hsum(a0) + ba);
   store<f32>(out + os, hsum(a1) + bb);
 }
 
-/** Rows apart that dotRowsQ8 pairs (within spans of twice as many). */
+function dotRowsQ8(w: usize, d: usize, xq: usize, nb: i32, ba: f32, bb: f32, out: usize, os: usize): void {
+  dotRows(true, w, d, xq, nb, ba, bb, out, os);
+}
+
+function dotRowsQ4(w: usize, d: usize, xq: usize, nb: i32, ba: f32, bb: f32, out: usize, os: usize): void {
+  dotRows(false, w, d, xq, nb, ba, bb, out, os);
+}
+
+/** Rows apart that dotRows pairs (within spans of twice as many). */
 const PAIR_SPAN: i32 = 64;
 
 /** As dotRowQ8 for Q4_0, the block's 8·Σq taken off lane 0. */
@@ -269,29 +296,24 @@ export function linearQuantR(
 ): void {
   const nb = K >> 5;
   const q8 = dtype == DT_Q8_0;
-  if (M == 1 && q8) {
+  if (M == 1) {
     // spans of 2·PAIR_SPAN rows (the last one shorter): row n of a span's first half with row n + half
     for (let s0 = n0; s0 < n1; s0 += 2 * PAIR_SPAN) {
       const half = min(PAIR_SPAN, (n1 - s0) >> 1);
       for (let n = s0; n < s0 + half; n++) {
         const ba: f32 = bias ? load<f32>(bias + (<usize>n << 2)) : 0;
         const bb: f32 = bias ? load<f32>(bias + (<usize>(n + half) << 2)) : 0;
+        const wr = w + <usize>n * rb;
         const o = out + (<usize>n << 2);
-        dotRowsQ8(w + <usize>n * rb, <usize>half * rb, xq, nb, ba, bb, o, <usize>half << 2);
+        if (q8) dotRowsQ8(wr, <usize>half * rb, xq, nb, ba, bb, o, <usize>half << 2);
+        else dotRowsQ4(wr, <usize>half * rb, xq, nb, ba, bb, o, <usize>half << 2);
       }
       if (s0 + 2 * half < min(n1, s0 + 2 * PAIR_SPAN)) {
         const n = s0 + 2 * half; // the odd row left in a short span
         const b: f32 = bias ? load<f32>(bias + (<usize>n << 2)) : 0;
-        store<f32>(out + (<usize>n << 2), dotRowQ8(w + <usize>n * rb, xq, nb, b));
+        const wr = w + <usize>n * rb;
+        store<f32>(out + (<usize>n << 2), q8 ? dotRowQ8(wr, xq, nb, b) : dotRowQ4(wr, xq, nb, b));
       }
-    }
-    return;
-  }
-  if (M == 1) {
-    for (let n = n0; n < n1; n++) {
-      const b: f32 = bias ? load<f32>(bias + (<usize>n << 2)) : 0;
-      const wr = w + <usize>n * rb;
-      store<f32>(out + (<usize>n << 2), q8 ? dotRowQ8(wr, xq, nb, b) : dotRowQ4(wr, xq, nb, b));
     }
     return;
   }
