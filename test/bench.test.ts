@@ -63,18 +63,26 @@ function checkRow(row: BenchRow, backend: string): void {
 
 test("bench rows on the tiny shape; the model file is cached and not rewritten", async () => {
   const cacheDir = tmpDir();
+  const progress: string[] = [];
   const rows = await runBench({
     shapes: parseShapes("tiny"),
     threads: [1],
     promptTokens: 8,
     decodeTokens: 3,
+    rounds: 2,
     backend: "reference",
     cacheDir,
     vocabPath: VOCAB,
     seed: 0,
+    onProgress: (line) => progress.push(line),
   });
   assert.equal(rows.length, 1);
   checkRow(rows[0]!, "reference");
+  // two alternating rounds: decoderkit, llama.cpp (when installed), decoderkit, llama.cpp
+  const runs = progress.filter((l) => /round \d of 2/.test(l));
+  assert.ok(runs.length === 2 || runs.length === 4, progress.join("\n"));
+  assert.match(runs[0]!, /decoderkit .*round 1 of 2/);
+  assert.match(runs.at(-1)!, /round 2 of 2/);
   const files = fs.readdirSync(cacheDir).filter((f) => f.endsWith(".gguf"));
   assert.equal(files.length, 1);
   const file = path.join(cacheDir, files[0]!);
@@ -147,6 +155,7 @@ test("bench: bad flags give one line and exit 2", () => {
     [["bench", "--decode-tokens", "-1"], /--decode-tokens/],
     [["bench", "--backend", "nonesuch"], /backend "nonesuch"/],
     [["bench", "--repeat", "0"], /--repeat/],
+    [["bench", "--rounds", "x"], /--rounds/],
     [["bench", "--bogus"], /bogus/],
   ];
   for (const [args, pattern] of cases) {

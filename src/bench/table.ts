@@ -12,6 +12,8 @@ export interface ReportContext {
   readonly promptTokens: number;
   readonly decodeTokens: number;
   readonly repeat: number;
+  /** Alternating process runs per engine (--rounds); absent or 1 for one. */
+  readonly rounds?: number;
 }
 
 const fmt = (x: number | null, digits = 1): string => (x === null ? "-" : x.toFixed(digits));
@@ -56,7 +58,8 @@ export function headerLine(c: ReportContext, llamaRelease: string | null): strin
   return (
     `decoderkit bench on ${c.cores} cores (${c.cpu}), node ${c.node}, ${llama}, decoderkit backend ${c.backend}: ` +
     `prompt ${c.promptTokens} tokens then ${c.decodeTokens} greedy decode steps after a warm-up` +
-    `${c.repeat > 1 ? ` (fastest of ${c.repeat} passes)` : ""}; tok/s higher is better; ` +
+    `${c.repeat > 1 ? ` (fastest of ${c.repeat} passes)` : ""}` +
+    `${(c.rounds ?? 1) > 1 ? `, each engine's fastest of ${c.rounds} alternating runs` : ""}; tok/s higher is better; ` +
     `ratio = decoderkit / llama.cpp; RSS = peak of each engine's own process; agree = leading greedy tokens that match`
   );
 }

@@ -32,6 +32,9 @@ Options:
   --prompt-tokens N      prompt length including BOS (default 32)
   --decode-tokens N      greedy decode steps after the prompt (default 64)
   --repeat N             timed passes per engine after the warm-up; the fastest is shown (default 1)
+  --rounds N             run the two engines' processes N times each, alternately, and show each one's
+                         fastest, so that a noisy spell on the machine does not fall on one engine alone
+                         (default 1)
   --backend NAME         decoderkit kernel backend, e.g. reference or wasm (default: as generate,
                          wasm where it runs, else reference); DECODERKIT_WASM_SIMD=baseline|relaxed
                          picks wasm's kernel module (the header says which ran)
@@ -71,6 +74,7 @@ export async function benchCommand(argv: string[]): Promise<number> {
       "prompt-tokens": { type: "string" },
       "decode-tokens": { type: "string" },
       repeat: { type: "string" },
+      rounds: { type: "string" },
       backend: { type: "string" },
       "cache-dir": { type: "string" },
       vocab: { type: "string" },
@@ -99,6 +103,7 @@ export async function benchCommand(argv: string[]): Promise<number> {
   const promptTokens = num(v["prompt-tokens"], "prompt-tokens", isPosInt, "a positive integer") ?? 32;
   const decodeTokens = num(v["decode-tokens"], "decode-tokens", isNonNegInt, "a non-negative integer") ?? 64;
   const repeat = num(v["repeat"], "repeat", isPosInt, "a positive integer") ?? 1;
+  const rounds = num(v["rounds"], "rounds", isPosInt, "a positive integer") ?? 1;
   const seed = num(v["seed"], "seed", isNonNegInt, "a non-negative integer") ?? 0;
   const asked = backendFlag(v["backend"]);
   let backend: string;
@@ -136,6 +141,7 @@ export async function benchCommand(argv: string[]): Promise<number> {
     promptTokens,
     decodeTokens,
     repeat,
+    rounds,
   };
   const rows = await runBench({
     shapes,
@@ -143,6 +149,7 @@ export async function benchCommand(argv: string[]): Promise<number> {
     promptTokens,
     decodeTokens,
     repeat,
+    rounds,
     backend,
     cacheDir,
     vocabPath,
