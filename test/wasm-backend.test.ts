@@ -19,6 +19,7 @@ import { Tensor } from "../src/tensor/tensor.js";
 import type { AttentionParams } from "../src/tensor/backend.js";
 import { loadModel } from "../src/models/load.js";
 import { F32KVCache } from "../src/cache/kv-cache.js";
+import { shareBounds } from "../src/backends/wasm/tasks.js";
 import { rng } from "./helpers/fixtures.js";
 import { modelCardSample, runCli, STORIES_BIN, STORIES_TOK, TINY_LLAMA_GGUF } from "./helpers/paths.js";
 
@@ -422,6 +423,23 @@ test("GGUF weights loaded into the arena stay there (q/k rows permuted in place)
   const { checkpoint } = await loadModel(TINY_LLAMA_GGUF, { allocator: arena });
   for (const [name, t] of checkpoint.tensors) {
     assert.ok(arena.offsetOf(t.data) >= 0, `${name} is outside wasm memory`);
+  }
+});
+
+test("decode shares cover the columns once, shrinking to small multiples of 4", () => {
+  for (const parts of [2, 3, 8]) {
+    for (const N of [1, 4, 31, 32, 33, 256, 261, 2048, 5632, 32000]) {
+      const b = Array.from(shareBounds(N, parts));
+      assert.equal(b[0], 0);
+      assert.equal(b.at(-1), N);
+      for (let i = 1; i < b.length; i++) {
+        const size = b[i]! - b[i - 1]!;
+        assert.ok(size > 0, `N=${N} parts=${parts}`);
+        if (i < b.length - 1) assert.ok(size % 4 === 0 && size >= 32, `N=${N} parts=${parts} share ${size}`);
+        if (i > 1) assert.ok(size <= b[i - 1]! - b[i - 2]!, `N=${N} parts=${parts}: shares shrink`);
+      }
+      if (N >= 2048) assert.ok(b[1]! <= Math.ceil(N / (2 * parts)) + 4 && b.at(-1)! - b.at(-2)! <= 32);
+    }
   }
 });
 
