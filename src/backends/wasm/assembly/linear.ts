@@ -415,7 +415,7 @@ function groupDotsQ4x4(w: usize, g0: usize, nb: i32, b: f32, out: usize, os: usi
   groupDots(w, g0, g0, nb, false, b, out, os, n0, 0);
 }
 
-/** Depths 4c..4c+3 (c = byte offset / 4) of a Q8_0 block at w as int16 [w0 w1 w2 w3 w0 w1 w2 w3]. */
+/** Depths c..c+3 (c a multiple of 4) of the Q8_0 block at w as int16 [w_c .. w_c+3, w_c .. w_c+3]. */
 @inline
 function pairWeights(w: usize, c: usize): v128 {
   return i16x8.extend_low_i8x16_s(v128.load32_splat(w + c, 2));
@@ -434,12 +434,12 @@ function pairScale(acc: v128, s: v128, g: usize, dw: v128): v128 {
 }
 
 /**
- * Q8_0 weight rows wa and wb (rb = false: wa alone) · the pair-transposed rows of groups g0 and g1 (g2 = false:
+ * Q8_0 weight rows wa and wb (two = false: wa alone) · the pair-transposed rows of groups g0 and g1 (g2 = false:
  * g0 alone), stored to out (rows r of the groups at out + r · os, weight rows at out and out + 4): each weight
  * depth quad is broadcast once, and one i16 dot of it with a group's chunk gives four rows' partial sums in four
  * lanes, so that no horizontal sums are needed, and each x chunk is loaded once for both weight rows. A row's
  * block sum is scaled and added exactly as the other paths of M > 1 do, so results do not depend on the tile.
- * Inlined into one copy per (rb, g2); the depth loop is kept small, because V8 issues a loop body's loads first
+ * Inlined into one copy per (two, g2); the depth loop is kept small, because V8 issues a loop body's loads first
  * and a larger body spills.
  */
 @inline
