@@ -21,6 +21,28 @@ export interface BenchShape {
   readonly optIn?: boolean;
 }
 
+/** The published models' dimensions, each benchmarked in one or two weight types. */
+const STORIES110M = {
+  description: "stories110M",
+  dim: 768,
+  layers: 12,
+  heads: 12,
+  kvHeads: 12,
+  ffn: 2048,
+  vocab: 32000,
+  ctx: 1024,
+} as const;
+const TINYLLAMA = {
+  description: "TinyLlama-1.1B",
+  dim: 2048,
+  layers: 22,
+  heads: 32,
+  kvHeads: 4,
+  ffn: 5632,
+  vocab: 32000,
+  ctx: 2048,
+} as const;
+
 export const SHAPES: readonly BenchShape[] = [
   {
     name: "15m",
@@ -34,57 +56,10 @@ export const SHAPES: readonly BenchShape[] = [
     ctx: 256,
     dtype: "f32",
   },
-  {
-    name: "110m",
-    description: "stories110M",
-    dim: 768,
-    layers: 12,
-    heads: 12,
-    kvHeads: 12,
-    ffn: 2048,
-    vocab: 32000,
-    ctx: 1024,
-    dtype: "q8_0",
-  },
-  {
-    name: "110m-f32",
-    description: "stories110M",
-    dim: 768,
-    layers: 12,
-    heads: 12,
-    kvHeads: 12,
-    ffn: 2048,
-    vocab: 32000,
-    ctx: 1024,
-    dtype: "f32",
-    optIn: true,
-  },
-  {
-    name: "1b",
-    description: "TinyLlama-1.1B",
-    dim: 2048,
-    layers: 22,
-    heads: 32,
-    kvHeads: 4,
-    ffn: 5632,
-    vocab: 32000,
-    ctx: 2048,
-    dtype: "q8_0",
-    optIn: true,
-  },
-  {
-    name: "1b-q4_0",
-    description: "TinyLlama-1.1B",
-    dim: 2048,
-    layers: 22,
-    heads: 32,
-    kvHeads: 4,
-    ffn: 5632,
-    vocab: 32000,
-    ctx: 2048,
-    dtype: "q4_0",
-    optIn: true,
-  },
+  { name: "110m", ...STORIES110M, dtype: "q8_0" },
+  { name: "110m-f32", ...STORIES110M, dtype: "f32", optIn: true },
+  { name: "1b", ...TINYLLAMA, dtype: "q8_0", optIn: true },
+  { name: "1b-q4_0", ...TINYLLAMA, dtype: "q4_0", optIn: true },
   {
     name: "tiny",
     description: "test shape",

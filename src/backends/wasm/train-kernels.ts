@@ -215,18 +215,20 @@ export function makeTrainKernels(
   const siluBackward = (x: Float32Array, dy: Float32Array, dx: Float32Array): void =>
     activationBackward("siluBackward", k.siluBackward, x, dy, dx);
 
-  function layernormBackward(
+  /** A norm's gradient over rows of D (a multiple of 4): dx overwritten, dw and db (null = none) added into. */
+  function normBackward(
+    name: string,
+    run: (xp: number, wp: number, gp: number, op: number, dwp: number, dbp: number) => void,
     x: Float32Array,
     M: number,
     D: number,
     w: Float32Array,
     dy: Float32Array,
-    eps: number,
     dx: Float32Array,
     dw: Float32Array,
     db: Float32Array | null,
   ): void {
-    if (D % 4 !== 0) throw new Error(`layernormBackward: rows of ${D} (needs a multiple of 4)`);
+    if (D % 4 !== 0) throw new Error(`${name}: rows of ${D} (needs a multiple of 4)`);
     const n = M * D;
     if (
       x.length < n ||
@@ -236,20 +238,20 @@ export function makeTrainKernels(
       dw.length < D ||
       (db && db.length < D)
     )
-      throw new Error("layernormBackward: buffers too small");
+      throw new Error(`${name}: buffers too small`);
     if (n === 0) return;
     s.begin(
       s.need(x, n) + s.need(dy, n) + s.need(dx, n) + s.need(w, D) + s.need(dw, D) + (db ? s.need(db, D) : 0),
     );
     const [xp, gp, wp, op] = [s.input(x, n), s.input(dy, n), s.input(w, D), s.output(dx, n)];
     const [dwp, dbp] = [s.input(dw, D), db ? s.input(db, D) : 0];
-    k.layernormBackward(xp, M, D, wp, gp, eps, op, dwp, dbp);
+    run(xp, wp, gp, op, dwp, dbp);
     s.finish(dx, op, n);
     s.finish(dw, dwp, D);
     if (db) s.finish(db, dbp, D);
   }
 
-  function rmsnormBackward(
+  const layernormBackward = (
     x: Float32Array,
     M: number,
     D: number,
@@ -258,24 +260,43 @@ export function makeTrainKernels(
     eps: number,
     dx: Float32Array,
     dw: Float32Array,
-  ): void {
-    if (D % 4 !== 0) throw new Error(`rmsnormBackward: rows of ${D} (needs a multiple of 4)`);
-    const n = M * D;
-    if (x.length < n || dy.length < n || dx.length < n || w.length < D || dw.length < D)
-      throw new Error("rmsnormBackward: buffers too small");
-    if (n === 0) return;
-    s.begin(s.need(x, n) + s.need(dy, n) + s.need(dx, n) + s.need(w, D) + s.need(dw, D));
-    const [xp, gp, wp, op, dwp] = [
-      s.input(x, n),
-      s.input(dy, n),
-      s.input(w, D),
-      s.output(dx, n),
-      s.input(dw, D),
-    ];
-    k.rmsnormBackward(xp, M, D, wp, gp, eps, op, dwp);
-    s.finish(dx, op, n);
-    s.finish(dw, dwp, D);
-  }
+    db: Float32Array | null,
+  ): void =>
+    normBackward(
+      "layernormBackward",
+      (xp, wp, gp, op, dwp, dbp) => k.layernormBackward(xp, M, D, wp, gp, eps, op, dwp, dbp),
+      x,
+      M,
+      D,
+      w,
+      dy,
+      dx,
+      dw,
+      db,
+    );
+
+  const rmsnormBackward = (
+    x: Float32Array,
+    M: number,
+    D: number,
+    w: Float32Array,
+    dy: Float32Array,
+    eps: number,
+    dx: Float32Array,
+    dw: Float32Array,
+  ): void =>
+    normBackward(
+      "rmsnormBackward",
+      (xp, wp, gp, op, dwp) => k.rmsnormBackward(xp, M, D, wp, gp, eps, op, dwp),
+      x,
+      M,
+      D,
+      w,
+      dy,
+      dx,
+      dw,
+      null,
+    );
 
   function sumRows(x: Float32Array, M: number, N: number, out: Float32Array): void {
     if (x.length < M * N || out.length < N) throw new Error("sumRows: buffers too small");

@@ -127,22 +127,6 @@ function hsum4(s0: v128, s1: v128, s2: v128, s3: v128): v128 {
   return i32x4.add(i32x4.shuffle(u, w, 0, 1, 4, 5), i32x4.shuffle(u, w, 2, 3, 6, 7));
 }
 
-/**
- * One weight row · one quantized x row (+ b), read as one stream (several rows side by side read large weights
- * markedly slower): each block's four partial integer sums scaled by d_w · d_x into four f32 lanes, as the
- * baseline module's dotQuantQ does (the lanes hold the same integers, so the two modules agree bit for bit).
- */
-function dotRowQ8(w: usize, xq: usize, nb: i32, b: f32): f32 {
-  const ds = xq + <usize>nb * QBLOCK8;
-  const ones = i16x8.splat(1);
-  let acc = f32x4.splat(0);
-  for (let k = 0; k < nb; k++, w += 34) {
-    const s = q8Dot(v128.load(w, 2), v128.load(w, 18), xq + <usize>k * QBLOCK8, ones);
-    acc = f32x4.add(acc, f32x4.mul(f32x4.convert_i32x4_s(s), f32x4.splat(tabHalf(load<u16>(w)) * load<f32>(ds + (<usize>k << 2)))));
-  }
-  return hsum(acc) + b;
-}
-
 /** One Q4_0 block's integer dot at w with the quantized block k of x (less its 8·Σq): i32x4 partials. */
 @inline
 function q4Block(w: usize, xq: usize, ss: usize, k: i32, ones: v128): v128 {
@@ -153,10 +137,12 @@ function q4Block(w: usize, xq: usize, ss: usize, k: i32, ones: v128): v128 {
 }
 
 /**
- * Weight rows w and w + d · x, as two dotRowQ8 or dotRowQ4 (the same sums in the same order), sharing the loads
- * of x. The rows must lie far apart: two neighbouring rows read side by side stream from memory at about half
- * speed here, while rows 64 apart read 7–15% faster than one row at a time (two threads, 140 MB of Q8_0).
- * Inlined into one copy per dtype.
+ * Weight rows w and w + d · x (+ ba, bb) into out and out + os (d = 0, os = 0: one row): integer block dots,
+ * each block's four partial integer sums scaled by d_w · d_x into four f32 lanes, as the baseline module's
+ * dotQuantQ does (the lanes hold the same integers, so the two modules agree bit for bit), sharing the loads of
+ * x. The rows must lie far apart: two neighbouring rows read side by side stream from memory at about half speed
+ * here, while rows 64 apart read 7–15% faster than one row at a time (two threads, 140 MB of Q8_0). Inlined into
+ * one copy per dtype.
  */
 @inline
 function dotRows(q8: bool, w: usize, d: usize, xq: usize, nb: i32, ba: f32, bb: f32, out: usize, os: usize): void {
@@ -194,22 +180,6 @@ function dotRowsQ4(w: usize, d: usize, xq: usize, nb: i32, ba: f32, bb: f32, out
 
 /** Rows apart that dotRows pairs (within spans of twice as many). */
 const PAIR_SPAN: i32 = 64;
-
-/** As dotRowQ8 for Q4_0, the block's 8·Σq taken off lane 0. */
-function dotRowQ4(w: usize, xq: usize, nb: i32, b: f32): f32 {
-  const ds = xq + <usize>nb * QBLOCK4;
-  const ss = ds + (<usize>nb << 2);
-  const ones = i16x8.splat(1);
-  const m = i8x16.splat(0x0f);
-  let acc = f32x4.splat(0);
-  for (let k = 0; k < nb; k++, w += 18) {
-    const q = v128.load(w, 2);
-    let s = q4Dot(v128.and(q, m), v128.and(i16x8.shr_u(q, 4), m), xq + <usize>k * QBLOCK4, ones);
-    s = i32x4.sub(s, v128.load32_zero(ss + (<usize>k << 2)));
-    acc = f32x4.add(acc, f32x4.mul(f32x4.convert_i32x4_s(s), f32x4.splat(tabHalf(load<u16>(w)) * load<f32>(ds + (<usize>k << 2)))));
-  }
-  return hsum(acc) + b;
-}
 
 /** Stores lanes of v (+ b) to out + r · os for the rows r < n of a group. */
 @inline
@@ -309,10 +279,11 @@ export function linearQuantR(
         else dotRowsQ4(wr, <usize>half * rb, xq, nb, ba, bb, o, <usize>half << 2);
       }
       if (s0 + 2 * half < min(n1, s0 + 2 * PAIR_SPAN)) {
-        const n = s0 + 2 * half; // the odd row left in a short span
+        const n = s0 + 2 * half; // the odd row left in a short span, dotted twice into the same place
         const b: f32 = bias ? load<f32>(bias + (<usize>n << 2)) : 0;
         const wr = w + <usize>n * rb;
-        store<f32>(out + (<usize>n << 2), q8 ? dotRowQ8(wr, xq, nb, b) : dotRowQ4(wr, xq, nb, b));
+        if (q8) dotRowsQ8(wr, 0, xq, nb, b, b, out + (<usize>n << 2), 0);
+        else dotRowsQ4(wr, 0, xq, nb, b, b, out + (<usize>n << 2), 0);
       }
     }
     return;
