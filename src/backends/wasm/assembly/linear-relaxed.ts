@@ -6,7 +6,8 @@
 // the unsigned nibbles (0..15), minus 8·Σq. The integer sums are exact and scaled and added in the order the
 // baseline module uses (linear.ts), so both modules give the same bits, however threads split the product.
 
-import { hsum, tabHalf } from "./half";
+import { tabHalf } from "./half";
+import { fourSums, pairAcc, pairScales, tailScales, tailSums, twoBlocks32 } from "./pair-scales";
 import { absMax32, hsumI32, invScale, roundScaled } from "./xquant";
 
 const DT_Q8_0: i32 = 2;
@@ -127,58 +128,96 @@ function hsum4(s0: v128, s1: v128, s2: v128, s3: v128): v128 {
   return i32x4.add(i32x4.shuffle(u, w, 0, 1, 4, 5), i32x4.shuffle(u, w, 2, 3, 6, 7));
 }
 
-/** One Q4_0 block's integer dot at w with the quantized block k of x (less its 8·Σq): i32x4 partials. */
+/** The i16x8 pair sums of one Q4_0 block at w (nibbles) with x0 = q[0..16), x1 = q[16..32) of its x block. */
 @inline
-function q4Block(w: usize, xq: usize, ss: usize, k: i32, ones: v128): v128 {
-  const m = i8x16.splat(0x0f);
+function q4Pairs(w: usize, x0: v128, x1: v128, m: v128): v128 {
   const q = v128.load(w, 2);
-  const s = q4Dot(v128.and(q, m), v128.and(i16x8.shr_u(q, 4), m), xq + <usize>k * QBLOCK4, ones);
-  return i32x4.sub(s, v128.load32_zero(ss + (<usize>k << 2)));
+  return i16x8.add(
+    i16x8.relaxed_dot_i8x16_i7x16_s(x0, v128.and(q, m)),
+    i16x8.relaxed_dot_i8x16_i7x16_s(x1, v128.and(i16x8.shr_u(q, 4), m)),
+  );
 }
 
 /**
- * Weight rows w and w + d · x (+ ba, bb) into out and out + os (d = 0, os = 0: one row): integer block dots,
- * each block's four partial integer sums scaled by d_w · d_x into four f32 lanes, as the baseline module's
- * dotQuantQ does (the lanes hold the same integers, so the two modules agree bit for bit), sharing the loads of
- * x. The rows must lie far apart: two neighbouring rows read side by side stream from memory at about half speed
- * here, while rows 64 apart read 7–15% faster than one row at a time (two threads, 140 MB of Q8_0). Inlined into
- * one copy per dtype.
+ * Blocks k, k + 1 of one weight row (pair sums d0, d1) → [Σ½ d0, Σ½ d0, Σ½ d1, Σ½ d1] (each block's two lanes
+ * hold halves of its dot): 64-bit halves added in int16 (|lane| ≤ 4·15·127), then pairs in int32.
  */
 @inline
-function dotRows(q8: bool, w: usize, d: usize, xq: usize, nb: i32, ba: f32, bb: f32, out: usize, os: usize): void {
-  const ds = xq + <usize>nb * (q8 ? QBLOCK8 : QBLOCK4);
+function twoBlocks(d0: v128, d1: v128, ones: v128): v128 {
+  return i32x4.dot_i16x8_s(i16x8.add(i32x4.shuffle(d0, d1, 0, 1, 4, 5), i32x4.shuffle(d0, d1, 2, 3, 6, 7)), ones);
+}
+
+/**
+ * Q4_0 weight rows w and w + d · x (+ ba, bb) into out and out + os (d = 0, os = 0: one row), two blocks at a
+ * time: the integer dots of both rows go into one vector, converted and scaled as pair-scales.ts says (the
+ * baseline module sums the same way). The loop keeps every vector in a register (V8 loads a loop body's vectors
+ * first). The rows lie far apart, as for dotRowsQ8.
+ */
+function dotRowsQ4(w: usize, d: usize, xq: usize, nb: i32, ba: f32, bb: f32, out: usize, os: usize): void {
+  const ds = xq + <usize>nb * QBLOCK4;
   const ss = ds + (<usize>nb << 2);
   const ones = i16x8.splat(1);
-  let a0 = f32x4.splat(0);
-  let a1 = f32x4.splat(0);
-  for (let k = 0; k < nb; k++, w += q8 ? 34 : 18) {
-    const dx = load<f32>(ds + (<usize>k << 2));
-    let s: v128;
-    let t: v128;
-    if (q8) {
-      const xb = xq + <usize>k * QBLOCK8;
-      s = q8Dot(v128.load(w, 2), v128.load(w, 18), xb, ones);
-      t = q8Dot(v128.load(w + d, 2), v128.load(w + d, 18), xb, ones);
-    } else {
-      s = q4Block(w, xq, ss, k, ones);
-      t = q4Block(w + d, xq, ss, k, ones);
-    }
-    a0 = f32x4.add(a0, f32x4.mul(f32x4.convert_i32x4_s(s), f32x4.splat(tabHalf(load<u16>(w)) * dx)));
-    a1 = f32x4.add(a1, f32x4.mul(f32x4.convert_i32x4_s(t), f32x4.splat(tabHalf(load<u16>(w + d)) * dx)));
+  const m = i8x16.splat(0x0f);
+  let acc = f32x4.splat(0);
+  let k = 0;
+  for (; k + 1 < nb; k += 2, w += 36) {
+    const xb = xq + <usize>k * QBLOCK4;
+    const x0 = v128.load(xb);
+    const x1 = v128.load(xb, 16);
+    const x2 = v128.load(xb, 32);
+    const x3 = v128.load(xb, 48);
+    const pa = twoBlocks(q4Pairs(w, x0, x1, m), q4Pairs(w + 18, x2, x3, m), ones);
+    const pb = twoBlocks(q4Pairs(w + d, x0, x1, m), q4Pairs(w + d + 18, x2, x3, m), ones);
+    const s = i32x4.sub(fourSums(pa, pb), v128.load64_splat(ss + (<usize>k << 2)));
+    acc = pairAcc(acc, s, pairScales(w, w + d, 18, ds + (<usize>k << 2)));
   }
-  store<f32>(out, hsum(a0) + ba);
-  store<f32>(out + os, hsum(a1) + bb);
+  if (k < nb) {
+    const xb = xq + <usize>k * QBLOCK4;
+    const z = i16x8.splat(0);
+    const pa = twoBlocks(q4Pairs(w, v128.load(xb), v128.load(xb, 16), m), z, ones);
+    const pb = twoBlocks(q4Pairs(w + d, v128.load(xb), v128.load(xb, 16), m), z, ones);
+    const s = i32x4.sub(fourSums(pa, pb), tailSums(ss + (<usize>k << 2)));
+    acc = pairAcc(acc, s, tailScales(w, w + d, ds + (<usize>k << 2)));
+  }
+  store<f32>(out, f32x4.extract_lane(acc, 0) + f32x4.extract_lane(acc, 1) + ba);
+  store<f32>(out + os, f32x4.extract_lane(acc, 2) + f32x4.extract_lane(acc, 3) + bb);
 }
 
+/**
+ * Q8_0 weight rows w and w + d · x (+ ba, bb) into out and out + os (d = 0, os = 0: one row), two blocks at a time
+ * as dotRowsQ4, sharing the loads of x. The rows must lie far apart: two neighbouring rows read side by side
+ * stream from memory at about half speed here, while rows 64 apart read 7–15% faster than one row at a time (two
+ * threads, 140 MB of Q8_0).
+ */
 function dotRowsQ8(w: usize, d: usize, xq: usize, nb: i32, ba: f32, bb: f32, out: usize, os: usize): void {
-  dotRows(true, w, d, xq, nb, ba, bb, out, os);
+  const ds = xq + <usize>nb * QBLOCK8;
+  const ones = i16x8.splat(1);
+  let acc = f32x4.splat(0);
+  let k = 0;
+  for (; k + 1 < nb; k += 2, w += 68) {
+    const xb = xq + <usize>k * QBLOCK8;
+    const pa = twoBlocks32(
+      q8Dot(v128.load(w, 2), v128.load(w, 18), xb, ones),
+      q8Dot(v128.load(w, 36), v128.load(w, 52), xb + QBLOCK8, ones),
+    );
+    const pb = twoBlocks32(
+      q8Dot(v128.load(w + d, 2), v128.load(w + d, 18), xb, ones),
+      q8Dot(v128.load(w + d, 36), v128.load(w + d, 52), xb + QBLOCK8, ones),
+    );
+    acc = pairAcc(acc, fourSums(pa, pb), pairScales(w, w + d, 34, ds + (<usize>k << 2)));
+  }
+  if (k < nb) {
+    const xb = xq + <usize>k * QBLOCK8;
+    const z = i32x4.splat(0);
+    const pa = twoBlocks32(q8Dot(v128.load(w, 2), v128.load(w, 18), xb, ones), z);
+    const pb = twoBlocks32(q8Dot(v128.load(w + d, 2), v128.load(w + d, 18), xb, ones), z);
+    acc = pairAcc(acc, fourSums(pa, pb), tailScales(w, w + d, ds + (<usize>k << 2)));
+  }
+  store<f32>(out, f32x4.extract_lane(acc, 0) + f32x4.extract_lane(acc, 1) + ba);
+  store<f32>(out + os, f32x4.extract_lane(acc, 2) + f32x4.extract_lane(acc, 3) + bb);
 }
 
-function dotRowsQ4(w: usize, d: usize, xq: usize, nb: i32, ba: f32, bb: f32, out: usize, os: usize): void {
-  dotRows(false, w, d, xq, nb, ba, bb, out, os);
-}
-
-/** Rows apart that dotRows pairs (within spans of twice as many). */
+/** Rows apart that dotRowsQ8 and dotRowsQ4 pair (within spans of twice as many). */
 const PAIR_SPAN: i32 = 64;
 
 /** Stores lanes of v (+ b) to out + r · os for the rows r < n of a group. */

@@ -15,6 +15,7 @@
 import { DT_BF16, DT_F16, DT_F16_FINITE, DT_F32, DT_GEMM, DT_Q4_0, DT_Q8_0, expandRow, halfScalar, isHalf, rowBytes } from "./expand";
 import { bf16ToF32x4, finiteHalfToF32x4, halfToF32x4, hsum, tabHalf } from "./half";
 import { DT_Q4_K, DT_Q6_K, linearK } from "./kquant";
+import { fourSums, pairAcc, pairScales, tailScales, tailSums, twoBlocks32 } from "./pair-scales";
 import { linearF32, ROWS_W } from "./linear-f32";
 import { linearGemm } from "./linear-gemm";
 import { linearQuantR, quantBytesR, quantizeRowsR } from "./linear-relaxed";
@@ -308,33 +309,35 @@ function q4Dot(wb: usize, xb: usize): v128 {
   return wdot32(v128.and(q, m), v128.and(i16x8.shr_u(q, 8), m), v128.and(i16x8.shr_u(q, 4), m), i16x8.shr_u(q, 12), xb);
 }
 
-/** One block's integer dot, scaled by d_w · d_x, added to acc. */
-@inline
-function accBlock(acc: v128, s: v128, wb: usize, dx: f32): v128 {
-  return f32x4.add(acc, f32x4.mul(f32x4.convert_i32x4_s(s), f32x4.splat(tabHalf(load<u16>(wb)) * dx)));
-}
-
 /**
- * One Q8_0/Q4_0 weight row · one quantized activation row: integer block dots, f32 across blocks. Every x row
- * of every call is summed in exactly this order (dotQuantQ4Store too), so results do not depend on M or on how
+ * One Q8_0/Q4_0 weight row · one quantized activation row (M = 1): integer block dots, f32 across blocks, in
+ * the order the relaxed module's dotRowsQ8/dotRowsQ4 use, so results do not depend on the module or on how
  * threads split the product.
  */
 function dotQuantQ(dtype: i32, w: usize, xq: usize, nb: i32, K: i32): f32 {
   const ds = xq + (<usize>K << 1);
   const ss = ds + (<usize>nb << 2);
   let acc = f32x4.splat(0);
-  if (dtype == DT_Q8_0) {
-    for (let b = 0; b < nb; b++, w += 34) {
-      const s = q8Dot(w, xq + (<usize>b << 6));
-      acc = accBlock(acc, s, w, load<f32>(ds + (<usize>b << 2)));
-    }
-  } else {
-    for (let b = 0; b < nb; b++, w += 18) {
-      const s = i32x4.sub(q4Dot(w, xq + (<usize>b << 6)), v128.load32_zero(ss + (<usize>b << 2)));
-      acc = accBlock(acc, s, w, load<f32>(ds + (<usize>b << 2)));
-    }
+  // blocks two at a time, summed as pair-scales.ts says (the relaxed module's dotRowsQ8/dotRowsQ4 do the same)
+  const q8 = dtype == DT_Q8_0;
+  const bb: usize = q8 ? 34 : 18;
+  let b = 0;
+  for (; b + 1 < nb; b += 2, w += 2 * bb) {
+    const x0 = xq + (<usize>b << 6);
+    const u = q8 ? q8Dot(w, x0) : q4Dot(w, x0);
+    const v = q8 ? q8Dot(w + bb, x0 + 64) : q4Dot(w + bb, x0 + 64);
+    const h = twoBlocks32(u, v);
+    let s = fourSums(h, h);
+    if (!q8) s = i32x4.sub(s, v128.load64_splat(ss + (<usize>b << 2)));
+    acc = pairAcc(acc, s, pairScales(w, w, bb, ds + (<usize>b << 2)));
   }
-  return hsum(acc);
+  if (b < nb) {
+    const x0 = xq + (<usize>b << 6);
+    let s = fourSums(twoBlocks32(q8 ? q8Dot(w, x0) : q4Dot(w, x0), i32x4.splat(0)), i32x4.splat(0));
+    if (!q8) s = i32x4.sub(s, tailSums(ss + (<usize>b << 2)));
+    acc = pairAcc(acc, s, tailScales(w, w, ds + (<usize>b << 2)));
+  }
+  return f32x4.extract_lane(acc, 0) + f32x4.extract_lane(acc, 1);
 }
 
 /** Horizontal sums of four i32x4 → one i32x4 [Σs0, Σs1, Σs2, Σs3]. */
