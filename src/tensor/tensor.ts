@@ -16,6 +16,16 @@ export function contiguousStrides(shape: readonly number[]): number[] {
   return s;
 }
 
+/** Whether strides are row-major for shape, ignoring dimensions of size 1. */
+function isRowMajor(shape: readonly number[], strides: readonly number[]): boolean {
+  let acc = 1;
+  for (let i = shape.length - 1; i >= 0; i--) {
+    if (shape[i]! > 1 && strides[i] !== acc) return false;
+    acc *= shape[i]!;
+  }
+  return true;
+}
+
 /** Autograd (tensor/grad.ts): an op records how to push a gradient back to its inputs (null: not a tensor input). */
 export interface GradNode {
   readonly op: string;
@@ -30,6 +40,10 @@ export class Tensor {
   readonly offset: number;
   /** f32 → Float32Array, i32 → Int32Array, everything else → raw bytes (Uint8Array). */
   readonly data: Storage;
+  /** Number of elements (the shape's product, checked once here: ops read it many times a step). */
+  readonly size: number;
+  /** Whether the strides are row-major for the shape (dimensions of size 1 aside). */
+  private readonly rowMajor: boolean;
   requiresGrad = false;
   grad: Tensor | null = null;
   gradNode: GradNode | null = null;
@@ -42,10 +56,12 @@ export class Tensor {
     offset = 0,
   ) {
     this.dtype = dtype;
-    this.shape = Object.freeze([...shape]);
-    this.strides = Object.freeze(strides ? [...strides] : contiguousStrides(shape));
+    this.shape = Object.freeze(shape.slice());
+    this.strides = Object.freeze(strides ? strides.slice() : contiguousStrides(shape));
     this.offset = offset;
     this.data = data;
+    this.size = numel(shape);
+    this.rowMajor = isRowMajor(this.shape, this.strides);
     const plain = dtype === "f32" || dtype === "i32";
     if (plain !== !(data instanceof Uint8Array))
       throw new Error(`storage kind does not match dtype ${dtype}`);
@@ -113,10 +129,6 @@ export class Tensor {
     return this.shape.length;
   }
 
-  get size(): number {
-    return numel(this.shape);
-  }
-
   get quantized(): boolean {
     return DTYPES[this.dtype].quantized;
   }
@@ -127,9 +139,7 @@ export class Tensor {
   }
 
   isContiguous(): boolean {
-    const c = contiguousStrides(this.shape);
-    for (let i = 0; i < c.length; i++) if (this.shape[i]! > 1 && c[i] !== this.strides[i]) return false;
-    return true;
+    return this.rowMajor;
   }
 
   /** The raw bytes of a contiguous tensor. */
@@ -221,7 +231,7 @@ export class Tensor {
     if (this.dtype !== "f32") throw new Error(`expected an f32 tensor, got ${this.dtype}`);
     const t = this.contiguous();
     const d = t.data as Float32Array;
-    return d.subarray(t.offset, t.offset + t.size);
+    return d.length === t.size ? d : d.subarray(0, t.size); // contiguous() gives offset 0
   }
 
   toArray(): number[] {
