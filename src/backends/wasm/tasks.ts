@@ -363,7 +363,10 @@ export function encodeAttention(u32: Uint32Array, f32: Float32Array, t: Attentio
 }
 
 /** Control-block word of each field of a linear / attention task. */
-const LA = Object.fromEntries(LINEAR_KEYS.map((key, i) => [key, CTL.ARGS + i])) as Record<keyof LinearTask, number>;
+const LA = Object.fromEntries(LINEAR_KEYS.map((key, i) => [key, CTL.ARGS + i])) as Record<
+  keyof LinearTask,
+  number
+>;
 const AA = Object.fromEntries(ATTENTION_KEYS.map((key, i) => [key, CTL.ARGS + i])) as Record<
   (typeof ATTENTION_KEYS)[number],
   number
