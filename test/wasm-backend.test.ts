@@ -19,7 +19,7 @@ import { Tensor } from "../src/tensor/tensor.js";
 import type { AttentionParams } from "../src/tensor/backend.js";
 import { loadModel } from "../src/models/load.js";
 import { F32KVCache } from "../src/cache/kv-cache.js";
-import { shareBounds } from "../src/backends/wasm/tasks.js";
+import { minShareColumns, shareBounds } from "../src/backends/wasm/tasks.js";
 import { rng } from "./helpers/fixtures.js";
 import { modelCardSample, runCli, STORIES_BIN, STORIES_TOK, TINY_LLAMA_GGUF } from "./helpers/paths.js";
 
@@ -439,8 +439,15 @@ test("decode shares cover the columns once, shrinking to small multiples of 4", 
         if (i > 1) assert.ok(size <= b[i - 1]! - b[i - 2]!, `N=${N} parts=${parts}: shares shrink`);
       }
       if (N >= 2048) assert.ok(b[1]! <= Math.ceil(N / (2 * parts)) + 4 && b.at(-1)! - b.at(-2)! <= 32);
+      // prompts (several rows of x) take shares down to 4 columns
+      const p = Array.from(shareBounds(N, parts, minShareColumns(32)));
+      assert.equal(p.at(-1), N);
+      for (let i = 1; i < p.length - 1; i++)
+        assert.ok((p[i]! - p[i - 1]!) % 4 === 0 && p[i]! - p[i - 1]! >= 4);
+      if (N >= 2048) assert.ok(p.at(-1)! - p.at(-2)! <= 4);
     }
   }
+  assert.deepEqual([1, 2, 4, 7, 8, 32, 500].map(minShareColumns), [32, 16, 8, 8, 4, 4, 4]);
 });
 
 test("threaded linear and attention equal one thread bit for bit (odd N and M, split by N and by M)", async () => {

@@ -166,8 +166,13 @@ const ATTENTION_KEYS = [
 ] as const;
 const SCALE = CTL.ARGS + ATTENTION_KEYS.length;
 
-/** x rows from which a linear is split by rows of x rather than by output columns, per thread. */
-const ROWS_PER_THREAD_FOR_M_SPLIT = 8;
+/**
+ * x rows from which a linear is split by rows of x rather than by output columns, per thread. Below it (decode,
+ * and prompts of up to 127 rows on two threads) the threads take column shares in turn, so both read each weight
+ * row once between them and a slower thread takes fewer shares: a 32-token prompt on 110m q8_0, split in fixed
+ * halves of x rows, left the main thread waiting 3–16 ms of a 100–130 ms prefill for the worker; in shares 2.6–4.6.
+ */
+const ROWS_PER_THREAD_FOR_M_SPLIT = 64;
 
 /** Part `i` of `parts` of [0, n), in whole multiples of `grain` where possible. */
 export function partRange(n: number, parts: number, i: number, grain = 1): [number, number] {
@@ -181,24 +186,29 @@ export function splitsByRows(M: number, parts: number): boolean {
   return M >= ROWS_PER_THREAD_FOR_M_SPLIT * parts;
 }
 
-/** Fewest columns a share of a split decode product holds (and a multiple of 4, as every share). */
+/** Fewest output entries a share of a split product holds (in columns: a multiple of 4, as every share). */
 const MIN_SHARE = 32;
+
+/** Fewest columns of a share when the product has M rows of x: 32 for decode, 4 from 8 rows up. */
+export function minShareColumns(M: number): number {
+  return Math.max(4, Math.ceil(MIN_SHARE / Math.max(1, M) / 4) * 4);
+}
 const shareCache = new Map<number, Int32Array>();
 
 /**
  * Bounds of the column shares of a split decode product: each share takes 1/(2·parts) of the columns left, so the
  * first shares are large and the last ones small, and the thread that finishes first waits for at most a small
  * share of the other's. On a 1.1B q4_0 decode, against eight equal shares, the main thread's wait at the end of
- * the large products went from 27–33 µs to 9–13 µs on average (90th percentile 37–74 → 6–7 µs). Cached per
- * (N, parts).
+ * the large products went from 27–33 µs to 9–13 µs on average (90th percentile 37–74 → 6–7 µs). Shares hold at
+ * least `min` columns (a multiple of 4, at most 32). Cached per (N, parts, min).
  */
-export function shareBounds(N: number, parts: number): Int32Array {
-  const key = N * 64 + parts;
+export function shareBounds(N: number, parts: number, min = MIN_SHARE): Int32Array {
+  const key = (N * 64 + parts) * 16 + min / 4;
   let b = shareCache.get(key);
   if (!b) {
     const bounds = [0];
     for (let n = 0; n < N;)
-      bounds.push((n = Math.min(N, n + Math.max(MIN_SHARE, Math.ceil((N - n) / (2 * parts) / 4) * 4))));
+      bounds.push((n = Math.min(N, n + Math.max(min, Math.ceil((N - n) / (2 * parts) / 4) * 4))));
     b = Int32Array.from(bounds);
     if (shareCache.size >= 256) shareCache.clear();
     shareCache.set(key, b);
@@ -208,7 +218,7 @@ export function shareBounds(N: number, parts: number): Int32Array {
 
 /**
  * Part `part` of `parts` of a linear: every part computes whole output entries with the same per-entry math.
- * Split by output columns (decode), the threads take column ranges in turn from the control block's counter
+ * Split by output columns (decode and short prompts), the threads take column ranges in turn from the control block's counter
  * `next` (zeroed before the task), so a thread that runs slower (one woken late, or sharing its core) takes
  * fewer (shareBounds): with fixed halves the main thread waited 12–17% of a 1.1B decode step for the worker.
  */
@@ -229,7 +239,7 @@ export function linearPart(
   else if (splitsByRows(t.M, parts)) run(...partRange(t.M, parts, part, 4), 0, t.N);
   else if (!next || parts === 1) run(0, t.M, ...partRange(t.N, parts, part, 4));
   else {
-    const b = shareBounds(t.N, parts);
+    const b = shareBounds(t.N, parts, minShareColumns(t.M));
     for (let i = Atomics.add(next, CTL.NEXT, 1); i + 1 < b.length; i = Atomics.add(next, CTL.NEXT, 1))
       run(0, t.M, b[i]!, b[i + 1]!);
   }
