@@ -139,8 +139,8 @@ function q4Pairs(w: usize, x0: v128, x1: v128, m: v128): v128 {
 }
 
 /**
- * Blocks k, k + 1 of one weight row (pair sums d0, d1) → [Σ½ d0, Σ½ d0, Σ½ d1, Σ½ d1] (each block's two lanes
- * hold halves of its dot): 64-bit halves added in int16 (|lane| ≤ 4·15·127), then pairs in int32.
+ * Blocks k, k + 1 of one weight row (int16 pair sums d0, d1) → two partial int32 sums of block k, then two of
+ * k + 1 (as twoBlocks32): the 64-bit halves of each added in int16 (|lane| ≤ 4·15·127), then pairs in int32.
  */
 @inline
 function twoBlocks(d0: v128, d1: v128, ones: v128): v128 {

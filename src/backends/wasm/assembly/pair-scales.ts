@@ -1,8 +1,7 @@
 // The f32 side of the Q8_0 and Q4_0 decode products (M = 1), shared by both kernel modules so that they give the
-// same bits:
-// blocks are taken two at a time, k and k + 1, with their exact integer dots in lanes [Sa_k, Sa_k+1, Sb_k,
-// Sb_k+1] for two weight rows a and b (the baseline module passes one row as both). Each lane is converted once
-// and scaled by d_w · d_x of its block, then added to a lane of its own; a row's result is its two lanes' sum.
+// same bits. Blocks are taken two at a time, k and k + 1, with their exact integer dots in lanes [Sa_k, Sa_k+1,
+// Sb_k, Sb_k+1] for two weight rows a and b (the baseline module passes one row as both). Each lane is converted
+// once, scaled by d_w · d_x of its block and added to a lane of its own; a row's result is its two lanes' sum.
 // Blocks sum in the order k = 0, 2, 4, .. (lane 0) and 1, 3, 5, .. (lane 1), whatever the module or thread.
 
 import { f16Table } from "./half";
@@ -32,13 +31,13 @@ export function tailScales(a: usize, b: usize, dx: usize): v128 {
   return f32x4.mul(s, f32x4.splat(load<f32>(dx)));
 }
 
-/** Blocks k, k + 1 of one row, four partial integer sums each → [½Sk, ½Sk, ½Sk+1, ½Sk+1] (halves of each sum). */
+/** Blocks k, k + 1 of one row, four partial integer sums each → two partial sums of block k, then two of k + 1. */
 @inline
 export function twoBlocks32(s0: v128, s1: v128): v128 {
   return i32x4.add(i32x4.shuffle(s0, s1, 0, 1, 4, 5), i32x4.shuffle(s0, s1, 2, 3, 6, 7));
 }
 
-/** Rows a and b, blocks k and k + 1, in halves (twoBlocks32) → [Sa_k, Sa_k+1, Sb_k, Sb_k+1]. */
+/** Rows a and b, blocks k and k + 1, as two partial sums each (twoBlocks32) → [Sa_k, Sa_k+1, Sb_k, Sb_k+1]. */
 @inline
 export function fourSums(pa: v128, pb: v128): v128 {
   return i32x4.add(i32x4.shuffle(pa, pb, 0, 2, 4, 6), i32x4.shuffle(pa, pb, 1, 3, 5, 7));
