@@ -94,6 +94,8 @@ export interface KernelExports {
   /** dx = dy·gelu_tanh'(x) over n floats (assembly/train-ops.ts). */
   linearGemmRows(dtype: number): number;
   linearGemmWorkBytes(): number;
+  /** Bytes of scores a thread of attention needs (assembly/attention.ts). */
+  attentionScoreBytes(): number;
   crossEntropyForward(
     x: number,
     N: number,
