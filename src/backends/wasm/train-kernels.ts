@@ -251,17 +251,7 @@ export function makeTrainKernels(
     if (db) s.finish(db, dbp, D);
   }
 
-  const layernormBackward = (
-    x: Float32Array,
-    M: number,
-    D: number,
-    w: Float32Array,
-    dy: Float32Array,
-    eps: number,
-    dx: Float32Array,
-    dw: Float32Array,
-    db: Float32Array | null,
-  ): void =>
+  const layernormBackward: NonNullable<Kernels["layernormBackward"]> = (x, M, D, w, dy, eps, dx, dw, db) =>
     normBackward(
       "layernormBackward",
       (xp, wp, gp, op, dwp, dbp) => k.layernormBackward(xp, M, D, wp, gp, eps, op, dwp, dbp),
@@ -275,16 +265,7 @@ export function makeTrainKernels(
       db,
     );
 
-  const rmsnormBackward = (
-    x: Float32Array,
-    M: number,
-    D: number,
-    w: Float32Array,
-    dy: Float32Array,
-    eps: number,
-    dx: Float32Array,
-    dw: Float32Array,
-  ): void =>
+  const rmsnormBackward: NonNullable<Kernels["rmsnormBackward"]> = (x, M, D, w, dy, eps, dx, dw) =>
     normBackward(
       "rmsnormBackward",
       (xp, wp, gp, op, dwp) => k.rmsnormBackward(xp, M, D, wp, gp, eps, op, dwp),
@@ -346,15 +327,15 @@ export function makeTrainKernels(
       throw new Error(`${name}: buffers too small`);
   }
 
-  function crossEntropyForward(
-    x: Float32Array,
-    N: number,
-    C: number,
-    targets: Int32Array,
-    ignore: number,
-    eps: number,
-    lse: Float32Array,
-  ): number {
+  const crossEntropyForward: NonNullable<Kernels["crossEntropyForward"]> = (
+    x,
+    N,
+    C,
+    targets,
+    ignore,
+    eps,
+    lse,
+  ) => {
     checkCE("crossEntropyForward", x, N, C, targets, lse);
     if (N === 0) return 0;
     s.begin(s.need(x, N * C) + s.need(lse, N) + align(N * 4));
@@ -364,19 +345,19 @@ export function makeTrainKernels(
     const loss = k.crossEntropyForward(xp, N, C, tp, ignore, eps, lp);
     s.finish(lse, lp, N);
     return loss;
-  }
+  };
 
-  function crossEntropyBackward(
-    x: Float32Array,
-    N: number,
-    C: number,
-    targets: Int32Array,
-    ignore: number,
-    eps: number,
-    lse: Float32Array,
-    scale: number,
-    dx: Float32Array,
-  ): void {
+  const crossEntropyBackward: NonNullable<Kernels["crossEntropyBackward"]> = (
+    x,
+    N,
+    C,
+    targets,
+    ignore,
+    eps,
+    lse,
+    scale,
+    dx,
+  ) => {
     checkCE("crossEntropyBackward", x, N, C, targets, lse);
     if (dx.length < N * C) throw new Error("crossEntropyBackward: buffers too small");
     if (N === 0) return;
@@ -387,7 +368,7 @@ export function makeTrainKernels(
     const op = s.output(dx, N * C);
     k.crossEntropyBackward(xp, N, C, tp, ignore, eps, lp, scale, op);
     s.finish(dx, op, N * C);
-  }
+  };
 
   function sumSquares(x: Float32Array): number {
     if (x.length === 0) return 0;
