@@ -196,9 +196,9 @@ export function minShareColumns(M: number): number {
 const shareCache = new Map<number, Int32Array>();
 
 /**
- * Bounds of the column shares of a split decode product: each share takes 1/(2·parts) of the columns left, so the
- * first shares are large and the last ones small, and the thread that finishes first waits for at most a small
- * share of the other's. On a 1.1B q4_0 decode, against eight equal shares, the main thread's wait at the end of
+ * Bounds of the column shares of a split product (decode, short prompts): each share takes 1/(2·parts) of the
+ * columns left, so the first shares are large and the last ones small, and the thread that finishes first waits
+ * for at most a small share of the other's. On a 1.1B q4_0 decode, against eight equal shares, the main thread's wait at the end of
  * the large products went from 27–33 µs to 9–13 µs on average (90th percentile 37–74 → 6–7 µs). Shares hold at
  * least `min` columns (a multiple of 4, at most 32). Cached per (N, parts, min).
  */
