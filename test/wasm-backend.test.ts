@@ -381,6 +381,11 @@ test("wasm attention matches the reference (GQA, sliding window, prefill and dec
     { T: 1, S: 150, nHeads: 4, nKvHeads: 2, headDim: 16, queryPos: 149, window: 0 },
     { T: 3, S: 200, nHeads: 2, nKvHeads: 1, headDim: 12, queryPos: 197, window: 130 },
     { T: 70, S: 70, nHeads: 2, nKvHeads: 2, headDim: 8, queryPos: 0, window: 0 },
+    // four heads to a key/value head, scored together, their values summed two at a time (hd 64, 32), or one by
+    // one (hd 20, not a multiple of 16); six to a head: a chunk of four, then one of two
+    { T: 1, S: 151, nHeads: 8, nKvHeads: 1, headDim: 64, queryPos: 150, window: 0 },
+    { T: 2, S: 71, nHeads: 12, nKvHeads: 2, headDim: 20, queryPos: 69, window: 40 },
+    { T: 1, S: 97, nHeads: 32, nKvHeads: 4, headDim: 32, queryPos: 96, window: 0 },
   ];
   for (const s of shapes) {
     const p = { ...s, scale: 1 / Math.sqrt(s.headDim) };
@@ -472,6 +477,9 @@ test("threaded linear and attention equal one thread bit for bit (odd N and M, s
   const attn: AttentionParams[] = [
     { T: 1, S: 37, nHeads: 7, nKvHeads: 7, headDim: 16, queryPos: 36, window: 0, scale: 0.25 },
     { T: 9, S: 20, nHeads: 6, nKvHeads: 2, headDim: 13, queryPos: 11, window: 5, scale: 0.3 },
+    // threads take chunks of four heads (eight chunks here) from the shared counter
+    { T: 1, S: 133, nHeads: 16, nKvHeads: 2, headDim: 32, queryPos: 132, window: 0, scale: 0.2 },
+    { T: 3, S: 77, nHeads: 12, nKvHeads: 2, headDim: 64, queryPos: 74, window: 0, scale: 0.1 },
   ].map((p) => ({ ...p }));
   const attnIn = attn.map((p) => ({
     p,

@@ -279,7 +279,7 @@ export function makeWasmKernels(arena: WasmArena, k: KernelExports, settings: Wa
     if (q.length < nq || kk.length < nkv || v.length < nkv || out.length < nq)
       throw new Error("attention: buffers too small");
     const threads = settings.pool?.size ?? 1;
-    const scoreBytes = align(k.attentionScoreBytes()); // a block of scores per head of a chunk, and their sums
+    const scoreBytes = align(k.attentionScoreBytes(hd)); // a block of scores per head of a chunk, their sums, q
     s.begin(s.need(q, nq) + s.need(kk, nkv) + s.need(v, nkv) + s.need(out, nq) + threads * scoreBytes);
     const qp = s.input(q, nq);
     const kp = s.input(kk, nkv);

@@ -95,7 +95,7 @@ export interface KernelExports {
   linearGemmRows(dtype: number): number;
   linearGemmWorkBytes(): number;
   /** Bytes of scores a thread of attention needs (assembly/attention.ts). */
-  attentionScoreBytes(): number;
+  attentionScoreBytes(hd: number): number;
   crossEntropyForward(
     x: number,
     N: number,

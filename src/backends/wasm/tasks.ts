@@ -1,6 +1,6 @@
 // The kernels that run split across threads, encoded in a small control block in wasm memory so that the main
 // thread and every worker (src/backends/wasm/pool.ts) decode the same task and each computes its own part:
-// linear by output rows N (few x rows: decode; and prompts on the packed GEMM) or by x rows M, attention by heads, training's GEMM by
+// linear by output rows N (few x rows: decode; and prompts on the packed GEMM) or by x rows M, attention by chunks of heads, training's GEMM by
 // rows of the output and attention's gradient by (sequence, key/value head) units.
 
 import type { KernelExports } from "./runtime.js";
@@ -246,26 +246,39 @@ export function linearPart(
   }
 }
 
-export function attentionPart(k: KernelExports, t: AttentionTask, part: number, parts: number): void {
-  const [h0, h1] = partRange(t.nHeads, parts, part);
-  if (h0 >= h1) return;
-  k.attention(
-    t.q,
-    t.k,
-    t.v,
-    t.out,
-    t.T,
-    t.S,
-    t.nHeads,
-    t.nKvHeads,
-    t.hd,
-    t.queryPos,
-    t.window,
-    t.scale,
-    t.scores + part * t.scoresStride,
-    h0,
-    h1,
-  );
+/** Query heads the attention kernel takes through each block of keys together (assembly/attention.ts HEADS). */
+const ATTENTION_CHUNK = 4;
+
+/**
+ * Part `part` of `parts` of an attention: with `next` (the control block), chunks of up to ATTENTION_CHUNK heads
+ * that share a key/value head, taken from the work-sharing counter by whichever thread is free (a late thread
+ * takes fewer); else a fixed range of heads. Each head's result is the same whichever thread computes it.
+ */
+export function attentionPart(
+  k: KernelExports,
+  t: AttentionTask,
+  part: number,
+  parts: number,
+  next?: Uint32Array,
+): void {
+  const scores = t.scores + part * t.scoresStride;
+  const run = (h0: number, h1: number): void => {
+    const { q, v, out, T, S, nHeads, nKvHeads, hd, queryPos, window, scale } = t;
+    k.attention(q, t.k, v, out, T, S, nHeads, nKvHeads, hd, queryPos, window, scale, scores, h0, h1);
+  };
+  if (!next || parts === 1) {
+    const [h0, h1] = partRange(t.nHeads, parts, part);
+    if (h0 < h1) run(h0, h1);
+    return;
+  }
+  const group = t.nHeads / t.nKvHeads;
+  const per = Math.ceil(group / ATTENTION_CHUNK);
+  const units = t.nKvHeads * per;
+  for (let i = Atomics.add(next, CTL.NEXT, 1); i < units; i = Atomics.add(next, CTL.NEXT, 1)) {
+    const g0 = Math.floor(i / per) * group;
+    const s = (i % per) * ATTENTION_CHUNK;
+    run(g0 + s, g0 + Math.min(s + ATTENTION_CHUNK, group));
+  }
 }
 
 /** Part `part` of `parts` of a GEMM: a range of output rows (multiples of 3, the micro-tile height). */
@@ -439,7 +452,7 @@ export function runEncodedPart(
     return o;
   };
   if (op === OP.LINEAR) linearPart(k, readLinear(u32), part, parts, u32);
-  else if (op === OP.ATTENTION) attentionPart(k, readAttention(u32, f32), part, parts);
+  else if (op === OP.ATTENTION) attentionPart(k, readAttention(u32, f32), part, parts, u32);
   else if (op === OP.GEMM) gemmPart(k, read(GEMM_KEYS), part, parts);
   else if (op === OP.ATTENTION_BACKWARD)
     attentionBackwardPart(k, { ...read(ATTENTION_BACKWARD_KEYS), scale: f32[BACKWARD_SCALE]! }, part, parts);

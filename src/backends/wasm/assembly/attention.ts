@@ -47,9 +47,70 @@ function dot4(q: usize, k0: usize, ks: usize, hd: i32): v128 {
     a2 = madd(qv, v128.load(k2 + o), a2);
     a3 = madd(qv, v128.load(k3 + o), a3);
   }
+  return laneSums(a0, a1, a2, a3);
+}
+
+/** [Σ a0, Σ a1, Σ a2, Σ a3], each lane sum as ((l0 + l2) + (l1 + l3)). */
+@inline
+function laneSums(a0: v128, a1: v128, a2: v128, a3: v128): v128 {
   const u = f32x4.add(i32x4.shuffle(a0, a1, 0, 4, 1, 5), i32x4.shuffle(a0, a1, 2, 6, 3, 7));
   const w = f32x4.add(i32x4.shuffle(a2, a3, 0, 4, 1, 5), i32x4.shuffle(a2, a3, 2, 6, 3, 7));
   return f32x4.add(i32x4.shuffle(u, w, 0, 1, 4, 5), i32x4.shuffle(u, w, 2, 3, 6, 7));
+}
+
+/**
+ * Scores of two keys (k0, k0 + ks) for four query heads at once, each key's sum as dot4 forms it (so the same
+ * bits): eight multiply-add chains in flight instead of dot4's four, and every key load serves four heads. qt holds the four heads' q interleaved four floats at a time (interleave4), so that
+ * one pointer reaches all four. Stores head i's two scores (times scl) at sc + i · ss.
+ */
+function scores4x2(qt: usize, k0: usize, ks: usize, hd: i32, scl: f32, sc: usize, ss: usize): void {
+  let a0 = f32x4.splat(0);
+  let a1 = f32x4.splat(0);
+  let a2 = f32x4.splat(0);
+  let a3 = f32x4.splat(0);
+  let b0 = f32x4.splat(0);
+  let b1 = f32x4.splat(0);
+  let b2 = f32x4.splat(0);
+  let b3 = f32x4.splat(0);
+  const k1 = k0 + ks;
+  for (let o: usize = 0, end = <usize>hd << 2; o < end; o += 16) {
+    const ka = v128.load(k0 + o);
+    const kb = v128.load(k1 + o);
+    const q = qt + (o << 2);
+    const v0 = v128.load(q);
+    a0 = madd(v0, ka, a0);
+    b0 = madd(v0, kb, b0);
+    const v1 = v128.load(q, 16);
+    a1 = madd(v1, ka, a1);
+    b1 = madd(v1, kb, b1);
+    const v2 = v128.load(q, 32);
+    a2 = madd(v2, ka, a2);
+    b2 = madd(v2, kb, b2);
+    const v3 = v128.load(q, 48);
+    a3 = madd(v3, ka, a3);
+    b3 = madd(v3, kb, b3);
+  }
+  const sa = f32x4.mul(laneSums(a0, a1, a2, a3), f32x4.splat(scl));
+  const sb = f32x4.mul(laneSums(b0, b1, b2, b3), f32x4.splat(scl));
+  store<f32>(sc, f32x4.extract_lane(sa, 0));
+  store<f32>(sc, f32x4.extract_lane(sb, 0), 4);
+  store<f32>(sc + ss, f32x4.extract_lane(sa, 1));
+  store<f32>(sc + ss, f32x4.extract_lane(sb, 1), 4);
+  store<f32>(sc + 2 * ss, f32x4.extract_lane(sa, 2));
+  store<f32>(sc + 2 * ss, f32x4.extract_lane(sb, 2), 4);
+  store<f32>(sc + 3 * ss, f32x4.extract_lane(sa, 3));
+  store<f32>(sc + 3 * ss, f32x4.extract_lane(sb, 3), 4);
+}
+
+/** Four heads' q (at q + i · hb, hd a multiple of 4) → qt, four floats of head 0, then of 1, 2, 3, and so on. */
+function interleave4(q: usize, hb: usize, hd: i32, qt: usize): void {
+  for (let o: usize = 0, end = <usize>hd << 2; o < end; o += 16) {
+    const t = qt + (o << 2);
+    v128.store(t, v128.load(q + o));
+    v128.store(t, v128.load(q + hb + o), 16);
+    v128.store(t, v128.load(q + 2 * hb + o), 32);
+    v128.store(t, v128.load(q + 3 * hb + o), 48);
+  }
 }
 
 /**
@@ -98,6 +159,54 @@ function weightedSum(out: usize, w: usize, n: i32, v: usize, stride: usize, hd: 
   }
 }
 
+/**
+ * weightedSum for two heads over the same values (hd a multiple of 16): each value load serves both, and eight
+ * multiply-add chains are in flight instead of four. Each head's sums run in weightedSum's order (same bits).
+ */
+function weightedSum2(o0: usize, o1: usize, w0: usize, w1: usize, n: i32, v: usize, stride: usize, hd: i32): void {
+  for (let c: usize = 0, end = <usize>hd << 2; c < end; c += 64) {
+    let a0 = v128.load(o0 + c);
+    let a1 = v128.load(o0 + c, 16);
+    let a2 = v128.load(o0 + c, 32);
+    let a3 = v128.load(o0 + c, 48);
+    let b0 = v128.load(o1 + c);
+    let b1 = v128.load(o1 + c, 16);
+    let b2 = v128.load(o1 + c, 32);
+    let b3 = v128.load(o1 + c, 48);
+    let vr = v + c;
+    for (let j: usize = 0, je = <usize>n << 2; j < je; j += 4, vr += stride) {
+      const x = load<f32>(w0 + j);
+      const y = load<f32>(w1 + j);
+      const v0 = v128.load(vr);
+      const v1 = v128.load(vr, 16);
+      const v2 = v128.load(vr, 32);
+      const v3 = v128.load(vr, 48);
+      if (x != 0) {
+        const xv = f32x4.splat(x);
+        a0 = madd(xv, v0, a0);
+        a1 = madd(xv, v1, a1);
+        a2 = madd(xv, v2, a2);
+        a3 = madd(xv, v3, a3);
+      }
+      if (y != 0) {
+        const yv = f32x4.splat(y);
+        b0 = madd(yv, v0, b0);
+        b1 = madd(yv, v1, b1);
+        b2 = madd(yv, v2, b2);
+        b3 = madd(yv, v3, b3);
+      }
+    }
+    v128.store(o0 + c, a0);
+    v128.store(o0 + c, a1, 16);
+    v128.store(o0 + c, a2, 32);
+    v128.store(o0 + c, a3, 48);
+    v128.store(o1 + c, b0);
+    v128.store(o1 + c, b1, 16);
+    v128.store(o1 + c, b2, 32);
+    v128.store(o1 + c, b3, 48);
+  }
+}
+
 /** Keys scored per block of the one-pass softmax: their scores stay in `scores` while values are summed. */
 const BLOCK: i32 = 64;
 /** Score differences from the running maximum below this weigh exactly 0. */
@@ -114,46 +223,51 @@ function scale(x: usize, c: f32, n: i32): void {
 /** Query heads sharing one key/value head that attention() takes through each block of keys together. */
 const HEADS: i32 = 4;
 
-/** Bytes of `scores` a thread needs: one block of scores per head of a chunk, then each head's max and sum. */
-export function attentionScoreBytes(): i32 {
-  return HEADS * BLOCK * 4 + 2 * HEADS * 4;
+/**
+ * Bytes of `scores` a thread needs for heads of hd dims: one block of scores per head of a chunk, each head's
+ * max and sum, then the chunk's q interleaved.
+ */
+export function attentionScoreBytes(hd: i32): i32 {
+  return HEADS * BLOCK * 4 + 2 * HEADS * 4 + HEADS * hd * 4;
+}
+
+/** Scores (times scl) of q at qo against the n keys from kb into sc: four at a time (dot4), then one by one. */
+function scoreKeys(qo: usize, kb: usize, kvStride: usize, hd: i32, n: i32, scl: f32, sc: usize): void {
+  let j = 0;
+  if ((hd & 3) == 0) {
+    for (; j + 4 <= n; j += 4)
+      v128.store(sc + (<usize>j << 2), f32x4.mul(dot4(qo, kb + <usize>j * kvStride, kvStride, hd), f32x4.splat(scl)));
+  }
+  for (; j < n; j++) store<f32>(sc + (<usize>j << 2), dot(qo, kb + <usize>j * kvStride, hd) * scl);
+}
+
+/** scoreKeys for four heads (q interleaved in qt, scores at sc + i · BLOCK · 4), dot4's keys two by two. */
+function scoreKeys4(qo: usize, hb: usize, qt: usize, kb: usize, kvStride: usize, hd: i32, n: i32, scl: f32, sc: usize): void {
+  const n4 = n & ~3;
+  for (let j = 0; j < n4; j += 2)
+    scores4x2(qt, kb + <usize>j * kvStride, kvStride, hd, scl, sc + (<usize>j << 2), <usize>BLOCK << 2);
+  for (let i = 0; i < HEADS; i++) {
+    const si = sc + <usize>(i * BLOCK) * 4;
+    for (let j = n4; j < n; j++) store<f32>(si + (<usize>j << 2), dot(qo + <usize>i * hb, kb + <usize>j * kvStride, hd) * scl);
+  }
 }
 
 /**
- * One block of n keys (from j0) for one head: scores of q at qo, the running maximum and sum at st and st + 4
- * rescaled when the block raises the maximum, and the block's weighted values added to oo.
+ * One head's block of n scores at sc → their weights: the running maximum and sum at st and st + 4, with the
+ * head's partial output at oo rescaled when the block raises the maximum. Returns false when there is nothing
+ * to weigh yet (every score so far -inf or NaN).
  */
-@inline
-function headBlock(
-  qo: usize,
-  oo: usize,
-  kb: usize,
-  vb: usize,
-  kvStride: usize,
-  hd: i32,
-  n: i32,
-  scl: f32,
-  sc: usize,
-  st: usize,
-): void {
+function blockWeights(oo: usize, hd: i32, n: i32, sc: usize, st: usize): bool {
   let m = load<f32>(st);
   let l = load<f32>(st, 4);
   let bm: f32 = -Infinity;
   let j = 0;
-  if ((hd & 3) == 0) {
-    let bv = f32x4.splat(-Infinity);
-    for (; j + 4 <= n; j += 4) {
-      const s4 = f32x4.mul(dot4(qo, kb + <usize>j * kvStride, kvStride, hd), f32x4.splat(scl));
-      v128.store(sc + (<usize>j << 2), s4);
-      bv = f32x4.max(bv, s4);
-    }
+  if (n >= 4) {
+    let bv = v128.load(sc);
+    for (j = 4; j + 4 <= n; j += 4) bv = f32x4.max(bv, v128.load(sc + (<usize>j << 2)));
     bm = max(max(f32x4.extract_lane(bv, 0), f32x4.extract_lane(bv, 1)), max(f32x4.extract_lane(bv, 2), f32x4.extract_lane(bv, 3)));
   }
-  for (; j < n; j++) {
-    const s = dot(qo, kb + <usize>j * kvStride, hd) * scl;
-    store<f32>(sc + (<usize>j << 2), s);
-    bm = max(bm, s);
-  }
+  for (; j < n; j++) bm = max(bm, load<f32>(sc + (<usize>j << 2)));
   if (bm > m) {
     if (l > 0) {
       // weights below e^-60 are dropped (they are far below one ulp of the sum, and their products with the
@@ -165,7 +279,7 @@ function headBlock(
     m = bm;
   }
   store<f32>(st, m);
-  if (!(m > -Infinity)) return; // every score -inf or NaN so far: nothing to weigh yet
+  if (!(m > -Infinity)) return false;
   for (let j = n; j < ((n + 3) & ~3); j++) store<f32>(sc + (<usize>j << 2), -1e30);
   const mv = f32x4.splat(m);
   let lv = f32x4.splat(0);
@@ -177,7 +291,44 @@ function headBlock(
     lv = f32x4.add(lv, e);
   }
   store<f32>(st, l + hsum(lv), 4);
-  weightedSum(oo, sc, n, vb, kvStride, hd);
+  return true;
+}
+
+/**
+ * One block of n keys for the c heads (q at qo + i · hb, output at oo + i · hb) of a chunk: scores (four heads
+ * scored together when c is 4, their q interleaved in qt), then each head's weights, then the weighted values,
+ * two heads at a time.
+ */
+function chunkBlock(
+  qo: usize,
+  oo: usize,
+  hb: usize,
+  c: i32,
+  kb: usize,
+  vb: usize,
+  kvStride: usize,
+  hd: i32,
+  n: i32,
+  scl: f32,
+  scores: usize,
+  state: usize,
+  qt: usize,
+): void {
+  if (c == HEADS && (hd & 3) == 0) scoreKeys4(qo, hb, qt, kb, kvStride, hd, n, scl, scores);
+  else for (let i = 0; i < c; i++) scoreKeys(qo + <usize>i * hb, kb, kvStride, hd, n, scl, scores + <usize>(i * BLOCK) * 4);
+  let pending = -1; // a head whose weights wait for a partner
+  for (let i = 0; i < c; i++) {
+    const sc = scores + <usize>(i * BLOCK) * 4;
+    if (!blockWeights(oo + <usize>i * hb, hd, n, sc, state + (<usize>i << 3))) continue;
+    if ((hd & 15) != 0) weightedSum(oo + <usize>i * hb, sc, n, vb, kvStride, hd);
+    else if (pending < 0) pending = i;
+    else {
+      const sp = scores + <usize>(pending * BLOCK) * 4;
+      weightedSum2(oo + <usize>pending * hb, oo + <usize>i * hb, sp, sc, n, vb, kvStride, hd);
+      pending = -1;
+    }
+  }
+  if (pending >= 0) weightedSum(oo + <usize>pending * hb, scores + <usize>(pending * BLOCK) * 4, n, vb, kvStride, hd);
 }
 
 /**
@@ -186,7 +337,7 @@ function headBlock(
  * the running maximum (rescaling the partial sums once per block), and their exps (vector exp) weight the values.
  * Up to HEADS query heads that share a key/value head go through each block together, so the block's keys and
  * values are read from memory once for them and from cache by the others (each head's arithmetic is the same as
- * alone). `scores` holds attentionScoreBytes().
+ * alone). `scores` holds attentionScoreBytes(hd).
  */
 export function attention(
   q: usize,
@@ -209,6 +360,7 @@ export function attention(
   const kvStride = <usize>(nKvHeads * hd) << 2;
   const hb = <usize>hd << 2;
   const state = scores + <usize>(HEADS * BLOCK) * 4;
+  const qt = state + 2 * HEADS * 4;
   for (let t = 0; t < T; t++) {
     const pos = queryPos + t;
     const last = min(S - 1, pos);
@@ -218,6 +370,7 @@ export function attention(
       const c = min(min(h1, (g + 1) * group) - hc, HEADS);
       const kh = <usize>g * hb;
       const row = <usize>(t * nHeads + hc) * hb;
+      if (c == HEADS && (hd & 3) == 0) interleave4(q + row, hb, hd, qt);
       for (let i = 0; i < c; i++) {
         memory.fill(out + row + <usize>i * hb, 0, hb);
         store<f32>(state + (<usize>i << 3), -Infinity);
@@ -227,10 +380,7 @@ export function attention(
         const n = min(last + 1 - j0, BLOCK);
         const kb = k + <usize>j0 * kvStride + kh;
         const vb = v + <usize>j0 * kvStride + kh;
-        for (let i = 0; i < c; i++) {
-          const o = row + <usize>i * hb;
-          headBlock(q + o, out + o, kb, vb, kvStride, hd, n, scl, scores + <usize>(i * BLOCK) * 4, state + (<usize>i << 3));
-        }
+        chunkBlock(q + row, out + row, hb, c, kb, vb, kvStride, hd, n, scl, scores, state, qt);
       }
       for (let i = 0; i < c; i++) {
         const l = load<f32>(state + (<usize>i << 3), 4);
