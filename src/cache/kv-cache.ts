@@ -29,6 +29,12 @@ export interface KVCache {
   readonly shape: KVCacheShape;
   /** Writes T new rows for `layer` at positions length..length+T-1; returns the rows attention reads. */
   update(layer: number, k: Tensor, v: Tensor): KVRows;
+  /**
+   * Optional, for a forward pass that writes T new rows of `layer` itself (a plan, tensor/plan.ts): views to
+   * write the keys and values of positions length..length+T-1 into, and the rows attention reads once they are
+   * written (as update() returns them). Valid until the next update(), appendRows() of more rows, or release().
+   */
+  appendRows?(layer: number, T: number): { k: Float32Array; v: Float32Array; rows: KVRows };
   /** Marks the T rows written by the last forward pass as stored. */
   commit(T: number): void;
   /** Drops the last n positions (speculative rollback). */
@@ -162,6 +168,25 @@ export class F32KVCache implements KVCache {
     return {
       k: new Tensor("f32", shape, this.keys[layer]!.subarray(0, S * row)),
       v: new Tensor("f32", shape, this.values[layer]!.subarray(0, S * row)),
+    };
+  }
+
+  appendRows(layer: number, T: number): { k: Float32Array; v: Float32Array; rows: KVRows } {
+    if (!Number.isInteger(layer) || layer < 0 || layer >= this.shape.nLayers || !Number.isInteger(T) || T < 1)
+      throw new Error(`kv cache: no rows for layer ${layer}, ${T} positions`);
+    const row = this.shape.nKvHeads * this.shape.headDim;
+    this.ensure(this.len + T);
+    const S = this.len + T;
+    const shape = [S, this.shape.nKvHeads, this.shape.headDim];
+    const keys = this.keys[layer]!;
+    const values = this.values[layer]!;
+    return {
+      k: keys.subarray(this.len * row, S * row),
+      v: values.subarray(this.len * row, S * row),
+      rows: {
+        k: new Tensor("f32", shape, keys.subarray(0, S * row)),
+        v: new Tensor("f32", shape, values.subarray(0, S * row)),
+      },
     };
   }
 

@@ -6,8 +6,12 @@ import type { KVCache } from "../cache/kv-cache.js";
 import { Embedding, Linear, RMSNorm } from "../nn/layers.js";
 import { ropeInvFreq } from "../nn/rope.js";
 import { Weights } from "../nn/weights.js";
+import { isGradEnabled } from "../tensor/grad.js";
 import * as ops from "../tensor/ops.js";
-import type { Tensor } from "../tensor/tensor.js";
+import { runPlan } from "../tensor/plan.js";
+import { activationAllocator } from "../tensor/storage.js";
+import { Tensor } from "../tensor/tensor.js";
+import { decodePlan } from "./llama-plan.js";
 import { llamaConfigFromHF, type LlamaConfig } from "./config.js";
 import {
   attendSegments,
@@ -24,7 +28,7 @@ import {
   type Segment,
 } from "./model.js";
 
-class LlamaAttention {
+export class LlamaAttention {
   readonly q_proj: Linear;
   readonly k_proj: Linear;
   readonly v_proj: Linear;
@@ -33,7 +37,7 @@ class LlamaAttention {
   constructor(
     vb: Weights,
     private readonly cfg: LlamaConfig,
-    private readonly invFreq: Float32Array,
+    readonly invFreq: Float32Array,
   ) {
     const { hiddenSize: D, numHeads: H, numKvHeads: KV, headDim: hd } = cfg;
     this.q_proj = new Linear(vb.pp("q_proj"), D, H * hd, "optional");
@@ -61,7 +65,7 @@ class LlamaAttention {
   }
 }
 
-class LlamaMLP {
+export class LlamaMLP {
   readonly gate_proj: Linear;
   readonly up_proj: Linear;
   readonly down_proj: Linear;
@@ -78,7 +82,7 @@ class LlamaMLP {
   }
 }
 
-class LlamaBlock {
+export class LlamaBlock {
   readonly input_layernorm: RMSNorm;
   readonly self_attn: LlamaAttention;
   readonly post_attention_layernorm: RMSNorm;
@@ -151,6 +155,8 @@ export class LlamaForCausalLM implements CausalLM {
   forward(ids: readonly number[], cache: KVCache, opts: ForwardOptions = {}): Tensor {
     const T = ids.length;
     if (T === 0) throw new Error("forward: no tokens");
+    if (T === 1 && !opts.allLogits && !opts.onHidden && cache.appendRows && !this.recordsGradients())
+      return framed(() => this.step(ids[0]!, cache));
     const segs = [{ cache, start: 0, T }];
     return framed(() => {
       const x = this.blocks(ids, segs);
@@ -163,6 +169,25 @@ export class LlamaForCausalLM implements CausalLM {
   forwardBatch(items: readonly BatchItem[]): Tensor {
     const { segs, ids } = segmentsOf(items);
     return framed(() => ops.linear(this.norm.forward(lastRows(this.blocks(ids, segs), segs)), this.lm_head)); // (B, V)
+  }
+
+  /**
+   * One token through the whole model as one plan (llama-plan.ts; the same kernels as the op-by-op path, which a
+   * backend may run in one go): the logits (1, V). The cache takes the token's keys and values.
+   */
+  private step(id: number, cache: KVCache): Tensor {
+    const x = this.embed_tokens.forward([id]); // (1, D)
+    const logits = Tensor.zeros([1, this.cfg.vocabSize], "f32", activationAllocator()); // (1, V)
+    runPlan(decodePlan(this, x.f32(), cache, logits.f32()));
+    cache.commit(1);
+    return logits;
+  }
+
+  /** Whether ops would record gradients (grad mode on and some weight requires grad): the plan records none. */
+  private recordsGradients(): boolean {
+    if (!isGradEnabled()) return false;
+    for (const w of this.weights.values()) if (w.requiresGrad) return true;
+    return false;
   }
 
   /** Embeddings through every block, storing each segment's keys and values; the final hidden rows (N, D). */

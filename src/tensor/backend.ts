@@ -1,6 +1,7 @@
 // The backend interface: kernels over raw f32 arrays (and stored weight tensors), registered by name.
 // The core knows no backend; backends register a Kernels object and ops look kernels up here.
 
+import type { PlanStep } from "./plan.js";
 import type { Tensor } from "./tensor.js";
 
 export interface AttentionParams {
@@ -189,6 +190,11 @@ export interface Kernels {
   sumSquares?(x: Float32Array): number;
   /** Optional in-place x ← x·c. */
   scaleInPlace?(x: Float32Array, c: number): void;
+  /**
+   * Optional: runs a whole plan (tensor/plan.ts) in one go, with the results of running its steps one by one
+   * through this backend's kernels, and returns true; false = declined (nothing run), the steps then run one by one.
+   */
+  runPlan?(steps: readonly PlanStep[]): boolean;
   /** Causal attention: q[T, nHeads, hd] over k, v [S, nKvHeads, hd] (GQA/MQA by head groups) → out[T, nHeads, hd]. */
   attention(q: Float32Array, k: Float32Array, v: Float32Array, p: AttentionParams, out: Float32Array): void;
 }

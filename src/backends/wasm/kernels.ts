@@ -11,6 +11,7 @@ import type { WasmArena } from "./arena.js";
 import type { ThreadPool } from "./pool.js";
 import type { KernelExports } from "./runtime.js";
 import { align, Scratch } from "./scratch.js";
+import { makeRunPlan } from "./plan.js";
 import { makeTrainKernels } from "./train-kernels.js";
 import {
   LINEAR_GEMM,
@@ -36,6 +37,20 @@ export interface WasmKernelSettings {
   minSplitWork: number;
 }
 
+/**
+ * How a linear runs on the wasm kernels: the dtype code (with the GEMM flag), the weight's offset, N, whether x is
+ * quantized first (k-quant rows or the Q8_0/Q4_0 layouts), and the bytes of each thread's row buffer and of xq.
+ */
+export interface LinearLayout {
+  readonly code: number;
+  readonly w: number;
+  readonly N: number;
+  readonly kq: boolean;
+  readonly quant: boolean;
+  readonly rowbuf: number;
+  readonly xqBytes: number;
+}
+
 /** Default minSplitWork: about 8 µs of single-thread work (measured on the bench shapes, 2 cores). */
 export const MIN_SPLIT_WORK = 1 << 16;
 
@@ -52,6 +67,27 @@ export const WASM_LINEAR_DTYPES: Partial<Record<DType, number>> = {
 
 /** Code of f16 weights with no inf or NaN (assembly/linear.ts DT_F16_FINITE): a shorter conversion. */
 const F16_FINITE = 6;
+
+/** cos then sin of positions[t] · invFreq[i] (f64, as the reference computes them) for T positions, at byte cs of f. */
+export function ropeTable(
+  f: Float32Array,
+  cs: number,
+  positions: ArrayLike<number>,
+  T: number,
+  invFreq: Float32Array,
+): void {
+  const half = invFreq.length;
+  const c0 = cs / 4;
+  const s0 = c0 + T * half;
+  for (let t = 0; t < T; t++) {
+    const pos = positions[t]!;
+    for (let i = 0; i < half; i++) {
+      const a = pos * invFreq[i]!;
+      f[c0 + t * half + i] = Math.cos(a);
+      f[s0 + t * half + i] = Math.sin(a);
+    }
+  }
+}
 
 /** Byte offset of a contiguous weight in the arena, or -1. */
 function weightOffset(arena: WasmArena, w: Tensor): number {
@@ -82,31 +118,21 @@ export function makeWasmKernels(arena: WasmArena, k: KernelExports, settings: Wa
     pool.run();
   }
 
-  function linear(
-    x: Float32Array,
-    M: number,
-    K: number,
-    w: Tensor,
-    bias: Float32Array | null,
-    out: Float32Array,
-  ): void {
+  /** How a linear of M rows of K on w runs here (see LinearLayout); null = the reference kernel. */
+  function linearLayout(w: Tensor, M: number, K: number): LinearLayout | null {
     let code = WASM_LINEAR_DTYPES[w.dtype];
     const wOff = code === undefined || w.ndim !== 2 || w.shape[1] !== K ? -1 : weightOffset(arena, w);
-    if (wOff < 0) return ref.linear(x, M, K, w, bias, out);
+    if (wOff < 0 || code === undefined) return null;
     const N = w.shape[0]!;
     if (w.dtype === "f16") {
       let finite = finiteHalves.get(w.data);
       if (finite === undefined) finiteHalves.set(w.data, (finite = k.halvesFinite(wOff, N * K) === 1));
       if (finite) code = F16_FINITE;
     }
-    if (x.length < M * K || out.length < M * N || (bias && bias.length < N))
-      throw new Error("linear: buffers too small");
-    if (M === 0 || N === 0) return;
-    const threads = settings.pool?.size ?? 1;
     const kq = w.dtype === "q4_k" || w.dtype === "q6_k";
     // prompts on 16-bit weights run as a packed GEMM where the module says it pays (assembly/linear-gemm.ts);
     // fewer rows (decoding, speculative verification) keep the paths below, whose sums run in another order
-    const gemmRows = kq ? 0 : k.linearGemmRows(code!);
+    const gemmRows = kq ? 0 : k.linearGemmRows(code);
     const gemm = gemmRows > 0 && M >= gemmRows;
     const quant =
       !gemm &&
@@ -119,29 +145,52 @@ export function makeWasmKernels(arena: WasmArena, k: KernelExports, settings: Wa
       : (M > 1 || kq) && code !== 0
         ? align(K * 4 * (M > 1 && !kq ? 4 : 1))
         : 0;
-    if (gemm) code = code! | LINEAR_GEMM;
-    const xqBytes = quant ? align(kq ? M * k.quantRowBytesK(K) : k.quantBytes(M, K, code!)) : 0;
+    if (gemm) code = code | LINEAR_GEMM;
+    const xqBytes = quant ? align(kq ? M * k.quantRowBytesK(K) : k.quantBytes(M, K, code)) : 0;
+    return { code, w: wOff, N, kq, quant, rowbuf, xqBytes };
+  }
+
+  /** Quantizes x (M rows of K) for the layout into xq; false when x holds inf or NaN (the exact path runs then). */
+  function quantizeX(l: LinearLayout, xp: number, M: number, K: number, xq: number): boolean {
+    return (l.kq ? k.quantizeRowsK(xp, M, K, xq, l.code) : k.quantizeRows(xp, M, K, xq, l.code)) !== 0;
+  }
+
+  function linear(
+    x: Float32Array,
+    M: number,
+    K: number,
+    w: Tensor,
+    bias: Float32Array | null,
+    out: Float32Array,
+  ): void {
+    const l = linearLayout(w, M, K);
+    if (!l) return ref.linear(x, M, K, w, bias, out);
+    const N = l.N;
+    if (x.length < M * K || out.length < M * N || (bias && bias.length < N))
+      throw new Error("linear: buffers too small");
+    if (M === 0 || N === 0) return;
+    const threads = settings.pool?.size ?? 1;
     s.begin(
-      s.need(x, M * K) + s.need(out, M * N) + (bias ? s.need(bias, N) : 0) + threads * rowbuf + xqBytes,
+      s.need(x, M * K) + s.need(out, M * N) + (bias ? s.need(bias, N) : 0) + threads * l.rowbuf + l.xqBytes,
     );
     const xp = s.input(x, M * K);
     const bp = bias ? s.input(bias, N) : 0;
     const op = s.output(out, M * N);
-    const rp = rowbuf ? s.take(threads * rowbuf) : 0;
-    let xq = quant ? s.take(xqBytes) : 0;
-    if (xq && !(kq ? k.quantizeRowsK(xp, M, K, xq, code!) : k.quantizeRows(xp, M, K, xq, code!))) xq = 0; // inf/NaN in x: the exact path propagates them
+    const rp = l.rowbuf ? s.take(threads * l.rowbuf) : 0;
+    let xq = l.quant ? s.take(l.xqBytes) : 0;
+    if (xq && !quantizeX(l, xp, M, K, xq)) xq = 0;
     const task = {
-      dtype: code!,
+      dtype: l.code,
       x: xp,
       xq,
       M,
       K,
-      w: wOff,
+      w: l.w,
       N,
       bias: bp,
       out: op,
       rowbuf: rp,
-      rowbufStride: rowbuf,
+      rowbufStride: l.rowbuf,
     };
     runLinear(task);
     s.finish(out, op, M * N);
@@ -228,17 +277,7 @@ export function makeWasmKernels(arena: WasmArena, k: KernelExports, settings: Wa
     s.begin(s.need(x, n) + align(2 * T * half * 4));
     const xp = s.input(x, n);
     const cs = s.take(2 * T * half * 4);
-    const f = s.f32();
-    const c0 = cs / 4;
-    const s0 = c0 + T * half;
-    for (let t = 0; t < T; t++) {
-      const pos = positions[t]!;
-      for (let i = 0; i < half; i++) {
-        const a = pos * invFreq[i]!;
-        f[c0 + t * half + i] = Math.cos(a);
-        f[s0 + t * half + i] = Math.sin(a);
-      }
-    }
+    ropeTable(s.f32(), cs, positions, T, invFreq);
     k.rope(xp, T, nHeads, headDim, half, cs);
     s.finish(x, xp, n);
   }
@@ -318,6 +357,7 @@ export function makeWasmKernels(arena: WasmArena, k: KernelExports, settings: Wa
     mul,
     rope,
     attention,
+    runPlan: makeRunPlan(arena, k, settings, s, linearLayout),
     ...makeTrainKernels(k, settings, s),
   };
 }

@@ -6,12 +6,11 @@
 import { Worker } from "node:worker_threads";
 import type { WasmArena } from "./arena.js";
 import type { KernelExports, WasmMemory, WasmModule } from "./runtime.js";
-import { CTL, OP, runEncodedPart } from "./tasks.js";
+import { runPart } from "./program.js";
+import { SPIN_POLLS } from "./spin.js";
+import { CTL, OP } from "./tasks.js";
 
 const WORKER_URL = new URL("./worker.js", import.meta.url);
-
-/** Polls of the control word (about a millisecond) before sleeping in Atomics.wait: waking a sleeper costs tens of µs. */
-export const SPIN_POLLS = 200_000;
 
 export interface WorkerData {
   readonly module: WasmModule;
@@ -31,6 +30,7 @@ export class ThreadPool {
     readonly u32: Uint32Array,
     readonly f32: Float32Array,
     private readonly exports: KernelExports,
+    private readonly memory: WasmMemory,
   ) {}
 
   /** Total threads computing a task: the workers and the main thread. */
@@ -75,7 +75,7 @@ export class ThreadPool {
       w.on("error", () => {}); // failures inside a task are reported through the control block
       w.unref();
     }
-    return new ThreadPool(workers, i32, u32, f32, exports);
+    return new ThreadPool(workers, i32, u32, f32, exports, memory);
   }
 
   /** Runs the task already encoded in the control block on every thread; returns when all parts are done. */
@@ -89,7 +89,7 @@ export class ThreadPool {
     Atomics.notify(c, CTL.GEN);
     let error: unknown = null;
     try {
-      runEncodedPart(this.exports, this.u32, this.f32, 0, this.size);
+      runPart(this.exports, this.memory, this.u32, this.f32, 0, this.size);
     } catch (e) {
       error = e;
     }
@@ -100,6 +100,13 @@ export class ThreadPool {
     }
     if (error) throw error;
     if (Atomics.load(c, CTL.ERROR)) throw new Error("wasm pool: a worker failed in a kernel");
+  }
+
+  /** Runs the program at byte `prog` (program.ts) on every thread. */
+  runProgram(prog: number): void {
+    this.u32[CTL.OP] = OP.PROGRAM;
+    this.u32[CTL.ARGS] = prog;
+    this.run();
   }
 
   /** Tells the workers to leave their loop and exit; the pool cannot run tasks afterwards. */

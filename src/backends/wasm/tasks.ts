@@ -17,6 +17,8 @@ export const OP = {
   GEMM: 3,
   ATTENTION_BACKWARD: 4,
   ATTENTION_FORWARD: 5,
+  /** A program of steps (program.ts); its byte offset is the first operand. */
+  PROGRAM: 6,
 } as const;
 
 /** Flag on a linear's dtype code: the packed-GEMM path for prompts (assembly/expand.ts DT_GEMM), split by columns. */
@@ -164,7 +166,6 @@ const ATTENTION_KEYS = [
   "scores",
   "scoresStride",
 ] as const;
-const SCALE = CTL.ARGS + ATTENTION_KEYS.length;
 
 /**
  * x rows from which a linear is split by rows of x rather than by output columns, per thread. Below it (decode,
@@ -229,6 +230,7 @@ export function linearPart(
   part: number,
   parts: number,
   next?: Uint32Array,
+  at: number = CTL.NEXT,
 ): void {
   const rowbuf = t.rowbuf ? t.rowbuf + part * t.rowbufStride : 0;
   const run = (m0: number, m1: number, n0: number, n1: number): void => {
@@ -241,7 +243,7 @@ export function linearPart(
   else if (!next || parts === 1) run(0, t.M, ...partRange(t.N, parts, part, 4));
   else {
     const b = shareBounds(t.N, parts, minShareColumns(t.M));
-    for (let i = Atomics.add(next, CTL.NEXT, 1); i + 1 < b.length; i = Atomics.add(next, CTL.NEXT, 1))
+    for (let i = Atomics.add(next, at, 1); i + 1 < b.length; i = Atomics.add(next, at, 1))
       run(0, t.M, b[i]!, b[i + 1]!);
   }
 }
@@ -260,6 +262,7 @@ export function attentionPart(
   part: number,
   parts: number,
   next?: Uint32Array,
+  at: number = CTL.NEXT,
 ): void {
   const scores = t.scores + part * t.scoresStride;
   const run = (h0: number, h1: number): void => {
@@ -274,7 +277,7 @@ export function attentionPart(
   const group = t.nHeads / t.nKvHeads;
   const per = Math.ceil(group / ATTENTION_CHUNK);
   const units = t.nKvHeads * per;
-  for (let i = Atomics.add(next, CTL.NEXT, 1); i < units; i = Atomics.add(next, CTL.NEXT, 1)) {
+  for (let i = Atomics.add(next, at, 1); i < units; i = Atomics.add(next, at, 1)) {
     const g0 = Math.floor(i / per) * group;
     const s = (i % per) * ATTENTION_CHUNK;
     run(g0 + s, g0 + Math.min(s + ATTENTION_CHUNK, group));
@@ -377,62 +380,65 @@ export function encodeAttentionBackward(
 /** Writes a task's operands into the control block (the caller then publishes it by bumping GEN). */
 export function encodeLinear(u32: Uint32Array, t: LinearTask): void {
   u32[CTL.OP] = OP.LINEAR;
-  for (let i = 0; i < LINEAR_KEYS.length; i++) u32[CTL.ARGS + i] = t[LINEAR_KEYS[i]!];
+  writeLinear(u32, t, CTL.ARGS);
 }
+
+/** The operands of a linear task from word `at` (readLinear's layout). */
+export function writeLinear(u32: Uint32Array, t: LinearTask, at: number): void {
+  for (let i = 0; i < LINEAR_KEYS.length; i++) u32[at + i] = t[LINEAR_KEYS[i]!];
+}
+
+/** Word of the xq operand in a linear task written at `at`. */
+export const LINEAR_XQ = LINEAR_KEYS.indexOf("xq");
 
 export function encodeAttention(u32: Uint32Array, f32: Float32Array, t: AttentionTask): void {
   u32[CTL.OP] = OP.ATTENTION;
-  for (let i = 0; i < ATTENTION_KEYS.length; i++) u32[CTL.ARGS + i] = t[ATTENTION_KEYS[i]!];
-  f32[SCALE] = t.scale;
+  writeAttention(u32, f32, t, CTL.ARGS);
 }
 
-/** Control-block word of each field of a linear / attention task. */
-const LA = Object.fromEntries(LINEAR_KEYS.map((key, i) => [key, CTL.ARGS + i])) as Record<
-  keyof LinearTask,
-  number
->;
-const AA = Object.fromEntries(ATTENTION_KEYS.map((key, i) => [key, CTL.ARGS + i])) as Record<
-  (typeof ATTENTION_KEYS)[number],
-  number
->;
+/** The operands of an attention task from word `at` (readAttention's layout). */
+export function writeAttention(u32: Uint32Array, f32: Float32Array, t: AttentionTask, at: number): void {
+  for (let i = 0; i < ATTENTION_KEYS.length; i++) u32[at + i] = t[ATTENTION_KEYS[i]!];
+  f32[at + ATTENTION_KEYS.length] = t.scale;
+}
 
 /**
- * The published linear task, as an object literal with its fields in a fixed order (the generic decoder filled an
+ * The linear task at word `at` (the control block's operands by default), as an object literal with its fields in a fixed order (the generic decoder filled an
  * empty object key by key, on every thread, for each of the about 170 runs of a 1.1B decode step).
  */
-function readLinear(u32: Uint32Array): LinearTask {
+export function readLinear(u32: Uint32Array, at: number = CTL.ARGS): LinearTask {
   return {
-    dtype: u32[LA.dtype]!,
-    x: u32[LA.x]!,
-    xq: u32[LA.xq]!,
-    M: u32[LA.M]!,
-    K: u32[LA.K]!,
-    w: u32[LA.w]!,
-    N: u32[LA.N]!,
-    bias: u32[LA.bias]!,
-    out: u32[LA.out]!,
-    rowbuf: u32[LA.rowbuf]!,
-    rowbufStride: u32[LA.rowbufStride]!,
+    dtype: u32[at + 0]!,
+    x: u32[at + 1]!,
+    xq: u32[at + 2]!,
+    M: u32[at + 3]!,
+    K: u32[at + 4]!,
+    w: u32[at + 5]!,
+    N: u32[at + 6]!,
+    bias: u32[at + 7]!,
+    out: u32[at + 8]!,
+    rowbuf: u32[at + 9]!,
+    rowbufStride: u32[at + 10]!,
   };
 }
 
-/** The published attention task, as readLinear. */
-function readAttention(u32: Uint32Array, f32: Float32Array): AttentionTask {
+/** The attention task at word `at`, as readLinear. */
+export function readAttention(u32: Uint32Array, f32: Float32Array, at: number = CTL.ARGS): AttentionTask {
   return {
-    q: u32[AA.q]!,
-    k: u32[AA.k]!,
-    v: u32[AA.v]!,
-    out: u32[AA.out]!,
-    T: u32[AA.T]!,
-    S: u32[AA.S]!,
-    nHeads: u32[AA.nHeads]!,
-    nKvHeads: u32[AA.nKvHeads]!,
-    hd: u32[AA.hd]!,
-    queryPos: u32[AA.queryPos]!,
-    window: u32[AA.window]!,
-    scores: u32[AA.scores]!,
-    scoresStride: u32[AA.scoresStride]!,
-    scale: f32[SCALE]!,
+    q: u32[at + 0]!,
+    k: u32[at + 1]!,
+    v: u32[at + 2]!,
+    out: u32[at + 3]!,
+    T: u32[at + 4]!,
+    S: u32[at + 5]!,
+    nHeads: u32[at + 6]!,
+    nKvHeads: u32[at + 7]!,
+    hd: u32[at + 8]!,
+    queryPos: u32[at + 9]!,
+    window: u32[at + 10]!,
+    scores: u32[at + 11]!,
+    scoresStride: u32[at + 12]!,
+    scale: f32[at + 13]!,
   };
 }
 

@@ -2,9 +2,11 @@
 // part of every task published in the control block until told to exit.
 
 import { parentPort, workerData } from "node:worker_threads";
-import { SPIN_POLLS, type WorkerData } from "./pool.js";
+import type { WorkerData } from "./pool.js";
+import { runPart } from "./program.js";
 import { instantiateOn } from "./runtime.js";
-import { CTL, runEncodedPart } from "./tasks.js";
+import { SPIN_POLLS } from "./spin.js";
+import { CTL } from "./tasks.js";
 
 const d = workerData as WorkerData;
 const exports = instantiateOn(d.module, d.memory);
@@ -21,7 +23,7 @@ for (;;) {
   seen = Atomics.load(i32, CTL.GEN);
   let more = true;
   try {
-    more = runEncodedPart(exports, u32, f32, d.part, d.parts);
+    more = runPart(exports, d.memory, u32, f32, d.part, d.parts);
   } catch {
     Atomics.store(i32, CTL.ERROR, 1);
   }

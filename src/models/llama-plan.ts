@@ -1,0 +1,74 @@
+// One Llama decode step (a single token) as a plan (tensor/plan.ts): the kernels LlamaForCausalLM's op-by-op
+// forward runs for one row, in its order and on the same values, with the new keys and values written straight
+// into the cache's rows (KVCache.appendRows). A backend may run the whole plan in one go (the wasm backend: one
+// pass of its threads a token instead of one per product).
+
+import type { KVCache } from "../cache/kv-cache.js";
+import type { Linear, RMSNorm } from "../nn/layers.js";
+import type { PlanStep } from "../tensor/plan.js";
+import { activationAllocator } from "../tensor/storage.js";
+import { Tensor } from "../tensor/tensor.js";
+import type { LlamaForCausalLM } from "./llama.js";
+
+/**
+ * The steps of one token through `model`: x (D) holds the token's embedding and is updated in place (the
+ * residual stream), the cache's rows for position cache.length are written, and the logits (V) are the last
+ * step's output. Temporaries go where op outputs go (the frame stack inside the forward pass).
+ */
+export function decodePlan(
+  model: LlamaForCausalLM,
+  x: Float32Array,
+  cache: KVCache,
+  logits: Float32Array,
+): PlanStep[] {
+  const c = model.cfg;
+  const { hiddenSize: D, numHeads: H, numKvHeads: KV, headDim: hd, intermediateSize: F } = c;
+  const buffer = (n: number): Float32Array => Tensor.zeros([n], "f32", activationAllocator()).f32();
+  const h = buffer(D); // normed residual stream
+  const q = buffer(H * hd); // (nh, hs)
+  const y = buffer(H * hd); // attention output (nh, hs)
+  const o = buffer(D); // a block's output, added to x
+  const g = buffer(F); // gate, then silu(gate) · up
+  const u = buffer(F); // up
+  const positions = [cache.length];
+  const steps: PlanStep[] = [];
+  const linear = (l: Linear, xs: Float32Array, K: number, out: Float32Array): void => {
+    steps.push({ op: "linear", x: xs, M: 1, K, w: l.weight, bias: l.bias ? l.bias.f32() : null, out });
+  };
+  const norm = (n: RMSNorm, xs: Float32Array, out: Float32Array): void => {
+    steps.push({ op: "rmsnorm", x: xs, M: 1, D, weight: n.weight.f32(), eps: n.eps, out });
+  };
+  model.layers.forEach((block, layer) => {
+    const a = block.self_attn;
+    const kv = cache.appendRows!(layer, 1); // kv.k, kv.v: (1, nkv, hs) rows of this position
+    norm(block.input_layernorm, x, h);
+    linear(a.q_proj, h, D, q);
+    linear(a.k_proj, h, D, kv.k);
+    linear(a.v_proj, h, D, kv.v);
+    steps.push({ op: "rope", x: q, T: 1, nHeads: H, headDim: hd, positions, invFreq: a.invFreq });
+    steps.push({ op: "rope", x: kv.k, T: 1, nHeads: KV, headDim: hd, positions, invFreq: a.invFreq });
+    const S = kv.rows.k.shape[0]!; // (S, nkv, hs), this position the last row
+    const p = {
+      T: 1,
+      S,
+      nHeads: H,
+      nKvHeads: KV,
+      headDim: hd,
+      queryPos: S - 1,
+      window: kv.rows.window ?? c.slidingWindow,
+      scale: 1 / Math.sqrt(hd),
+    };
+    steps.push({ op: "attention", q, k: kv.rows.k.f32(), v: kv.rows.v.f32(), p, out: y });
+    linear(a.o_proj, y, H * hd, o);
+    steps.push({ op: "add", a: x, b: o, out: x });
+    norm(block.post_attention_layernorm, x, h);
+    linear(block.mlp.gate_proj, h, D, g);
+    linear(block.mlp.up_proj, h, D, u);
+    steps.push({ op: "swiglu", gate: g, up: u, out: g });
+    linear(block.mlp.down_proj, g, F, o);
+    steps.push({ op: "add", a: x, b: o, out: x });
+  });
+  norm(model.norm, x, h);
+  steps.push({ op: "linear", x: h, M: 1, K: D, w: model.lm_head, bias: null, out: logits });
+  return steps;
+}
