@@ -19,7 +19,7 @@ import { Tensor } from "../src/tensor/tensor.js";
 import type { AttentionParams } from "../src/tensor/backend.js";
 import { loadModel } from "../src/models/load.js";
 import { F32KVCache } from "../src/cache/kv-cache.js";
-import { minShareColumns, shareBounds } from "../src/backends/wasm/tasks.js";
+import { attentionUnits, minShareColumns, shareBounds } from "../src/backends/wasm/tasks.js";
 import { rng } from "./helpers/fixtures.js";
 import { modelCardSample, runCli, STORIES_BIN, STORIES_TOK, TINY_LLAMA_GGUF } from "./helpers/paths.js";
 
@@ -453,6 +453,36 @@ test("decode shares cover the columns once, shrinking to small multiples of 4", 
     }
   }
   assert.deepEqual([1, 2, 4, 7, 8, 32, 500].map(minShareColumns), [32, 16, 8, 8, 4, 4, 4]);
+});
+
+test("attention units: every head once, in order, chunks of at most four within a key/value head, the tail one by one", () => {
+  for (const [H, KV] of [
+    [32, 4],
+    [12, 2],
+    [7, 7],
+    [2, 1],
+    [40, 8],
+    [6, 3],
+  ] as const) {
+    for (const parts of [2, 3]) {
+      const b = Array.from(attentionUnits(H, KV, parts));
+      const group = H / KV;
+      assert.equal(b[0], 0);
+      assert.equal(b.at(-1), H);
+      for (let i = 0; i < b.length; i += 2) {
+        const [h0, h1] = [b[i]!, b[i + 1]!];
+        if (i > 0) assert.equal(h0, b[i - 1], `H=${H} KV=${KV}: contiguous`);
+        assert.ok(h1 - h0 >= 1 && h1 - h0 <= 4, `H=${H} KV=${KV}: unit of ${h1 - h0}`);
+        assert.equal(
+          Math.floor(h0 / group),
+          Math.floor((h1 - 1) / group),
+          `H=${H} KV=${KV}: one key/value head`,
+        );
+        if (h0 >= H - 2 * parts) assert.equal(h1 - h0, 1, `H=${H} KV=${KV}: tail head ${h0} alone`);
+      }
+    }
+  }
+  assert.deepEqual(Array.from(attentionUnits(16, 2, 2)), [0, 4, 4, 8, 8, 12, 12, 13, 13, 14, 14, 15, 15, 16]);
 });
 
 test("threaded linear and attention equal one thread bit for bit (odd N and M, split by N and by M)", async () => {

@@ -251,10 +251,39 @@ export function linearPart(
 /** Query heads the attention kernel takes through each block of keys together (assembly/attention.ts HEADS). */
 const ATTENTION_CHUNK = 4;
 
+const unitCache = new Map<number, Int32Array>();
+
 /**
- * Part `part` of `parts` of an attention: with `next` (the control block), chunks of up to ATTENTION_CHUNK heads
- * that share a key/value head, taken from the work-sharing counter by whichever thread is free (a late thread
- * takes fewer); else a fixed range of heads. Each head's result is the same whichever thread computes it.
+ * Head ranges [b[2i], b[2i + 1]) that threads take in turn for an attention of nHeads query heads on nKvHeads:
+ * chunks of up to ATTENTION_CHUNK heads that share a key/value head, and the last 2·parts heads one by one, so
+ * that the thread done first waits for at most one head of the other's (a long context made whole chunks leave
+ * the main thread waiting 2 ms and more a 1.1B token). Each head's result is the same in any range (the kernel's
+ * arithmetic per head does not depend on its chunk). Cached per shape.
+ */
+export function attentionUnits(nHeads: number, nKvHeads: number, parts: number): Int32Array {
+  const key = (nHeads * 4096 + nKvHeads) * 64 + parts;
+  let b = unitCache.get(key);
+  if (!b) {
+    const group = nHeads / nKvHeads;
+    const tail = nHeads - Math.min(nHeads, 2 * parts);
+    const bounds: number[] = [];
+    for (let h = 0; h < nHeads;) {
+      const end = (Math.floor(h / group) + 1) * group;
+      const size = h >= tail ? 1 : Math.min(ATTENTION_CHUNK, end - h, tail - h);
+      bounds.push(h, h + size);
+      h += size;
+    }
+    b = Int32Array.from(bounds);
+    if (unitCache.size >= 64) unitCache.clear();
+    unitCache.set(key, b);
+  }
+  return b;
+}
+
+/**
+ * Part `part` of `parts` of an attention: with `next` (the control block), the head ranges of attentionUnits,
+ * taken from the work-sharing counter by whichever thread is free (a late thread takes fewer); else a fixed
+ * range of heads. Each head's result is the same whichever thread computes it.
  */
 export function attentionPart(
   k: KernelExports,
@@ -274,14 +303,9 @@ export function attentionPart(
     if (h0 < h1) run(h0, h1);
     return;
   }
-  const group = t.nHeads / t.nKvHeads;
-  const per = Math.ceil(group / ATTENTION_CHUNK);
-  const units = t.nKvHeads * per;
-  for (let i = Atomics.add(next, at, 1); i < units; i = Atomics.add(next, at, 1)) {
-    const g0 = Math.floor(i / per) * group;
-    const s = (i % per) * ATTENTION_CHUNK;
-    run(g0 + s, g0 + Math.min(s + ATTENTION_CHUNK, group));
-  }
+  const b = attentionUnits(t.nHeads, t.nKvHeads, parts);
+  for (let i = Atomics.add(next, at, 1); 2 * i < b.length; i = Atomics.add(next, at, 1))
+    run(b[2 * i]!, b[2 * i + 1]!);
 }
 
 /** Part `part` of `parts` of a GEMM: a range of output rows (multiples of 3, the micro-tile height). */
