@@ -11,7 +11,7 @@ import { LlamaForCausalLM } from "../src/models/llama.js";
 import type { CausalLM } from "../src/models/model.js";
 import { architectureOf, buildModel } from "../src/models/registry.js";
 import { Tensor } from "../src/tensor/tensor.js";
-import { rng } from "./helpers/fixtures.js";
+import { randomLlamaWeights } from "./helpers/llama-weights.js";
 
 type Config = Record<string, unknown>;
 
@@ -31,52 +31,8 @@ function baseConfig(over: Config = {}): Config {
   };
 }
 
-/** Random f32 weights for `cfg` under Hugging Face names; `bias` adds Qwen2-style q/k/v biases. */
-function randomWeights(
-  cfg: Config,
-  seed: number,
-  opts: { bias?: boolean; tied?: boolean } = {},
-): Map<string, Tensor> {
-  const r = rng(seed);
-  const V = cfg["vocab_size"] as number;
-  const D = cfg["hidden_size"] as number;
-  const F = cfg["intermediate_size"] as number;
-  const H = cfg["num_attention_heads"] as number;
-  const KV = (cfg["num_key_value_heads"] as number | undefined) ?? H;
-  const hd = D / H;
-  const w = new Map<string, Tensor>();
-  const put = (name: string, shape: number[], scale: number, offset = 0): void => {
-    const n = shape.reduce((a, b) => a * b, 1);
-    w.set(
-      name,
-      Tensor.fromArray(
-        Array.from({ length: n }, () => offset + scale * (2 * r() - 1)),
-        shape,
-      ),
-    );
-  };
-  put("model.embed_tokens.weight", [V, D], 1);
-  for (let l = 0; l < (cfg["num_hidden_layers"] as number); l++) {
-    const p = `model.layers.${l}`;
-    put(`${p}.input_layernorm.weight`, [D], 0.2, 1);
-    put(`${p}.self_attn.q_proj.weight`, [H * hd, D], 0.6);
-    put(`${p}.self_attn.k_proj.weight`, [KV * hd, D], 0.6);
-    put(`${p}.self_attn.v_proj.weight`, [KV * hd, D], 0.6);
-    put(`${p}.self_attn.o_proj.weight`, [D, H * hd], 0.4);
-    if (opts.bias) {
-      put(`${p}.self_attn.q_proj.bias`, [H * hd], 0.5);
-      put(`${p}.self_attn.k_proj.bias`, [KV * hd], 0.5);
-      put(`${p}.self_attn.v_proj.bias`, [KV * hd], 0.5);
-    }
-    put(`${p}.post_attention_layernorm.weight`, [D], 0.2, 1);
-    put(`${p}.mlp.gate_proj.weight`, [F, D], 0.4);
-    put(`${p}.mlp.up_proj.weight`, [F, D], 0.4);
-    put(`${p}.mlp.down_proj.weight`, [D, F], 0.4);
-  }
-  put("model.norm.weight", [D], 0.2, 1);
-  if (!opts.tied) put("lm_head.weight", [V, D], 0.5);
-  return w;
-}
+const randomWeights = (cfg: Config, seed: number, opts: { bias?: boolean; tied?: boolean } = {}) =>
+  randomLlamaWeights(cfg, seed, opts);
 
 const SEQ = [3, 7, 1, 12, 0, 5, 5, 9, 2, 11, 4, 8];
 

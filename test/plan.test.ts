@@ -20,6 +20,7 @@ import { activateBackend } from "../src/backends/select.js";
 import { heapAllocator, type Allocator } from "../src/tensor/storage.js";
 import { Tensor } from "../src/tensor/tensor.js";
 import { rng } from "./helpers/fixtures.js";
+import { randomLlamaWeights } from "./helpers/llama-weights.js";
 
 const wasm = initWasmBackend();
 
@@ -39,51 +40,6 @@ function config(over: Config = {}): Config {
     rope_theta: 10000,
     ...over,
   };
-}
-
-/** Random f32 weights under Hugging Face names, in `allocator`'s memory. */
-function weights(
-  cfg: Config,
-  seed: number,
-  allocator: Allocator,
-  opts: { bias?: boolean; tied?: boolean } = {},
-) {
-  const r = rng(seed);
-  const V = cfg["vocab_size"] as number;
-  const D = cfg["hidden_size"] as number;
-  const F = cfg["intermediate_size"] as number;
-  const H = cfg["num_attention_heads"] as number;
-  const KV = cfg["num_key_value_heads"] as number;
-  const hd = D / H;
-  const w = new Map<string, Tensor>();
-  const put = (name: string, shape: number[], scale: number, offset = 0): void => {
-    const n = shape.reduce((a, b) => a * b, 1);
-    const t = Tensor.zeros(shape, "f32", allocator);
-    const f = t.f32();
-    for (let i = 0; i < n; i++) f[i] = offset + scale * (2 * r() - 1);
-    w.set(name, t);
-  };
-  put("model.embed_tokens.weight", [V, D], 1);
-  for (let l = 0; l < (cfg["num_hidden_layers"] as number); l++) {
-    const p = `model.layers.${l}`;
-    put(`${p}.input_layernorm.weight`, [D], 0.2, 1);
-    put(`${p}.self_attn.q_proj.weight`, [H * hd, D], 0.3);
-    put(`${p}.self_attn.k_proj.weight`, [KV * hd, D], 0.3);
-    put(`${p}.self_attn.v_proj.weight`, [KV * hd, D], 0.3);
-    put(`${p}.self_attn.o_proj.weight`, [D, H * hd], 0.2);
-    if (opts.bias) {
-      put(`${p}.self_attn.q_proj.bias`, [H * hd], 0.5);
-      put(`${p}.self_attn.k_proj.bias`, [KV * hd], 0.5);
-      put(`${p}.self_attn.v_proj.bias`, [KV * hd], 0.5);
-    }
-    put(`${p}.post_attention_layernorm.weight`, [D], 0.2, 1);
-    put(`${p}.mlp.gate_proj.weight`, [F, D], 0.3);
-    put(`${p}.mlp.up_proj.weight`, [F, D], 0.3);
-    put(`${p}.mlp.down_proj.weight`, [D, F], 0.2);
-  }
-  put("model.norm.weight", [D], 0.2, 1);
-  if (!opts.tied) put("lm_head.weight", [V, D], 0.5);
-  return w;
 }
 
 /** Greedy decode of 12 steps after a 5-token prompt: the plan (default forward) and op by op (allLogits). */
@@ -108,11 +64,11 @@ function compareDecode(model: CausalLM, what: string): void {
 function models(allocator: Allocator): [string, CausalLM][] {
   const gqa = config();
   const out: [string, CausalLM][] = [];
-  const f32 = new LlamaForCausalLM(gqa, weights(gqa, 1, allocator, { bias: true }));
+  const f32 = new LlamaForCausalLM(gqa, randomLlamaWeights(gqa, 1, { bias: true, allocator }));
   out.push(["f32, GQA, Qwen2 biases", f32]);
   out.push(["q8_0", quantizedCopy(f32, "q8_0", { allocator })]);
   const tied = config({ num_key_value_heads: 8, tie_word_embeddings: true });
-  const mha = new LlamaForCausalLM(tied, weights(tied, 2, allocator, { tied: true }));
+  const mha = new LlamaForCausalLM(tied, randomLlamaWeights(tied, 2, { tied: true, allocator }));
   out.push(["q4_0, MHA, tied embeddings", quantizedCopy(mha, "q4_0", { allocator })]);
   return out;
 }
@@ -164,7 +120,7 @@ test("wasm: products sharing one quantized x all take the exact path when x hold
     return f;
   };
   const K = 64;
-  const model = new LlamaForCausalLM(config(), weights(config(), 3, wasm.arena));
+  const model = new LlamaForCausalLM(config(), randomLlamaWeights(config(), 3, { allocator: wasm.arena }));
   const q = quantizedCopy(model, "q8_0", { allocator: wasm.arena }) as LlamaForCausalLM;
   const w1 = q.layers[0]!.mlp.gate_proj.weight;
   const w2 = q.layers[0]!.mlp.up_proj.weight;

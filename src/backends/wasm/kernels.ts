@@ -1,7 +1,8 @@
 // The wasm Kernels object: the reference kernels, with linear (f32/f16/Q8_0/Q4_0/Q4_K/Q6_K weights), rmsnorm,
 // softmax, silu and attention overridden by the SIMD kernels. Weights must lie in the arena (else the reference
 // kernel runs); activations may live anywhere: those outside the memory pass through a reusable scratch region.
-// linear and attention are split across the thread pool when there is one (tasks.ts).
+// linear and attention are split across the thread pool when there is one (tasks.ts); a plan (tensor/plan.ts) runs
+// as one program on the pool (plan.ts).
 
 import { referenceKernels } from "../reference/index.js";
 import type { AttentionParams, Kernels } from "../../tensor/backend.js";
