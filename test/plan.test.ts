@@ -1,6 +1,7 @@
-// Decode plans (tensor/plan.ts, models/llama-plan.ts): a Llama decode step run as one plan gives the logits of the
-// op-by-op forward bit for bit, on the wasm backend (one program a token, one and two threads, f32/Q8_0/Q4_0
-// weights, GQA and MHA, Qwen2 biases, tied embeddings) and on the reference backend (the steps one by one);
+// Decode plans (tensor/plan.ts, models/llama-plan.ts, models/gpt2-plan.ts): a Llama or GPT-2 decode step run as
+// one plan gives the logits of the op-by-op forward bit for bit, on the wasm backend (one program a token, one and
+// two threads, f32/Q8_0/Q4_0 weights, GQA and MHA, Qwen2 biases, tied embeddings, both GELUs) and on the
+// reference backend (the steps one by one);
 // the wasm backend declines plans with buffers outside its memory, and a quantized x holding NaN takes the
 // exact path in every product that shares it.
 
@@ -11,6 +12,7 @@ import "../src/backends/reference/index.js";
 import { initWasmBackend } from "../src/backends/wasm/index.js";
 import { F32KVCache } from "../src/cache/kv-cache.js";
 import { argmax } from "../src/generation/sampling.js";
+import { GPT2LMHeadModel } from "../src/models/gpt2.js";
 import { LlamaForCausalLM } from "../src/models/llama.js";
 import type { CausalLM } from "../src/models/model.js";
 import { quantizedCopy } from "../src/models/quantized-copy.js";
@@ -61,6 +63,50 @@ function compareDecode(model: CausalLM, what: string): void {
   ops.release?.();
 }
 
+/** A random GPT-2 (Hugging Face names and layouts after loading: (out, in) products), in `allocator`'s memory. */
+function randomGpt2(activation: string, seed: number, allocator: Allocator): GPT2LMHeadModel {
+  const [V, D, F, P, L] = [37, 64, 128, 48, 2];
+  const r = rng(seed);
+  const w = new Map<string, Tensor>();
+  const put = (name: string, shape: number[], scale: number, offset = 0): void => {
+    const t = Tensor.zeros(shape, "f32", allocator);
+    const f = t.f32();
+    for (let i = 0; i < f.length; i++) f[i] = offset + scale * (2 * r() - 1);
+    w.set(name, t);
+  };
+  put("transformer.wte.weight", [V, D], 1);
+  put("transformer.wpe.weight", [P, D], 0.3);
+  for (let l = 0; l < L; l++) {
+    const p = `transformer.h.${l}`;
+    put(`${p}.ln_1.weight`, [D], 0.2, 1);
+    put(`${p}.ln_1.bias`, [D], 0.1);
+    put(`${p}.attn.c_attn.weight`, [3 * D, D], 0.4);
+    put(`${p}.attn.c_attn.bias`, [3 * D], 0.2);
+    put(`${p}.attn.c_proj.weight`, [D, D], 0.3);
+    put(`${p}.attn.c_proj.bias`, [D], 0.1);
+    put(`${p}.ln_2.weight`, [D], 0.2, 1);
+    put(`${p}.ln_2.bias`, [D], 0.1);
+    put(`${p}.mlp.c_fc.weight`, [F, D], 0.3);
+    put(`${p}.mlp.c_fc.bias`, [F], 0.1);
+    put(`${p}.mlp.c_proj.weight`, [D, F], 0.2);
+    put(`${p}.mlp.c_proj.bias`, [D], 0.1);
+  }
+  put("transformer.ln_f.weight", [D], 0.2, 1);
+  put("transformer.ln_f.bias", [D], 0.1);
+  const config = {
+    architectures: ["GPT2LMHeadModel"],
+    model_type: "gpt2",
+    vocab_size: V,
+    n_embd: D,
+    n_layer: L,
+    n_head: 4,
+    n_positions: P,
+    n_inner: F,
+    activation_function: activation,
+  };
+  return new GPT2LMHeadModel(config, w);
+}
+
 function models(allocator: Allocator): [string, CausalLM][] {
   const gqa = config();
   const out: [string, CausalLM][] = [];
@@ -70,6 +116,11 @@ function models(allocator: Allocator): [string, CausalLM][] {
   const tied = config({ num_key_value_heads: 8, tie_word_embeddings: true });
   const mha = new LlamaForCausalLM(tied, randomLlamaWeights(tied, 2, { tied: true, allocator }));
   out.push(["q4_0, MHA, tied embeddings", quantizedCopy(mha, "q4_0", { allocator })]);
+  out.push(["GPT-2, f32, tanh GELU", randomGpt2("gelu_new", 4, allocator)]);
+  out.push([
+    "GPT-2, q8_0, exact GELU",
+    quantizedCopy(randomGpt2("gelu", 5, allocator), "q8_0", { allocator }),
+  ]);
   return out;
 }
 

@@ -5,8 +5,12 @@ import { makeKVCache, type KVCacheOptions } from "../cache/factory.js";
 import type { KVCache } from "../cache/kv-cache.js";
 import { Embedding, LayerNorm, Linear } from "../nn/layers.js";
 import { Weights } from "../nn/weights.js";
+import { isGradEnabled } from "../tensor/grad.js";
 import * as ops from "../tensor/ops.js";
-import type { Tensor } from "../tensor/tensor.js";
+import { runPlan } from "../tensor/plan.js";
+import { activationAllocator } from "../tensor/storage.js";
+import { Tensor } from "../tensor/tensor.js";
+import { gpt2DecodePlan, rowRange, type RowRange } from "./gpt2-plan.js";
 import { gpt2ConfigFromHF, type GPT2Config } from "./config.js";
 import {
   attendSegments,
@@ -23,7 +27,7 @@ import {
   type Segment,
 } from "./model.js";
 
-class GPT2Attention {
+export class GPT2Attention {
   readonly c_attn: Linear;
   readonly c_proj: Linear;
 
@@ -57,7 +61,7 @@ class GPT2Attention {
   }
 }
 
-class GPT2MLP {
+export class GPT2MLP {
   readonly c_fc: Linear;
   readonly c_proj: Linear;
 
@@ -75,7 +79,7 @@ class GPT2MLP {
   }
 }
 
-class GPT2Block {
+export class GPT2Block {
   readonly ln_1: LayerNorm;
   readonly attn: GPT2Attention;
   readonly ln_2: LayerNorm;
@@ -143,6 +147,8 @@ export class GPT2LMHeadModel implements CausalLM {
   forward(ids: readonly number[], cache: KVCache, opts: ForwardOptions = {}): Tensor {
     const T = ids.length;
     if (T === 0) throw new Error("forward: no tokens");
+    if (T === 1 && !opts.allLogits && !opts.onHidden && cache.appendRows && !this.recordsGradients())
+      return framed(() => this.step(ids[0]!, cache));
     const segs = [{ cache, start: 0, T }];
     return framed(() => {
       const x = this.blocks(ids, segs);
@@ -155,6 +161,36 @@ export class GPT2LMHeadModel implements CausalLM {
   forwardBatch(items: readonly BatchItem[]): Tensor {
     const { segs, ids } = segmentsOf(items);
     return framed(() => ops.linear(this.ln_f.forward(lastRows(this.blocks(ids, segs), segs)), this.lm_head)); // (B, V)
+  }
+
+  /** Each block's c_attn as its q, k and v row ranges (made on the first decode step). */
+  private qkv: (readonly [RowRange, RowRange, RowRange])[] | null = null;
+
+  /**
+   * One token through the whole model as one plan (gpt2-plan.ts; the same kernels as the op-by-op path, which a
+   * backend may run in one go): the logits (1, V). The cache takes the token's keys and values.
+   */
+  private step(id: number, cache: KVCache): Tensor {
+    const pos = cache.length;
+    if (pos + 1 > this.cfg.nPositions)
+      throw new Error(`context full: ${pos + 1} positions exceed ${this.cfg.nPositions}`);
+    const D = this.cfg.nEmbd;
+    this.qkv ??= this.h.map((b) => {
+      const c = b.attn.c_attn;
+      return [rowRange(c, 0, D), rowRange(c, D, D), rowRange(c, 2 * D, D)] as const;
+    });
+    const x = ops.add(this.wte.forward([id]), this.wpe.forward([pos])); // (1, D)
+    const logits = Tensor.zeros([1, this.cfg.vocabSize], "f32", activationAllocator()); // (1, V)
+    runPlan(gpt2DecodePlan(this, this.qkv, x.f32(), cache, logits.f32()));
+    cache.commit(1);
+    return logits;
+  }
+
+  /** Whether ops would record gradients (grad mode on and some weight requires grad): the plan records none. */
+  private recordsGradients(): boolean {
+    if (!isGradEnabled()) return false;
+    for (const w of this.weights.values()) if (w.requiresGrad) return true;
+    return false;
   }
 
   /** Token and position embeddings through every block, storing each segment's keys and values → (N, D). */

@@ -17,6 +17,19 @@ export type PlanStep =
       readonly eps: number;
       readonly out: Float32Array;
     }
+  /** out[M, D] = layernorm(x[M, D]) · weight (+ bias). */
+  | {
+      readonly op: "layernorm";
+      readonly x: Float32Array;
+      readonly M: number;
+      readonly D: number;
+      readonly weight: Float32Array;
+      readonly bias: Float32Array | null;
+      readonly eps: number;
+      readonly out: Float32Array;
+    }
+  /** out = GELU(x), exact (erf) or tanh-approximated (out may be x). */
+  | { readonly op: "gelu"; readonly x: Float32Array; readonly tanh: boolean; readonly out: Float32Array }
   /** out[M, N] = x[M, K] · wᵀ (+ bias), w [N, K] in any stored dtype. */
   | {
       readonly op: "linear";
@@ -60,6 +73,10 @@ export function runStep(k: Kernels, s: PlanStep): void {
   switch (s.op) {
     case "rmsnorm":
       return k.rmsnorm(s.x, s.M, s.D, s.weight, s.eps, s.out);
+    case "layernorm":
+      return k.layernorm(s.x, s.M, s.D, s.weight, s.bias, s.eps, s.out);
+    case "gelu":
+      return s.tanh ? k.geluTanh(s.x, s.out) : k.gelu(s.x, s.out);
     case "linear":
       return k.linear(s.x, s.M, s.K, s.w, s.bias, s.out);
     case "rope":

@@ -79,6 +79,13 @@ export function makeRunPlan(
       if (st.op === "rmsnorm") {
         const n = st.M * st.D;
         ok = at(st.x, n) >= 0 && at(st.out, n) >= 0 && at(st.weight, st.D) >= 0 && n > 0;
+      } else if (st.op === "layernorm") {
+        const n = st.M * st.D;
+        ok = at(st.x, n) >= 0 && at(st.out, n) >= 0 && at(st.weight, st.D) >= 0 && n > 0;
+        ok &&= !st.bias || at(st.bias, st.D) >= 0;
+      } else if (st.op === "gelu") {
+        const n = st.out.length;
+        ok = n > 0 && st.x.length === n && at(st.x, n) >= 0 && at(st.out, n) >= 0;
       } else if (st.op === "linear") {
         layout = layoutOf(st.w, st.M, st.K);
         ok = layout !== null && st.M > 0 && layout.N > 0 && at(st.x, st.M * st.K) >= 0;
@@ -150,6 +157,25 @@ export function makeRunPlan(
         u32[a + 3] = at(st.weight, 0);
         f32[a + 4] = st.eps;
         u32[a + 5] = at(st.out, 0);
+        wrote(out);
+      } else if (st.op === "layernorm") {
+        const out = span(st.out, st.M * st.D);
+        const a = next(KIND.LAYERNORM, false, [span(st.x, st.M * st.D)], [out]);
+        u32[a] = at(st.x, 0);
+        u32[a + 1] = st.M;
+        u32[a + 2] = st.D;
+        u32[a + 3] = at(st.weight, 0);
+        u32[a + 4] = st.bias ? at(st.bias, 0) : 0;
+        f32[a + 5] = st.eps;
+        u32[a + 6] = at(st.out, 0);
+        wrote(out);
+      } else if (st.op === "gelu") {
+        const n = st.out.length;
+        const out = span(st.out, n);
+        const a = next(st.tanh ? KIND.GELU_TANH : KIND.GELU, false, [span(st.x, n)], [out]);
+        u32[a] = at(st.x, 0);
+        u32[a + 1] = n;
+        u32[a + 2] = at(st.out, 0);
         wrote(out);
       } else if (st.op === "linear") {
         const l = layouts[i]!;

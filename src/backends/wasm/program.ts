@@ -13,7 +13,18 @@ import { CTL, OP, attentionPart, linearPart, readAttention, readLinear, runEncod
 export const PROG = { COUNT: 0, ARRIVED: 1, ERROR: 2, STEPS: 4, RECORD: 24 } as const;
 /** A step's words: its kind, whether the threads split it, its share counter, whether a barrier precedes it, then its operands. */
 export const STEP = { KIND: 0, SPLIT: 1, NEXT: 2, BARRIER: 3, ARGS: 4 } as const;
-export const KIND = { RMSNORM: 1, LINEAR: 2, QUANTIZE: 3, ROPE: 4, ATTENTION: 5, ADD: 6, SWIGLU: 7 } as const;
+export const KIND = {
+  RMSNORM: 1,
+  LINEAR: 2,
+  QUANTIZE: 3,
+  ROPE: 4,
+  ATTENTION: 5,
+  ADD: 6,
+  SWIGLU: 7,
+  LAYERNORM: 8,
+  GELU: 9,
+  GELU_TANH: 10,
+} as const;
 
 interface Views {
   buffer: ArrayBufferLike | null;
@@ -111,6 +122,20 @@ function runStep(
   switch (u32[r + STEP.KIND]) {
     case KIND.RMSNORM:
       return k.rmsnorm(u32[a]!, u32[a + 1]!, u32[a + 2]!, u32[a + 3]!, f32[a + 4]!, u32[a + 5]!);
+    case KIND.LAYERNORM:
+      return k.layernorm(
+        u32[a]!,
+        u32[a + 1]!,
+        u32[a + 2]!,
+        u32[a + 3]!,
+        u32[a + 4]!,
+        f32[a + 5]!,
+        u32[a + 6]!,
+      );
+    case KIND.GELU:
+      return k.gelu(u32[a]!, u32[a + 1]!, u32[a + 2]!);
+    case KIND.GELU_TANH:
+      return k.geluTanh(u32[a]!, u32[a + 1]!, u32[a + 2]!);
     case KIND.LINEAR:
       return linearPart(k, readLinear(u32, a), part, parts, u32, r + STEP.NEXT);
     case KIND.QUANTIZE: {
