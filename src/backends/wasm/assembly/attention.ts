@@ -162,8 +162,10 @@ function weightedSum(out: usize, w: usize, n: i32, v: usize, stride: usize, hd: 
 /**
  * weightedSum for two heads over the same values (hd a multiple of 16): each value load serves both, and eight
  * multiply-add chains are in flight instead of four. Each head's sums run in weightedSum's order (same bits).
+ * skip = false when no weight is exactly 0 (then the tests that skip them are left out: the same bits).
  */
-function weightedSum2(o0: usize, o1: usize, w0: usize, w1: usize, n: i32, v: usize, stride: usize, hd: i32): void {
+@inline
+function sum2(o0: usize, o1: usize, w0: usize, w1: usize, n: i32, v: usize, stride: usize, hd: i32, skip: bool): void {
   for (let c: usize = 0, end = <usize>hd << 2; c < end; c += 64) {
     let a0 = v128.load(o0 + c);
     let a1 = v128.load(o0 + c, 16);
@@ -181,14 +183,14 @@ function weightedSum2(o0: usize, o1: usize, w0: usize, w1: usize, n: i32, v: usi
       const v1 = v128.load(vr, 16);
       const v2 = v128.load(vr, 32);
       const v3 = v128.load(vr, 48);
-      if (x != 0) {
+      if (!skip || x != 0) {
         const xv = f32x4.splat(x);
         a0 = madd(xv, v0, a0);
         a1 = madd(xv, v1, a1);
         a2 = madd(xv, v2, a2);
         a3 = madd(xv, v3, a3);
       }
-      if (y != 0) {
+      if (!skip || y != 0) {
         const yv = f32x4.splat(y);
         b0 = madd(yv, v0, b0);
         b1 = madd(yv, v1, b1);
@@ -207,6 +209,15 @@ function weightedSum2(o0: usize, o1: usize, w0: usize, w1: usize, n: i32, v: usi
   }
 }
 
+function weightedSum2(o0: usize, o1: usize, w0: usize, w1: usize, n: i32, v: usize, stride: usize, hd: i32): void {
+  sum2(o0, o1, w0, w1, n, v, stride, hd, true);
+}
+
+/** weightedSum2 where no weight is exactly 0. */
+function weightedSum2All(o0: usize, o1: usize, w0: usize, w1: usize, n: i32, v: usize, stride: usize, hd: i32): void {
+  sum2(o0, o1, w0, w1, n, v, stride, hd, false);
+}
+
 /** Keys scored per block of the one-pass softmax: their scores stay in `scores` while values are summed. */
 const BLOCK: i32 = 64;
 /** Score differences from the running maximum below this weigh exactly 0. */
@@ -219,6 +230,11 @@ function scale(x: usize, c: f32, n: i32): void {
   for (; i + 4 <= n; i += 4) v128.store(x + (<usize>i << 2), f32x4.mul(v128.load(x + (<usize>i << 2)), cv));
   for (; i < n; i++) store<f32>(x + (<usize>i << 2), load<f32>(x + (<usize>i << 2)) * c);
 }
+
+/** What blockWeights found: nothing to weigh yet, weights some of which are exactly 0, or none 0. */
+const NOTHING: i32 = 0;
+const SOME_ZERO: i32 = 1;
+const NO_ZERO: i32 = 2;
 
 /** Query heads sharing one key/value head that attention() takes through each block of keys together. */
 const HEADS: i32 = 4;
@@ -254,10 +270,10 @@ function scoreKeys4(qo: usize, hb: usize, qt: usize, kb: usize, kvStride: usize,
 
 /**
  * One head's block of n scores at sc → their weights: the running maximum and sum at st and st + 4, with the
- * head's partial output at oo rescaled when the block raises the maximum. Returns false when there is nothing
- * to weigh yet (every score so far -inf or NaN).
+ * head's partial output at oo rescaled when the block raises the maximum. Returns NOTHING when there is nothing
+ * to weigh yet (every score so far -inf or NaN), else SOME_ZERO or NO_ZERO (whether a weight is exactly 0).
  */
-function blockWeights(oo: usize, hd: i32, n: i32, sc: usize, st: usize): bool {
+function blockWeights(oo: usize, hd: i32, n: i32, sc: usize, st: usize): i32 {
   let m = load<f32>(st);
   let l = load<f32>(st, 4);
   let bm: f32 = -Infinity;
@@ -279,19 +295,24 @@ function blockWeights(oo: usize, hd: i32, n: i32, sc: usize, st: usize): bool {
     m = bm;
   }
   store<f32>(st, m);
-  if (!(m > -Infinity)) return false;
+  if (!(m > -Infinity)) return NOTHING;
   for (let j = n; j < ((n + 3) & ~3); j++) store<f32>(sc + (<usize>j << 2), -1e30);
   const mv = f32x4.splat(m);
   let lv = f32x4.splat(0);
+  let zero = i32x4.splat(0);
+  const whole = n & ~3;
   for (let j = 0; j < n; j += 4) {
     const p = sc + (<usize>j << 2);
     const d = f32x4.sub(v128.load(p), mv);
     const e = v128.andnot(expv(d), f32x4.lt(d, f32x4.splat(CUTOFF)));
     v128.store(p, e);
     lv = f32x4.add(lv, e);
+    if (j < whole) zero = v128.or(zero, f32x4.eq(e, f32x4.splat(0)));
   }
   store<f32>(st, l + hsum(lv), 4);
-  return true;
+  let some = v128.any_true(zero);
+  for (let j = whole; j < n; j++) some = some || load<f32>(sc + (<usize>j << 2)) == 0;
+  return some ? SOME_ZERO : NO_ZERO;
 }
 
 /**
@@ -317,14 +338,21 @@ function chunkBlock(
   if (c == HEADS && (hd & 3) == 0) scoreKeys4(qo, hb, qt, kb, kvStride, hd, n, scl, scores);
   else for (let i = 0; i < c; i++) scoreKeys(qo + <usize>i * hb, kb, kvStride, hd, n, scl, scores + <usize>(i * BLOCK) * 4);
   let pending = -1; // a head whose weights wait for a partner
+  let pendingZero = false;
   for (let i = 0; i < c; i++) {
     const sc = scores + <usize>(i * BLOCK) * 4;
-    if (!blockWeights(oo + <usize>i * hb, hd, n, sc, state + (<usize>i << 3))) continue;
+    const found = blockWeights(oo + <usize>i * hb, hd, n, sc, state + (<usize>i << 3));
+    if (found == NOTHING) continue;
     if ((hd & 15) != 0) weightedSum(oo + <usize>i * hb, sc, n, vb, kvStride, hd);
-    else if (pending < 0) pending = i;
-    else {
+    else if (pending < 0) {
+      pending = i;
+      pendingZero = found == SOME_ZERO;
+    } else {
       const sp = scores + <usize>(pending * BLOCK) * 4;
-      weightedSum2(oo + <usize>pending * hb, oo + <usize>i * hb, sp, sc, n, vb, kvStride, hd);
+      const o0 = oo + <usize>pending * hb;
+      const o1 = oo + <usize>i * hb;
+      if (pendingZero || found == SOME_ZERO) weightedSum2(o0, o1, sp, sc, n, vb, kvStride, hd);
+      else weightedSum2All(o0, o1, sp, sc, n, vb, kvStride, hd);
       pending = -1;
     }
   }
