@@ -485,6 +485,25 @@ test("attention units: every head once, in order, chunks of at most four within 
   assert.deepEqual(Array.from(attentionUnits(16, 2, 2)), [0, 4, 4, 8, 8, 12, 12, 13, 13, 14, 14, 15, 15, 16]);
 });
 
+test("wasm attention where many weights are exactly 0 (scores far below the maximum) matches the reference", () => {
+  const r = rng(21);
+  for (const p of [
+    { T: 1, S: 150, nHeads: 8, nKvHeads: 2, headDim: 32, queryPos: 149, window: 0, scale: 40 },
+    { T: 2, S: 90, nHeads: 8, nKvHeads: 1, headDim: 64, queryPos: 88, window: 0, scale: 25 },
+  ]) {
+    const q = randoms(p.T * p.nHeads * p.headDim, r, 2);
+    const k = randoms(p.S * p.nKvHeads * p.headDim, r, 2);
+    const v = randoms(p.S * p.nKvHeads * p.headDim, r);
+    const want = new Float32Array(q.length);
+    const got = new Float32Array(q.length);
+    ref.attention(q, k, v, p, want);
+    wk.attention(arenaF32(q), arenaF32(k), arenaF32(v), p, got);
+    // scores of a few hundred carry f32 rounding of about 1e-4 (the kernel's dot products against the
+    // reference's), which the exps turn into relative errors of that size in the weights
+    assertClose(got, want, 2e-4, `attention ${JSON.stringify(p)}`);
+  }
+});
+
 test("threaded linear and attention equal one thread bit for bit (odd N and M, split by N and by M)", async () => {
   const r = rng(13);
   const cases: { dtype: DType; K: number; N: number; M: number; quant: boolean }[] = [];
