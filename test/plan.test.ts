@@ -14,7 +14,8 @@ import { F32KVCache } from "../src/cache/kv-cache.js";
 import { argmax } from "../src/generation/sampling.js";
 import { GPT2LMHeadModel } from "../src/models/gpt2.js";
 import { LlamaForCausalLM } from "../src/models/llama.js";
-import type { CausalLM } from "../src/models/model.js";
+import { decodesByPlan, type CausalLM } from "../src/models/model.js";
+import { noGrad } from "../src/tensor/grad.js";
 import { quantizedCopy } from "../src/models/quantized-copy.js";
 import { setBackend } from "../src/tensor/backend.js";
 import { runPlan, type PlanStep } from "../src/tensor/plan.js";
@@ -228,4 +229,23 @@ test("the F32 cache's appendRows: views of the new rows, and the rows attention 
   assert.throws(() => cache.appendRows(0, 0), /no rows/);
   for (let i = 0; i < 36; i++) cache.commit(1);
   assert.throws(() => cache.appendRows(0, 2), /context full/);
+});
+
+test("a forward decodes by plan only for one token, an f32 cache, no hidden states and no gradients to record", () => {
+  const cfg = config();
+  const model = new LlamaForCausalLM(cfg, randomLlamaWeights(cfg, 6));
+  const cache = model.newCache();
+  const w = model.weights;
+  assert.equal(decodesByPlan([3], cache, {}, w), true);
+  assert.equal(decodesByPlan([3, 4], cache, {}, w), false);
+  assert.equal(decodesByPlan([3], cache, { allLogits: true }, w), false);
+  assert.equal(decodesByPlan([3], cache, { onHidden: () => {} }, w), false);
+  assert.equal(decodesByPlan([3], model.newCache({ kind: "int8" }), {}, w), false);
+  w.get("model.norm.weight")!.requiresGrad = true;
+  assert.equal(decodesByPlan([3], cache, {}, w), false, "gradients to record");
+  assert.equal(
+    noGrad(() => decodesByPlan([3], cache, {}, w)),
+    true,
+  );
+  w.get("model.norm.weight")!.requiresGrad = false;
 });

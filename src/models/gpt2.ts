@@ -5,7 +5,6 @@ import { makeKVCache, type KVCacheOptions } from "../cache/factory.js";
 import type { KVCache } from "../cache/kv-cache.js";
 import { Embedding, LayerNorm, Linear } from "../nn/layers.js";
 import { Weights } from "../nn/weights.js";
-import { isGradEnabled } from "../tensor/grad.js";
 import * as ops from "../tensor/ops.js";
 import { runPlan } from "../tensor/plan.js";
 import { activationAllocator } from "../tensor/storage.js";
@@ -14,6 +13,7 @@ import { gpt2DecodePlan, rowRange, type RowRange } from "./gpt2-plan.js";
 import { gpt2ConfigFromHF, type GPT2Config } from "./config.js";
 import {
   attendSegments,
+  decodesByPlan,
   framed,
   lastRow,
   lastRows,
@@ -147,8 +147,7 @@ export class GPT2LMHeadModel implements CausalLM {
   forward(ids: readonly number[], cache: KVCache, opts: ForwardOptions = {}): Tensor {
     const T = ids.length;
     if (T === 0) throw new Error("forward: no tokens");
-    if (T === 1 && !opts.allLogits && !opts.onHidden && cache.appendRows && !this.recordsGradients())
-      return framed(() => this.step(ids[0]!, cache));
+    if (decodesByPlan(ids, cache, opts, this.weights)) return framed(() => this.step(ids[0]!, cache));
     const segs = [{ cache, start: 0, T }];
     return framed(() => {
       const x = this.blocks(ids, segs);
@@ -184,13 +183,6 @@ export class GPT2LMHeadModel implements CausalLM {
     runPlan(gpt2DecodePlan(this, this.qkv, x.f32(), cache, logits.f32()));
     cache.commit(1);
     return logits;
-  }
-
-  /** Whether ops would record gradients (grad mode on and some weight requires grad): the plan records none. */
-  private recordsGradients(): boolean {
-    if (!isGradEnabled()) return false;
-    for (const w of this.weights.values()) if (w.requiresGrad) return true;
-    return false;
   }
 
   /** Token and position embeddings through every block, storing each segment's keys and values → (N, D). */

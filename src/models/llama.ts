@@ -6,7 +6,6 @@ import type { KVCache } from "../cache/kv-cache.js";
 import { Embedding, Linear, RMSNorm } from "../nn/layers.js";
 import { ropeInvFreq } from "../nn/rope.js";
 import { Weights } from "../nn/weights.js";
-import { isGradEnabled } from "../tensor/grad.js";
 import * as ops from "../tensor/ops.js";
 import { runPlan } from "../tensor/plan.js";
 import { activationAllocator } from "../tensor/storage.js";
@@ -15,6 +14,7 @@ import { decodePlan } from "./llama-plan.js";
 import { llamaConfigFromHF, type LlamaConfig } from "./config.js";
 import {
   attendSegments,
+  decodesByPlan,
   framed,
   lastRow,
   lastRows,
@@ -155,8 +155,7 @@ export class LlamaForCausalLM implements CausalLM {
   forward(ids: readonly number[], cache: KVCache, opts: ForwardOptions = {}): Tensor {
     const T = ids.length;
     if (T === 0) throw new Error("forward: no tokens");
-    if (T === 1 && !opts.allLogits && !opts.onHidden && cache.appendRows && !this.recordsGradients())
-      return framed(() => this.step(ids[0]!, cache));
+    if (decodesByPlan(ids, cache, opts, this.weights)) return framed(() => this.step(ids[0]!, cache));
     const segs = [{ cache, start: 0, T }];
     return framed(() => {
       const x = this.blocks(ids, segs);
@@ -181,13 +180,6 @@ export class LlamaForCausalLM implements CausalLM {
     runPlan(decodePlan(this, x.f32(), cache, logits.f32()));
     cache.commit(1);
     return logits;
-  }
-
-  /** Whether ops would record gradients (grad mode on and some weight requires grad): the plan records none. */
-  private recordsGradients(): boolean {
-    if (!isGradEnabled()) return false;
-    for (const w of this.weights.values()) if (w.requiresGrad) return true;
-    return false;
   }
 
   /** Embeddings through every block, storing each segment's keys and values; the final hidden rows (N, D). */

@@ -3,6 +3,7 @@
 
 import type { KVCacheOptions } from "../cache/factory.js";
 import type { KVCache } from "../cache/kv-cache.js";
+import { isGradEnabled } from "../tensor/grad.js";
 import { hasFrames, inFrame } from "../tensor/storage.js";
 import * as ops from "../tensor/ops.js";
 import { Tensor } from "../tensor/tensor.js";
@@ -106,6 +107,23 @@ export function forwardEach(model: CausalLM, items: readonly BatchItem[]): Float
 export function lastRow(x: Tensor): Tensor {
   const T = x.shape[0]!;
   return x.narrow(0, T - 1, 1);
+}
+
+/**
+ * Whether a forward of `ids` may run as one decode plan (tensor/plan.ts): a single token, no hidden states or
+ * per-position logits asked for, a cache that lets the plan write its rows, and no gradients to record (grad
+ * mode on and some weight requiring grad: a plan records none).
+ */
+export function decodesByPlan(
+  ids: readonly number[],
+  cache: KVCache,
+  opts: ForwardOptions,
+  weights: ReadonlyMap<string, Tensor>,
+): boolean {
+  if (ids.length !== 1 || opts.allLogits || opts.onHidden || !cache.appendRows) return false;
+  if (!isGradEnabled()) return true;
+  for (const w of weights.values()) if (w.requiresGrad) return false;
+  return true;
 }
 
 /**
