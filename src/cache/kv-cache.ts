@@ -163,11 +163,16 @@ export class F32KVCache implements KVCache {
     this.ensure(this.len + T);
     this.keys[layer]!.set(k.f32(), this.len * row);
     this.values[layer]!.set(v.f32(), this.len * row);
-    const S = this.len + T;
+    return this.rowsUpTo(layer, this.len + T);
+  }
+
+  /** The first S rows of `layer` (S, nKvHeads, hd), as attention reads them. */
+  private rowsUpTo(layer: number, S: number): KVRows {
+    const n = S * this.shape.nKvHeads * this.shape.headDim;
     const shape = [S, this.shape.nKvHeads, this.shape.headDim];
     return {
-      k: new Tensor("f32", shape, this.keys[layer]!.subarray(0, S * row)),
-      v: new Tensor("f32", shape, this.values[layer]!.subarray(0, S * row)),
+      k: new Tensor("f32", shape, this.keys[layer]!.subarray(0, n)),
+      v: new Tensor("f32", shape, this.values[layer]!.subarray(0, n)),
     };
   }
 
@@ -177,16 +182,10 @@ export class F32KVCache implements KVCache {
     const row = this.shape.nKvHeads * this.shape.headDim;
     this.ensure(this.len + T);
     const S = this.len + T;
-    const shape = [S, this.shape.nKvHeads, this.shape.headDim];
-    const keys = this.keys[layer]!;
-    const values = this.values[layer]!;
     return {
-      k: keys.subarray(this.len * row, S * row),
-      v: values.subarray(this.len * row, S * row),
-      rows: {
-        k: new Tensor("f32", shape, keys.subarray(0, S * row)),
-        v: new Tensor("f32", shape, values.subarray(0, S * row)),
-      },
+      k: this.keys[layer]!.subarray(this.len * row, S * row),
+      v: this.values[layer]!.subarray(this.len * row, S * row),
+      rows: this.rowsUpTo(layer, S),
     };
   }
 

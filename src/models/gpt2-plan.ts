@@ -6,9 +6,10 @@
 import type { KVCache } from "../cache/kv-cache.js";
 import type { LayerNorm, Linear } from "../nn/layers.js";
 import { byteSize } from "../tensor/dtype.js";
+import { output } from "../tensor/ops.js";
 import type { PlanStep } from "../tensor/plan.js";
-import { activationAllocator } from "../tensor/storage.js";
 import { Tensor } from "../tensor/tensor.js";
+import { attentionStep, linearStep } from "./decode-steps.js";
 import type { GPT2LMHeadModel } from "./gpt2.js";
 
 /** A product's weight and bias restricted to output rows [start, start + n). */
@@ -42,7 +43,7 @@ export function gpt2DecodePlan(
 ): PlanStep[] {
   const { nEmbd: D, nHead: H, nInner: F, activation } = model.cfg;
   const hd = D / H;
-  const buffer = (n: number): Float32Array => Tensor.zeros([n], "f32", activationAllocator()).f32();
+  const buffer = (n: number): Float32Array => output([n]).f32();
   const h = buffer(D); // normed residual stream
   const q = buffer(D); // (nh, hs)
   const y = buffer(D); // attention output (nh, hs)
@@ -50,7 +51,7 @@ export function gpt2DecodePlan(
   const f = buffer(F); // MLP hidden
   const steps: PlanStep[] = [];
   const product = (r: RowRange, xs: Float32Array, K: number, out: Float32Array): void => {
-    steps.push({ op: "linear", x: xs, M: 1, K, w: r.w, bias: r.bias, out });
+    steps.push(linearStep(r.w, r.bias, xs, K, out));
   };
   const linear = (l: Linear, xs: Float32Array, K: number, out: Float32Array): void =>
     product({ w: l.weight, bias: l.bias ? l.bias.f32() : null }, xs, K, out);
@@ -65,18 +66,7 @@ export function gpt2DecodePlan(
     product(rq, h, D, q);
     product(rk, h, D, kv.k);
     product(rv, h, D, kv.v);
-    const S = kv.rows.k.shape[0]!; // (S, nh, hs), this position the last row
-    const p = {
-      T: 1,
-      S,
-      nHeads: H,
-      nKvHeads: H,
-      headDim: hd,
-      queryPos: S - 1,
-      window: 0,
-      scale: 1 / Math.sqrt(hd),
-    };
-    steps.push({ op: "attention", q, k: kv.rows.k.f32(), v: kv.rows.v.f32(), p, out: y });
+    steps.push(attentionStep(q, kv.rows, H, H, hd, 0, y)); // over (S, nh, hs), this position the last row
     linear(block.attn.c_proj, y, D, o);
     steps.push({ op: "add", a: x, b: o, out: x });
     norm(block.ln_2, x, h);
@@ -86,6 +76,6 @@ export function gpt2DecodePlan(
     steps.push({ op: "add", a: x, b: o, out: x });
   });
   norm(model.ln_f, x, h);
-  steps.push({ op: "linear", x: h, M: 1, K: D, w: model.lm_head, bias: null, out: logits });
+  steps.push(linearStep(model.lm_head, null, h, D, logits));
   return steps;
 }

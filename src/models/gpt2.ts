@@ -7,8 +7,7 @@ import { Embedding, LayerNorm, Linear } from "../nn/layers.js";
 import { Weights } from "../nn/weights.js";
 import * as ops from "../tensor/ops.js";
 import { runPlan } from "../tensor/plan.js";
-import { activationAllocator } from "../tensor/storage.js";
-import { Tensor } from "../tensor/tensor.js";
+import type { Tensor } from "../tensor/tensor.js";
 import { gpt2DecodePlan, rowRange, type RowRange } from "./gpt2-plan.js";
 import { gpt2ConfigFromHF, type GPT2Config } from "./config.js";
 import {
@@ -179,7 +178,7 @@ export class GPT2LMHeadModel implements CausalLM {
       return [rowRange(c, 0, D), rowRange(c, D, D), rowRange(c, 2 * D, D)] as const;
     });
     const x = ops.add(this.wte.forward([id]), this.wpe.forward([pos])); // (1, D)
-    const logits = Tensor.zeros([1, this.cfg.vocabSize], "f32", activationAllocator()); // (1, V)
+    const logits = ops.output([1, this.cfg.vocabSize]); // (1, V)
     runPlan(gpt2DecodePlan(this, this.qkv, x.f32(), cache, logits.f32()));
     cache.commit(1);
     return logits;

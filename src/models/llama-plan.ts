@@ -5,9 +5,9 @@
 
 import type { KVCache } from "../cache/kv-cache.js";
 import type { Linear, RMSNorm } from "../nn/layers.js";
+import { output } from "../tensor/ops.js";
 import type { PlanStep } from "../tensor/plan.js";
-import { activationAllocator } from "../tensor/storage.js";
-import { Tensor } from "../tensor/tensor.js";
+import { attentionStep, linearStep } from "./decode-steps.js";
 import type { LlamaForCausalLM } from "./llama.js";
 
 /**
@@ -23,7 +23,7 @@ export function decodePlan(
 ): PlanStep[] {
   const c = model.cfg;
   const { hiddenSize: D, numHeads: H, numKvHeads: KV, headDim: hd, intermediateSize: F } = c;
-  const buffer = (n: number): Float32Array => Tensor.zeros([n], "f32", activationAllocator()).f32();
+  const buffer = (n: number): Float32Array => output([n]).f32();
   const h = buffer(D); // normed residual stream
   const q = buffer(H * hd); // (nh, hs)
   const y = buffer(H * hd); // attention output (nh, hs)
@@ -33,7 +33,7 @@ export function decodePlan(
   const positions = [cache.length];
   const steps: PlanStep[] = [];
   const linear = (l: Linear, xs: Float32Array, K: number, out: Float32Array): void => {
-    steps.push({ op: "linear", x: xs, M: 1, K, w: l.weight, bias: l.bias ? l.bias.f32() : null, out });
+    steps.push(linearStep(l.weight, l.bias ? l.bias.f32() : null, xs, K, out));
   };
   const norm = (n: RMSNorm, xs: Float32Array, out: Float32Array): void => {
     steps.push({ op: "rmsnorm", x: xs, M: 1, D, weight: n.weight.f32(), eps: n.eps, out });
@@ -47,18 +47,7 @@ export function decodePlan(
     linear(a.v_proj, h, D, kv.v);
     steps.push({ op: "rope", x: q, T: 1, nHeads: H, headDim: hd, positions, invFreq: a.invFreq });
     steps.push({ op: "rope", x: kv.k, T: 1, nHeads: KV, headDim: hd, positions, invFreq: a.invFreq });
-    const S = kv.rows.k.shape[0]!; // (S, nkv, hs), this position the last row
-    const p = {
-      T: 1,
-      S,
-      nHeads: H,
-      nKvHeads: KV,
-      headDim: hd,
-      queryPos: S - 1,
-      window: kv.rows.window ?? c.slidingWindow,
-      scale: 1 / Math.sqrt(hd),
-    };
-    steps.push({ op: "attention", q, k: kv.rows.k.f32(), v: kv.rows.v.f32(), p, out: y });
+    steps.push(attentionStep(q, kv.rows, H, KV, hd, kv.rows.window ?? c.slidingWindow, y));
     linear(a.o_proj, y, H * hd, o);
     steps.push({ op: "add", a: x, b: o, out: x });
     norm(block.post_attention_layernorm, x, h);
@@ -69,6 +58,6 @@ export function decodePlan(
     steps.push({ op: "add", a: x, b: o, out: x });
   });
   norm(model.norm, x, h);
-  steps.push({ op: "linear", x: h, M: 1, K: D, w: model.lm_head, bias: null, out: logits });
+  steps.push(linearStep(model.lm_head, null, h, D, logits));
   return steps;
 }

@@ -8,8 +8,7 @@ import { ropeInvFreq } from "../nn/rope.js";
 import { Weights } from "../nn/weights.js";
 import * as ops from "../tensor/ops.js";
 import { runPlan } from "../tensor/plan.js";
-import { activationAllocator } from "../tensor/storage.js";
-import { Tensor } from "../tensor/tensor.js";
+import type { Tensor } from "../tensor/tensor.js";
 import { decodePlan } from "./llama-plan.js";
 import { llamaConfigFromHF, type LlamaConfig } from "./config.js";
 import {
@@ -176,7 +175,7 @@ export class LlamaForCausalLM implements CausalLM {
    */
   private step(id: number, cache: KVCache): Tensor {
     const x = this.embed_tokens.forward([id]); // (1, D)
-    const logits = Tensor.zeros([1, this.cfg.vocabSize], "f32", activationAllocator()); // (1, V)
+    const logits = ops.output([1, this.cfg.vocabSize]); // (1, V)
     runPlan(decodePlan(this, x.f32(), cache, logits.f32()));
     cache.commit(1);
     return logits;

@@ -7,7 +7,7 @@ import { activationAllocator } from "./storage.js";
 import { Tensor } from "./tensor.js";
 
 /** A zeroed f32 output tensor where activations go (the backend's frame stack inside a forward pass). */
-function output(shape: readonly number[]): Tensor {
+export function output(shape: readonly number[]): Tensor {
   return Tensor.zeros(shape, "f32", activationAllocator());
 }
 

@@ -47,7 +47,12 @@ class Hazards {
         anyOverlap(writes, this.splitR) ||
         anyOverlap(writes, this.splitW)
       : anyOverlap(reads, this.splitW) || anyOverlap(writes, this.splitR) || anyOverlap(writes, this.splitW);
-    if (need) this.mainR = this.mainW = this.splitR = this.splitW = [];
+    if (need) {
+      this.mainR = [];
+      this.mainW = [];
+      this.splitR = [];
+      this.splitW = [];
+    }
     (split ? this.splitR : this.mainR).push(...reads);
     (split ? this.splitW : this.mainW).push(...writes);
     return need;
@@ -76,13 +81,11 @@ export function makeRunPlan(
       let ok = true;
       let layout: LinearLayout | null = null;
       records++;
-      if (st.op === "rmsnorm") {
+      if (st.op === "rmsnorm" || st.op === "layernorm") {
         const n = st.M * st.D;
+        const bias = st.op === "layernorm" ? st.bias : null;
         ok = at(st.x, n) >= 0 && at(st.out, n) >= 0 && at(st.weight, st.D) >= 0 && n > 0;
-      } else if (st.op === "layernorm") {
-        const n = st.M * st.D;
-        ok = at(st.x, n) >= 0 && at(st.out, n) >= 0 && at(st.weight, st.D) >= 0 && n > 0;
-        ok &&= !st.bias || at(st.bias, st.D) >= 0;
+        ok &&= !bias || at(bias, st.D) >= 0;
       } else if (st.op === "gelu") {
         const n = st.out.length;
         ok = n > 0 && st.x.length === n && at(st.x, n) >= 0 && at(st.out, n) >= 0;
@@ -148,24 +151,17 @@ export function makeRunPlan(
     };
     let lastRope: { positions: readonly number[]; invFreq: Float32Array; cs: number } | null = null;
     steps.forEach((st, i) => {
-      if (st.op === "rmsnorm") {
+      if (st.op === "rmsnorm" || st.op === "layernorm") {
+        // one record layout for both: x, M, D, weight, bias (LayerNorm), eps, out
+        const bias = st.op === "layernorm" ? st.bias : null;
         const out = span(st.out, st.M * st.D);
-        const a = next(KIND.RMSNORM, false, [span(st.x, st.M * st.D)], [out]);
+        const kind = st.op === "rmsnorm" ? KIND.RMSNORM : KIND.LAYERNORM;
+        const a = next(kind, false, [span(st.x, st.M * st.D)], [out]);
         u32[a] = at(st.x, 0);
         u32[a + 1] = st.M;
         u32[a + 2] = st.D;
         u32[a + 3] = at(st.weight, 0);
-        f32[a + 4] = st.eps;
-        u32[a + 5] = at(st.out, 0);
-        wrote(out);
-      } else if (st.op === "layernorm") {
-        const out = span(st.out, st.M * st.D);
-        const a = next(KIND.LAYERNORM, false, [span(st.x, st.M * st.D)], [out]);
-        u32[a] = at(st.x, 0);
-        u32[a + 1] = st.M;
-        u32[a + 2] = st.D;
-        u32[a + 3] = at(st.weight, 0);
-        u32[a + 4] = st.bias ? at(st.bias, 0) : 0;
+        u32[a + 4] = bias ? at(bias, 0) : 0;
         f32[a + 5] = st.eps;
         u32[a + 6] = at(st.out, 0);
         wrote(out);

@@ -120,8 +120,8 @@ function runStep(
 ): void {
   const a = r + STEP.ARGS;
   switch (u32[r + STEP.KIND]) {
-    case KIND.RMSNORM:
-      return k.rmsnorm(u32[a]!, u32[a + 1]!, u32[a + 2]!, u32[a + 3]!, f32[a + 4]!, u32[a + 5]!);
+    case KIND.RMSNORM: // x, M, D, weight, (bias: none), eps, out: LAYERNORM's layout
+      return k.rmsnorm(u32[a]!, u32[a + 1]!, u32[a + 2]!, u32[a + 3]!, f32[a + 5]!, u32[a + 6]!);
     case KIND.LAYERNORM:
       return k.layernorm(
         u32[a]!,
