@@ -329,7 +329,7 @@ function dotQuantQ(dtype: i32, w: usize, xq: usize, nb: i32, K: i32): f32 {
     const h = twoBlocks32(u, v);
     let s = fourSums(h, h);
     if (!q8) s = i32x4.sub(s, v128.load64_splat(ss + (<usize>b << 2)));
-    acc = pairAcc(acc, s, pairScales(w, w, bb, ds + (<usize>b << 2)));
+    acc = pairAcc(acc, s, pairScales(w, w, bb, v128.load64_splat(ds + (<usize>b << 2))));
   }
   if (b < nb) {
     const x0 = xq + (<usize>b << 6);

@@ -13,15 +13,15 @@ function scaleAt(w: usize): usize {
 
 /**
  * [d(a), d(a + bb), d(b), d(b + bb)] · [d_x(k), d_x(k + 1), d_x(k), d_x(k + 1)]: the f16 scales of blocks k, k + 1
- * (bb bytes a block, 34 for Q8_0, 18 for Q4_0) of rows a and b, dx at the d_x of block k.
+ * (bb bytes a block, 34 for Q8_0, 18 for Q4_0) of rows a and b; dx = [d_x(k), d_x(k + 1)] twice.
  */
 @inline
-export function pairScales(a: usize, b: usize, bb: usize, dx: usize): v128 {
+export function pairScales(a: usize, b: usize, bb: usize, dx: v128): v128 {
   let s = v128.load32_zero(scaleAt(a));
   s = v128.load32_lane(scaleAt(a + bb), s, 1);
   s = v128.load32_lane(scaleAt(b), s, 2);
   s = v128.load32_lane(scaleAt(b + bb), s, 3);
-  return f32x4.mul(s, v128.load64_splat(dx));
+  return f32x4.mul(s, dx);
 }
 
 /** The last block of an odd count: [d(a), 0, d(b), 0] · d_x. */
