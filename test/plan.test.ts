@@ -1,6 +1,7 @@
 // Decode plans (tensor/plan.ts, models/llama-plan.ts, models/gpt2-plan.ts): a Llama or GPT-2 decode step run as
 // one plan gives the logits of the op-by-op forward bit for bit, on the wasm backend (one program a token, one and
-// two threads, f32/Q8_0/Q4_0 weights, GQA and MHA, Qwen2 biases, tied embeddings, both GELUs) and on the
+// two threads, f32/Q8_0/Q4_0 weights, GQA and MHA, Qwen2 biases, tied embeddings, both GELUs, a context long
+// enough for decode attention to be split by keys) and on the
 // reference backend (the steps one by one);
 // the wasm backend declines plans with buffers outside its memory, and a quantized x holding NaN takes the
 // exact path in every product that shares it.
@@ -45,9 +46,12 @@ function config(over: Config = {}): Config {
   };
 }
 
-/** Greedy decode of 12 steps after a 5-token prompt: the plan (default forward) and op by op (allLogits). */
-function compareDecode(model: CausalLM, what: string): void {
-  const prompt = [1, 5, 9, 2, 7];
+/**
+ * Greedy decode of 12 steps after a prompt (5 tokens, or `long`: 300, so that decode attention is split by keys
+ * into ranges of 128): the plan (default forward) and op by op (allLogits).
+ */
+function compareDecode(model: CausalLM, what: string, long = false): void {
+  const prompt = long ? Array.from({ length: 300 }, (_, i) => (i * 7 + 1) % 37) : [1, 5, 9, 2, 7];
   const plan = model.newCache();
   const ops = model.newCache();
   assert.ok(plan.appendRows, "an f32 cache takes plans");
@@ -108,6 +112,14 @@ function randomGpt2(activation: string, seed: number, allocator: Allocator): GPT
   return new GPT2LMHeadModel(config, w);
 }
 
+/** A GQA Llama with room for a 312-token context. */
+function longModel(allocator: Allocator): CausalLM {
+  const c = config({ max_position_embeddings: 512 });
+  return quantizedCopy(new LlamaForCausalLM(c, randomLlamaWeights(c, 6, { allocator })), "q4_0", {
+    allocator,
+  });
+}
+
 function models(allocator: Allocator): [string, CausalLM][] {
   const gqa = config();
   const out: [string, CausalLM][] = [];
@@ -130,11 +142,13 @@ test("wasm: a decode step as one program gives the op-by-op logits bit for bit (
   try {
     await activateBackend("wasm", 1); // frames and caches in the memory
     const list = models(wasm.arena);
+    const long = longModel(wasm.arena);
     for (const threads of [1, 2]) {
       const used = await wasm.setThreads(threads);
       assert.equal(used, Math.min(threads, availableParallelism()));
       wasm.minSplitWork = threads > 1 ? 0 : minSplitWork; // split even the smallest products
       for (const [what, model] of list) compareDecode(model, `${what}, ${used} thread(s)`);
+      compareDecode(long, `q4_0, 300-token prompt, ${used} thread(s)`, true);
     }
   } finally {
     wasm.minSplitWork = minSplitWork;

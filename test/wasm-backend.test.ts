@@ -19,7 +19,13 @@ import { Tensor } from "../src/tensor/tensor.js";
 import type { AttentionParams } from "../src/tensor/backend.js";
 import { loadModel } from "../src/models/load.js";
 import { F32KVCache } from "../src/cache/kv-cache.js";
-import { attentionUnits, minShareColumns, shareBounds } from "../src/backends/wasm/tasks.js";
+import {
+  attentionRanges,
+  attentionUnits,
+  minShareColumns,
+  rangeUnits,
+  shareBounds,
+} from "../src/backends/wasm/tasks.js";
 import { rng } from "./helpers/fixtures.js";
 import { modelCardSample, runCli, STORIES_BIN, STORIES_TOK, TINY_LLAMA_GGUF } from "./helpers/paths.js";
 
@@ -389,6 +395,13 @@ test("wasm attention matches the reference (GQA, sliding window, prefill and dec
     // large scales: many scores fall more than 60 below the maximum, so their weights are exactly 0
     { T: 1, S: 150, nHeads: 8, nKvHeads: 2, headDim: 32, queryPos: 149, window: 0, scale: 40 },
     { T: 2, S: 90, nHeads: 8, nKvHeads: 1, headDim: 64, queryPos: 88, window: 0, scale: 25 },
+    // one query over more than 128 keys: split by keys into ranges (tasks.ts attentionRanges), merged in order;
+    // a range of one key, a window, heads not a multiple of 16 wide, MHA, and ranges far below the maximum
+    { T: 1, S: 257, nHeads: 8, nKvHeads: 2, headDim: 16, queryPos: 256, window: 0 },
+    { T: 1, S: 600, nHeads: 32, nKvHeads: 4, headDim: 64, queryPos: 599, window: 0 },
+    { T: 1, S: 1030, nHeads: 6, nKvHeads: 2, headDim: 20, queryPos: 1029, window: 700 },
+    { T: 1, S: 520, nHeads: 3, nKvHeads: 3, headDim: 8, queryPos: 519, window: 0 },
+    { T: 1, S: 700, nHeads: 8, nKvHeads: 2, headDim: 32, queryPos: 699, window: 0, scale: 40 },
   ];
   for (const s of shapes) {
     const p = { ...s, scale: s.scale ?? 1 / Math.sqrt(s.headDim) };
@@ -491,6 +504,38 @@ test("attention units: every head once, in order, chunks of at most four within 
   assert.deepEqual(Array.from(attentionUnits(16, 2, 2)), [0, 4, 4, 8, 8, 12, 12, 13, 13, 14, 14, 15, 15, 16]);
 });
 
+test("decode attention ranges: every (range, head) once, ranges in order, head parts at chunk bounds", () => {
+  assert.equal(attentionRanges(1, 128, 127, 0), 1);
+  assert.equal(attentionRanges(1, 129, 128, 0), 2);
+  assert.equal(attentionRanges(4, 1000, 996, 0), 1); // prompts are not split by keys
+  assert.equal(attentionRanges(1, 1000, 999, 300), 3); // 300 keys in the window
+  for (const [H, KV] of [
+    [32, 4],
+    [8, 8],
+    [6, 2],
+    [12, 3],
+  ] as const) {
+    for (const parts of [1, 2, 3]) {
+      for (const nr of [2, 3, 5, 9, 40]) {
+        const u = Array.from(rangeUnits(H, KV, parts, nr));
+        const seen = new Set<string>();
+        let last = -1;
+        for (let i = 0; i < u.length; i += 3) {
+          const [r, h0, h1] = [u[i]!, u[i + 1]!, u[i + 2]!];
+          assert.ok(r >= last && r < nr && h0 < h1 && h1 <= H, `${H}/${KV} parts ${parts} nr ${nr}: ${u}`);
+          last = r;
+          const g = H / KV;
+          // a unit starts where a chunk starts: at a key/value head's first head or four heads on
+          assert.equal((h0 % g) % 4, 0);
+          for (let h = h0; h < h1; h++) seen.add(`${r}:${h}`);
+        }
+        assert.equal(seen.size, nr * H);
+        if (nr >= 2 * parts) assert.equal(u.length, 3 * nr, "whole ranges when there are enough of them");
+      }
+    }
+  }
+});
+
 test("threaded linear and attention equal one thread bit for bit (odd N and M, split by N and by M)", async () => {
   const r = rng(13);
   const cases: { dtype: DType; K: number; N: number; M: number; quant: boolean }[] = [];
@@ -516,6 +561,9 @@ test("threaded linear and attention equal one thread bit for bit (odd N and M, s
     // threads take chunks of four heads (eight chunks here) from the shared counter
     { T: 1, S: 133, nHeads: 16, nKvHeads: 2, headDim: 32, queryPos: 132, window: 0, scale: 0.2 },
     { T: 3, S: 77, nHeads: 12, nKvHeads: 2, headDim: 64, queryPos: 74, window: 0, scale: 0.1 },
+    // split by keys: units of key ranges (and head parts) from the shared counter, merged by the last to finish
+    { T: 1, S: 900, nHeads: 16, nKvHeads: 2, headDim: 32, queryPos: 899, window: 0, scale: 0.2 },
+    { T: 1, S: 2100, nHeads: 8, nKvHeads: 8, headDim: 16, queryPos: 2099, window: 1500, scale: 0.3 },
   ].map((p) => ({ ...p }));
   const attnIn = attn.map((p) => ({
     p,

@@ -17,6 +17,8 @@ import { makeTrainKernels } from "./train-kernels.js";
 import {
   LINEAR_GEMM,
   attentionPart,
+  attentionPartBytes,
+  attentionRanges,
   encodeAttention,
   encodeLinear,
   linearPart,
@@ -320,12 +322,19 @@ export function makeWasmKernels(arena: WasmArena, k: KernelExports, settings: Wa
       throw new Error("attention: buffers too small");
     const threads = settings.pool?.size ?? 1;
     const scoreBytes = align(k.attentionScoreBytes(hd)); // a block of scores per head of a chunk, their sums, q
-    s.begin(s.need(q, nq) + s.need(kk, nkv) + s.need(v, nkv) + s.need(out, nq) + threads * scoreBytes);
+    const nr = attentionRanges(T, S, p.queryPos, p.window);
+    const partBytes = align(attentionPartBytes(k, nr, nHeads, hd)); // split by keys: ranges' results, a counter
+    const counterBytes = partBytes ? align(4) : 0;
+    const stage = s.need(q, nq) + s.need(kk, nkv) + s.need(v, nkv) + s.need(out, nq);
+    s.begin(stage + threads * scoreBytes + partBytes + counterBytes);
     const qp = s.input(q, nq);
     const kp = s.input(kk, nkv);
     const vp = s.input(v, nkv);
     const op = s.output(out, nq);
     const sp = s.take(threads * scoreBytes);
+    const parts = partBytes ? s.take(partBytes) : 0;
+    const counter = counterBytes ? s.take(counterBytes) : 0;
+    if (counter) s.f32()[counter / 4] = 0; // +0.0: the word's bits are 0
     runAttention({
       q: qp,
       k: kp,
@@ -341,6 +350,8 @@ export function makeWasmKernels(arena: WasmArena, k: KernelExports, settings: Wa
       scale: p.scale,
       scores: sp,
       scoresStride: scoreBytes,
+      parts,
+      counter,
     });
     s.finish(out, op, nq);
   }

@@ -11,9 +11,20 @@ import { ropeTable } from "./kernels.js";
 import { KIND, PROG, STEP, runProgram } from "./program.js";
 import type { KernelExports } from "./runtime.js";
 import { align, type Scratch } from "./scratch.js";
-import { LINEAR_XQ, writeAttention, writeLinear } from "./tasks.js";
+import {
+  ATTENTION_WORDS,
+  LINEAR_XQ,
+  attentionPartBytes,
+  attentionRanges,
+  writeAttention,
+  writeLinear,
+} from "./tasks.js";
 
 type Layout = (w: Tensor, M: number, K: number) => LinearLayout | null;
+
+// an attention record holds its operands and, after them, its counter of finished units
+if (STEP.ARGS + ATTENTION_WORDS + 1 > PROG.RECORD)
+  throw new Error("wasm program: an attention record does not fit");
 
 /** Bytes [start, end) of the memory. */
 type Range = [number, number];
@@ -76,6 +87,7 @@ export function makeRunPlan(
     let xqBytes = 0;
     let rowBytes = 0;
     let scoreBytes = 0;
+    let partBytes = 0;
     let ropeBytes = 0;
     for (const st of steps) {
       let ok = true;
@@ -109,6 +121,8 @@ export function makeRunPlan(
         ok &&= at(st.q, T * nHeads * hd) >= 0 && at(st.out, T * nHeads * hd) >= 0;
         ok &&= at(st.k, S * nKvHeads * hd) >= 0 && at(st.v, S * nKvHeads * hd) >= 0;
         scoreBytes = Math.max(scoreBytes, align(k.attentionScoreBytes(hd)));
+        const nr = attentionRanges(T, S, st.p.queryPos, st.p.window);
+        partBytes = Math.max(partBytes, align(attentionPartBytes(k, nr, nHeads, hd)));
       } else if (st.op === "add") {
         const n = st.out.length;
         ok = n > 0 && at(st.a, n) >= 0 && at(st.b, n) >= 0 && at(st.out, n) >= 0;
@@ -121,11 +135,12 @@ export function makeRunPlan(
     }
 
     const progBytes = align((PROG.STEPS + records * PROG.RECORD) * 4);
-    s.begin(progBytes + xqBytes + threads * rowBytes + threads * scoreBytes + ropeBytes);
+    s.begin(progBytes + xqBytes + threads * rowBytes + threads * scoreBytes + partBytes + ropeBytes);
     const prog = s.take(progBytes);
     const xq = xqBytes ? s.take(xqBytes) : 0;
     const rowbuf = rowBytes ? s.take(threads * rowBytes) : 0;
     const scores = scoreBytes ? s.take(threads * scoreBytes) : 0;
+    const parts = partBytes ? s.take(partBytes) : 0;
     const f32 = s.f32();
     const u32 = new Uint32Array(f32.buffer, 0, f32.length);
     u32.fill(0, prog / 4, (prog + progBytes) / 4);
@@ -243,7 +258,12 @@ export function makeRunPlan(
         const nq = p.T * p.nHeads * p.headDim;
         const nkv = p.S * p.nKvHeads * p.headDim;
         const out = span(st.out, nq);
-        const a = next(KIND.ATTENTION, split, [span(st.q, nq), span(st.k, nkv), span(st.v, nkv)], [out]);
+        // split by keys: the ranges' partial results (one region for every such step: barriers part them) and
+        // a counter of finished units in the record's spare word after the operands (zeroed with the program)
+        const nr = attentionRanges(p.T, p.S, p.queryPos, p.window);
+        const pb = attentionPartBytes(k, nr, p.nHeads, p.headDim);
+        const writes: Range[] = pb ? [out, [parts, parts + pb]] : [out];
+        const a = next(KIND.ATTENTION, split, [span(st.q, nq), span(st.k, nkv), span(st.v, nkv)], writes);
         const task = {
           q: at(st.q, 0),
           k: at(st.k, 0),
@@ -259,6 +279,8 @@ export function makeRunPlan(
           scale: p.scale,
           scores,
           scoresStride: scoreBytes,
+          parts: pb ? parts : 0,
+          counter: pb ? (a + ATTENTION_WORDS) * 4 : 0,
         };
         writeAttention(u32, f32, task, a);
         wrote(out);

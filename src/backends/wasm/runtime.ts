@@ -197,6 +197,35 @@ export interface KernelExports {
     u0: number,
     u1: number,
   ): void;
+  /** Bytes of one key range's partial results of a split decode attention (assembly/attention.ts). */
+  attentionRangeBytes(nHeads: number, hd: number): number;
+  /** One query against keys [j0, j1) for heads [h0, h1), into the partial results at part. */
+  attentionKeys(
+    q: number,
+    k: number,
+    v: number,
+    nHeads: number,
+    nKvHeads: number,
+    hd: number,
+    scale: number,
+    scores: number,
+    part: number,
+    h0: number,
+    h1: number,
+    j0: number,
+    j1: number,
+  ): void;
+  /** Counts a thread's finished units; the one that completes all `total` merges the nr ranges into out. */
+  attentionFinish(
+    counter: number,
+    done: number,
+    total: number,
+    out: number,
+    parts: number,
+    nr: number,
+    nHeads: number,
+    hd: number,
+  ): void;
   attention(
     q: number,
     k: number,

@@ -56,6 +56,12 @@ export interface AttentionTask {
   /** Per-thread score rows of `scoresStride` bytes each, from `scores`. */
   readonly scores: number;
   readonly scoresStride: number;
+  /**
+   * A decode attention split by keys (attentionRanges > 1): the ranges' partial results (attentionPartBytes) and
+   * the word counting finished units, zeroed before the run; 0 when the task has none (then it is not split by keys).
+   */
+  readonly parts: number;
+  readonly counter: number;
 }
 
 /** Operands of a split GEMM (assembly/gemm.ts): strides in floats, pointers as byte offsets. */
@@ -165,6 +171,8 @@ const ATTENTION_KEYS = [
   "window",
   "scores",
   "scoresStride",
+  "parts",
+  "counter",
 ] as const;
 
 /**
@@ -281,6 +289,111 @@ export function attentionUnits(nHeads: number, nKvHeads: number, parts: number):
 }
 
 /**
+ * Keys of one range of a decode attention split by keys: two of the kernel's blocks of 64 (1.1B shape, 1060 keys,
+ * 22 layers' keys and values from memory, two threads: 8.0–10.2 ms against 10.9–11.2 for ranges of 256, whose
+ * fewer units balance the threads worse).
+ */
+export const RANGE_KEYS = 128;
+
+/**
+ * Key ranges of RANGE_KEYS that a decode attention (one query) is split into, 1 for a prompt or a context of at
+ * most one range (attention() then runs whole, as before). It depends on the keys alone, so the result is the
+ * same however many threads run it.
+ */
+export function attentionRanges(T: number, S: number, queryPos: number, window: number): number {
+  if (T !== 1) return 1;
+  const last = Math.min(S - 1, queryPos);
+  const first = window > 0 ? Math.max(0, queryPos - window + 1) : 0;
+  return Math.max(1, Math.ceil((last - first + 1) / RANGE_KEYS));
+}
+
+/** Bytes of the partial results of an attention split into nr key ranges (0 when not split). */
+export function attentionPartBytes(k: KernelExports, nr: number, nHeads: number, hd: number): number {
+  return nr > 1 ? nr * k.attentionRangeBytes(nHeads, hd) : 0;
+}
+
+const rangeUnitCache = new Map<number, Int32Array>();
+
+/**
+ * Units (range, first head, end head) of a decode attention split into nr key ranges, range by range: whole
+ * ranges (every head) once there are at least two a thread, else each range cut into head parts at chunk bounds
+ * (attentionUnits' chunks of up to ATTENTION_CHUNK heads sharing a key/value head). A unit reads its keys and
+ * values once for all its heads, so whole ranges read the least (1.1B shape, 1060 keys from memory, two
+ * threads: 7.6–9.6 ms for 22 layers against 10.4–12.0 with every range in two head parts, 8.9–10.5 in eight);
+ * head parts balance the threads when ranges are few. Cached per shape.
+ */
+export function rangeUnits(nHeads: number, nKvHeads: number, parts: number, nr: number): Int32Array {
+  const key = ((nHeads * 4096 + nKvHeads) * 64 + parts) * 65536 + Math.min(nr, 65535);
+  let u = rangeUnitCache.get(key);
+  if (!u) {
+    const group = nHeads / nKvHeads;
+    const chunks: number[] = [];
+    for (let h = 0; h < nHeads; h += Math.min(ATTENTION_CHUNK, (Math.floor(h / group) + 1) * group - h))
+      chunks.push(h);
+    const hp = Math.min(chunks.length, Math.max(1, Math.ceil((2 * parts) / nr)));
+    const units: number[] = [];
+    for (let r = 0; r < nr; r++)
+      for (let i = 0; i < hp; i++) {
+        const c0 = Math.floor((i * chunks.length) / hp);
+        const c1 = Math.floor(((i + 1) * chunks.length) / hp);
+        units.push(r, chunks[c0]!, c1 < chunks.length ? chunks[c1]! : nHeads);
+      }
+    u = Int32Array.from(units);
+    if (rangeUnitCache.size >= 64) rangeUnitCache.clear();
+    rangeUnitCache.set(key, u);
+  }
+  return u;
+}
+
+/**
+ * Part `part` of `parts` of a decode attention split into nr key ranges: the units of rangeUnits, from the
+ * work-sharing counter when there is one, else every parts-th; the thread that finishes the last unit merges the
+ * ranges (the kernel's attentionFinish).
+ */
+function rangesPart(
+  k: KernelExports,
+  t: AttentionTask,
+  nr: number,
+  scores: number,
+  part: number,
+  parts: number,
+  next: Uint32Array | undefined,
+  at: number,
+): void {
+  const { q, v, out, S, nHeads, nKvHeads, hd, queryPos, window, scale } = t;
+  const last = Math.min(S - 1, queryPos);
+  const first = window > 0 ? Math.max(0, queryPos - window + 1) : 0;
+  const rb = k.attentionRangeBytes(nHeads, hd);
+  const units = rangeUnits(nHeads, nKvHeads, next ? parts : 1, nr);
+  const n = units.length / 3;
+  const run = (i: number): void => {
+    const r = units[3 * i]!;
+    const j0 = first + r * RANGE_KEYS;
+    const j1 = Math.min(last + 1, j0 + RANGE_KEYS);
+    k.attentionKeys(
+      q,
+      t.k,
+      v,
+      nHeads,
+      nKvHeads,
+      hd,
+      scale,
+      scores,
+      t.parts + r * rb,
+      units[3 * i + 1]!,
+      units[3 * i + 2]!,
+      j0,
+      j1,
+    );
+  };
+  let done = 0;
+  if (next && parts > 1)
+    for (let i = Atomics.add(next, at, 1); i < n; i = Atomics.add(next, at, 1), done++) run(i);
+  else for (let i = part; i < n; i += parts, done++) run(i);
+  k.attentionFinish(t.counter, done, n, out, t.parts, nr, nHeads, hd);
+}
+
+/**
  * Part `part` of `parts` of an attention: with `next` (the control block), the head ranges of attentionUnits,
  * taken from the work-sharing counter by whichever thread is free (a late thread takes fewer); else a fixed
  * range of heads. Each head's result is the same whichever thread computes it.
@@ -294,6 +407,8 @@ export function attentionPart(
   at: number = CTL.NEXT,
 ): void {
   const scores = t.scores + part * t.scoresStride;
+  const nr = t.parts ? attentionRanges(t.T, t.S, t.queryPos, t.window) : 1;
+  if (nr > 1) return rangesPart(k, t, nr, scores, part, parts, next, at);
   const run = (h0: number, h1: number): void => {
     const { q, v, out, T, S, nHeads, nKvHeads, hd, queryPos, window, scale } = t;
     k.attention(q, t.k, v, out, T, S, nHeads, nKvHeads, hd, queryPos, window, scale, scores, h0, h1);
@@ -415,6 +530,9 @@ export function writeLinear(u32: Uint32Array, t: LinearTask, at: number): void {
 /** Word of the xq operand in a linear task written at `at`. */
 export const LINEAR_XQ = LINEAR_KEYS.indexOf("xq");
 
+/** Words of an attention task's operands (writeAttention: ATTENTION_KEYS, then the scale). */
+export const ATTENTION_WORDS = ATTENTION_KEYS.length + 1;
+
 export function encodeAttention(u32: Uint32Array, f32: Float32Array, t: AttentionTask): void {
   u32[CTL.OP] = OP.ATTENTION;
   writeAttention(u32, f32, t, CTL.ARGS);
@@ -462,7 +580,9 @@ export function readAttention(u32: Uint32Array, f32: Float32Array, at: number = 
     window: u32[at + 10]!,
     scores: u32[at + 11]!,
     scoresStride: u32[at + 12]!,
-    scale: f32[at + 13]!,
+    parts: u32[at + 13]!,
+    counter: u32[at + 14]!,
+    scale: f32[at + 15]!,
   };
 }
 

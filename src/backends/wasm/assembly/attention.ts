@@ -418,3 +418,123 @@ export function attention(
     }
   }
 }
+
+// Decode attention split by keys (flash-decoding): for one query, the keys are cut into ranges (tasks.ts picks
+// them from the key count alone, so results do not depend on the threads); each range's partial softmax state is
+// computed apart, block by block with every head of the unit, so that a block's keys and values (contiguous in
+// the cache for all key/value heads) stream from memory once and serve all of them from cache; then the ranges
+// are merged in order.
+
+/** Bytes of one key range's partial results for nHeads heads of hd dims: each head's running max and sum, then its unnormalised output. */
+export function attentionRangeBytes(nHeads: i32, hd: i32): i32 {
+  return nHeads * (8 + hd * 4);
+}
+
+/**
+ * One query (T = 1) against keys [j0, j1) for heads [h0, h1) into the partial results at part
+ * (attentionRangeBytes' layout): blocks of keys in order and, in each block, every chunk of up to HEADS heads
+ * that share a key/value head (chunkBlock, as attention() does for one chunk). `scores` holds
+ * attentionScoreBytes(hd).
+ */
+export function attentionKeys(
+  q: usize,
+  k: usize,
+  v: usize,
+  nHeads: i32,
+  nKvHeads: i32,
+  hd: i32,
+  scl: f32,
+  scores: usize,
+  part: usize,
+  h0: i32,
+  h1: i32,
+  j0: i32,
+  j1: i32,
+): void {
+  const group = nHeads / nKvHeads;
+  const kvStride = <usize>(nKvHeads * hd) << 2;
+  const hb = <usize>hd << 2;
+  const qt = scores + <usize>(HEADS * BLOCK) * 4 + 2 * HEADS * 4;
+  const acc = part + (<usize>nHeads << 3);
+  for (let h = h0; h < h1; h++) {
+    memory.fill(acc + <usize>h * hb, 0, hb);
+    store<f32>(part + (<usize>h << 3), -Infinity);
+    store<f32>(part + (<usize>h << 3), 0, 4);
+  }
+  const g0 = h0 / group;
+  const gb = <usize>((h1 - 1) / group + 1 - g0) * hb; // bytes of a key row the unit reads
+  let touched = 0;
+  for (let jb = j0; jb < j1; jb += BLOCK) {
+    const n = min(j1 - jb, BLOCK);
+    const nn = min(j1 - jb - BLOCK, BLOCK);
+    if (nn > 0) {
+      const o = <usize>(jb + BLOCK) * kvStride + <usize>g0 * hb;
+      touched |= touch(k + o, v + o, kvStride, nn, gb);
+    }
+    for (let hc = h0; hc < h1; ) {
+      const g = hc / group;
+      const c = min(min(h1, (g + 1) * group) - hc, HEADS);
+      const row = <usize>hc * hb;
+      if (c == HEADS && (hd & 3) == 0) interleave4(q + row, hb, hd, qt);
+      const kb = k + <usize>jb * kvStride + <usize>g * hb;
+      const vb = v + <usize>jb * kvStride + <usize>g * hb;
+      chunkBlock(q + row, acc + row, hb, c, kb, vb, kvStride, hd, n, scl, scores, part + (<usize>hc << 3), qt);
+      hc += c;
+    }
+  }
+  store<i32>(scores, touched); // keeps the reads
+}
+
+/** Reads a word of every 64-byte line of n keys' and values' rows (hb bytes each) so that they are on their way. */
+function touch(kb: usize, vb: usize, stride: usize, n: i32, hb: usize): i32 {
+  let t = 0;
+  for (let j = 0; j < n; j++, kb += stride, vb += stride)
+    for (let o: usize = 0; o < hb; o += 64) t |= load<i32>(kb + o) | load<i32>(vb + o);
+  return t;
+}
+
+/** o[0..n) += c · a[0..n). */
+function addScaled(o: usize, a: usize, c: f32, n: i32): void {
+  const cv = f32x4.splat(c);
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const p = <usize>i << 2;
+    v128.store(o + p, f32x4.add(v128.load(o + p), f32x4.mul(v128.load(a + p), cv)));
+  }
+  for (; i < n; i++) store<f32>(o + (<usize>i << 2), load<f32>(o + (<usize>i << 2)) + load<f32>(a + (<usize>i << 2)) * c);
+}
+
+/**
+ * Every head of out [nHeads, hd] from the nr key ranges' partial results at parts: each range's sums scaled by
+ * e^(its max − the largest), with attention()'s cutoff, added in range order, then divided by the total weight.
+ */
+function attentionMerge(out: usize, parts: usize, nr: i32, nHeads: i32, hd: i32): void {
+  const hb = <usize>hd << 2;
+  const rb = <usize>attentionRangeBytes(nHeads, hd);
+  for (let h = 0; h < nHeads; h++) {
+    const o = out + <usize>h * hb;
+    memory.fill(o, 0, hb);
+    let mx: f32 = -Infinity;
+    for (let r = 0; r < nr; r++) mx = max(mx, load<f32>(parts + <usize>r * rb + (<usize>h << 3)));
+    let l: f32 = 0;
+    if (mx > -Infinity) {
+      for (let r = 0; r < nr; r++) {
+        const st = parts + <usize>r * rb + (<usize>h << 3);
+        const d = load<f32>(st) - mx;
+        if (!(d >= CUTOFF)) continue; // -inf or NaN: nothing weighed; below the cutoff: weighs 0
+        const c = Mathf.exp(d);
+        l += load<f32>(st, 4) * c;
+        addScaled(o, parts + <usize>r * rb + (<usize>nHeads << 3) + <usize>h * hb, c, hd);
+      }
+    }
+    scale(o, l > 0 ? <f32>1 / l : 0, hd);
+  }
+}
+
+/**
+ * Adds the `done` units a thread finished to the counter at `counter` (zeroed before the attention); the thread
+ * whose units complete all `total` merges the nr ranges' results into out (attentionMerge).
+ */
+export function attentionFinish(counter: usize, done: i32, total: i32, out: usize, parts: usize, nr: i32, nHeads: i32, hd: i32): void {
+  if (done > 0 && atomic.add<i32>(counter, done) + done == total) attentionMerge(out, parts, nr, nHeads, hd);
+}

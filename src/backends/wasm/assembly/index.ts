@@ -5,7 +5,7 @@ export { linear, quantBytes, quantizeRows } from "./linear";
 export { linearGemmRows, linearGemmWorkBytes } from "./linear-gemm";
 export { quantizeRowsK, quantRowBytesK } from "./kquant";
 export { layernorm, rmsnorm, softmax } from "./rows";
-export { attention, attentionScoreBytes } from "./attention";
+export { attention, attentionFinish, attentionKeys, attentionRangeBytes, attentionScoreBytes } from "./attention";
 export { attentionBackward, attentionBackwardScratch, attentionForward } from "./attention-grad";
 export { gemm, gemmWorkBytes } from "./gemm";
 export { geluBackward, geluTanhBackward, layernormBackward, rmsnormBackward, siluBackward, sumRows } from "./train-ops";
