@@ -450,7 +450,7 @@ test("GGUF weights loaded into the arena stay there (q/k rows permuted in place)
   }
 });
 
-test("decode shares cover the columns once, shrinking to small multiples of 4", () => {
+test("shares cover the columns (or x rows) once, shrinking to small multiples of 4 (of 16 for rows)", () => {
   for (const parts of [2, 3, 8]) {
     for (const N of [1, 4, 31, 32, 33, 256, 261, 2048, 5632, 32000]) {
       const b = Array.from(shareBounds(N, parts));
@@ -469,6 +469,11 @@ test("decode shares cover the columns once, shrinking to small multiples of 4", 
       for (let i = 1; i < p.length - 1; i++)
         assert.ok((p[i]! - p[i - 1]!) % 4 === 0 && p[i]! - p[i - 1]! >= 4);
       if (N >= 2048) assert.ok(p.at(-1)! - p.at(-2)! <= 4);
+      // long prompts split by x rows: shares of whole chunks of 16 rows
+      const m = Array.from(shareBounds(N, parts, 16, 16));
+      assert.equal(m.at(-1), N);
+      for (let i = 1; i < m.length - 1; i++)
+        assert.ok((m[i]! - m[i - 1]!) % 16 === 0 && m[i]! - m[i - 1]! >= 16);
     }
   }
   assert.deepEqual([1, 2, 4, 7, 8, 32, 500].map(minShareColumns), [32, 16, 8, 8, 4, 4, 4]);
@@ -543,7 +548,8 @@ test("threaded linear and attention equal one thread bit for bit (odd N and M, s
     const K = dtype === "f32" || dtype === "f16" ? 37 : 96;
     // 261 rows: decode products pair rows within spans of 128 (linear-relaxed.ts), whose bounds move with the split
     for (const N of [1, 5, 37, 101, 261]) {
-      for (const M of [1, 3, 17, 41]) {
+      // 150 rows: split by x rows on two threads, in shares taken from the counter
+      for (const M of [1, 3, 17, 41, 150]) {
         cases.push({ dtype, K, N, M, quant: false });
         if (dtype === "q8_0" || dtype === "q4_0") cases.push({ dtype, K, N, M, quant: true });
       }

@@ -183,6 +183,12 @@ const ATTENTION_KEYS = [
  */
 const ROWS_PER_THREAD_FOR_M_SPLIT = 64;
 
+/**
+ * Rows of x in the shares of a product split by x rows, and their multiple: the kernels' chunk of x rows that
+ * stays in cache while every weight row passes over it (assembly/linear*.ts CHUNK), so a share adds no pass.
+ */
+const ROW_SHARE = 16;
+
 /** Part `i` of `parts` of [0, n), in whole multiples of `grain` where possible. */
 export function partRange(n: number, parts: number, i: number, grain = 1): [number, number] {
   const units = Math.ceil(n / grain);
@@ -209,15 +215,16 @@ const shareCache = new Map<number, Int32Array>();
  * columns left, so the first shares are large and the last ones small, and the thread that finishes first waits
  * for at most a small share of the other's. On a 1.1B q4_0 decode, against eight equal shares, the main thread's wait at the end of
  * the large products went from 27–33 µs to 9–13 µs on average (90th percentile 37–74 → 6–7 µs). Shares hold at
- * least `min` columns (a multiple of 4, at most 32). Cached per (N, parts, min).
+ * least `min` columns (a multiple of `grain`, at most 60), in multiples of `grain` (4 or 16). Also the row shares
+ * of a product split by x rows. Cached per (N, parts, min, grain).
  */
-export function shareBounds(N: number, parts: number, min = MIN_SHARE): Int32Array {
-  const key = (N * 64 + parts) * 16 + min / 4;
+export function shareBounds(N: number, parts: number, min = MIN_SHARE, grain = 4): Int32Array {
+  const key = ((N * 64 + parts) * 16 + min / 4) * 2 + (grain === 4 ? 0 : 1);
   let b = shareCache.get(key);
   if (!b) {
     const bounds = [0];
     for (let n = 0; n < N;)
-      bounds.push((n = Math.min(N, n + Math.max(min, Math.ceil((N - n) / (2 * parts) / 4) * 4))));
+      bounds.push((n = Math.min(N, n + Math.max(min, Math.ceil((N - n) / (2 * parts) / grain) * grain))));
     b = Int32Array.from(bounds);
     if (shareCache.size >= 256) shareCache.clear();
     shareCache.set(key, b);
@@ -230,7 +237,7 @@ export function shareBounds(N: number, parts: number, min = MIN_SHARE): Int32Arr
  * Split by output columns (decode and short prompts), the threads take column ranges in turn from the control
  * block's counter `next` (zeroed before the task), so a thread that runs slower (one woken late, or sharing its
  * core) takes fewer (shareBounds): with fixed halves the main thread waited 12–17% of a 1.1B decode step for the
- * worker.
+ * worker. Split by x rows (long prompts), they take row shares in turn the same way.
  */
 export function linearPart(
   k: KernelExports,
@@ -247,8 +254,14 @@ export function linearPart(
   };
   if (t.dtype & LINEAR_GEMM)
     run(0, t.M, ...partRange(t.N, parts, part, 12)); // whole 12-column panels
-  else if (splitsByRows(t.M, parts)) run(...partRange(t.M, parts, part, 4), 0, t.N);
-  else if (!next || parts === 1) run(0, t.M, ...partRange(t.N, parts, part, 4));
+  else if (splitsByRows(t.M, parts)) {
+    if (!next || parts === 1) run(...partRange(t.M, parts, part, 4), 0, t.N);
+    else {
+      const b = shareBounds(t.M, parts, ROW_SHARE, ROW_SHARE);
+      for (let i = Atomics.add(next, at, 1); i + 1 < b.length; i = Atomics.add(next, at, 1))
+        run(b[i]!, b[i + 1]!, 0, t.N);
+    }
+  } else if (!next || parts === 1) run(0, t.M, ...partRange(t.N, parts, part, 4));
   else {
     const b = shareBounds(t.N, parts, minShareColumns(t.M));
     for (let i = Atomics.add(next, at, 1); i + 1 < b.length; i = Atomics.add(next, at, 1))
