@@ -1,13 +1,14 @@
 // The two wasm kernel modules side by side (src/backends/wasm/simd.ts): relaxed-SIMD and baseline Q8_0/Q4_0
 // linear on quantized activations against an exact emulation of the integer block dots (random and raw weight
 // blocks with -128 bytes and every nibble, activations at ±127, odd N, M and K); both modules give the same bits
-// (Q6_K too), on one thread or several; the DECODERKIT_WASM_SIMD override and its errors. Q4_K is checked on both
+// (Q6_K too), on one thread or several; quantized activations stay inside their bytes; the DECODERKIT_WASM_SIMD
+// override and its errors. Q4_K is checked on both
 // modules against the reference by wasm-kquant(-baseline).test.ts.
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createWasmBackend, type WasmBackend } from "../src/backends/wasm/index.js";
-import { webAssembly } from "../src/backends/wasm/runtime.js";
+import { instantiateKernels, webAssembly } from "../src/backends/wasm/runtime.js";
 import { relaxedSimdSupported } from "../src/backends/wasm/simd.js";
 import { HALF_TO_FLOAT, quantizeRow } from "../src/tensor/quant.js";
 import { Tensor } from "../src/tensor/tensor.js";
@@ -195,6 +196,32 @@ test(
     }
   },
 );
+
+test("quantizing activations writes inside the bytes quantBytes gives, in both kernel modules", () => {
+  const r = rng(31);
+  for (const simd of hasRelaxed ? (["relaxed", "baseline"] as const) : (["baseline"] as const)) {
+    const { memory, exports: k } = instantiateKernels(simd, 64);
+    const heap = Math.ceil(k.heapBase() / 64) * 64;
+    const u8 = new Uint8Array(memory.buffer);
+    for (const dtype of [2, 3]) {
+      // odd and even block counts: the relaxed module stores blocks in pairs
+      for (const K of [32, 64, 96, 160, 2080]) {
+        for (const M of [1, 3, 5]) {
+          const x = heap;
+          new Float32Array(memory.buffer, x, M * K).set(activations(M, K, r));
+          const out = x + M * K * 4 + 64;
+          const n = k.quantBytes(M, K, dtype);
+          u8.fill(0xa5, out - 64, out + n + 64);
+          k.quantizeRows(x, M, K, out, dtype);
+          const before = u8.subarray(out - 64, out);
+          const after = u8.subarray(out + n, out + n + 64);
+          const what = `${simd} dtype ${dtype} K ${K} M ${M}`;
+          assert.ok(before.every((b) => b === 0xa5) && after.every((b) => b === 0xa5), what);
+        }
+      }
+    }
+  }
+});
 
 test("DECODERKIT_WASM_SIMD forces the kernel module; generate --json says which ran; bad values are errors", () => {
   const args = ["generate", "--model", STORIES_BIN, "--tokenizer", STORIES_TOK, "--temperature", "0"];

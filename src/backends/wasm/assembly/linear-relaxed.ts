@@ -97,7 +97,7 @@ export function quantizeRowsR(x: usize, M: i32, K: i32, out: usize, dtype: i32):
         } else v128.store(s, v);
       }
       store<f32>(q + scaleAt(b, dtype), d);
-      store<i32>(q + scaleAt(b, dtype) + 8, 8 * hsumI32(sum));
+      if (dtype == DT_Q4_0) store<i32>(q + scaleAt(b, dtype) + 8, 8 * hsumI32(sum)); // Q8_0 pairs have no sums
     }
   }
   if (M > 1 && dtype == DT_Q4_0) {
