@@ -223,6 +223,26 @@ test("quantizing activations writes inside the bytes quantBytes gives, in both k
   }
 });
 
+test("the one-pass SwiGLU gives the bits of SiLU then the product, in both kernel modules", () => {
+  const r = rng(32);
+  for (const simd of hasRelaxed ? (["relaxed", "baseline"] as const) : (["baseline"] as const)) {
+    const { memory, exports: k } = instantiateKernels(simd, 16);
+    const heap = Math.ceil(k.heapBase() / 64) * 64;
+    for (const n of [1, 2, 3, 4, 5, 7, 96, 101]) {
+      const [g, u, a, b] = [0, 1, 2, 3].map((i) => heap + i * 4096);
+      const f = new Float32Array(memory.buffer);
+      for (let i = 0; i < n; i++) {
+        f[g / 4 + i] = (r() * 2 - 1) * 12;
+        f[u / 4 + i] = (r() * 2 - 1) * 3;
+      }
+      k.silu(g!, n, a!);
+      k.binary(a!, u!, n, a!, 1);
+      k.swiglu(g!, u!, n, b!);
+      assert.deepEqual(f.slice(b! / 4, b! / 4 + n), f.slice(a! / 4, a! / 4 + n), `${simd} n ${n}`);
+    }
+  }
+});
+
 test("DECODERKIT_WASM_SIMD forces the kernel module; generate --json says which ran; bad values are errors", () => {
   const args = ["generate", "--model", STORIES_BIN, "--tokenizer", STORIES_TOK, "--temperature", "0"];
   const run = (simd: string) =>

@@ -30,8 +30,8 @@ export function rowRange(l: Linear, start: number, n: number): RowRange {
 }
 
 /**
- * The steps of one token through `model`: x (D) holds the token and position embeddings and is updated in place,
- * the cache's rows for position cache.length are written, and the logits (V) are the last step's output. `qkv`
+ * The steps of one token through `model`: x (D) holds the token and position embeddings (the residual stream
+ * then moves between it and a temporary), the cache's rows for position cache.length are written, and the logits (V) are the last step's output. `qkv`
  * holds each block's c_attn split into q, k, v row ranges.
  */
 export function gpt2DecodePlan(
@@ -49,6 +49,15 @@ export function gpt2DecodePlan(
   const y = buffer(D); // attention output (nh, hs)
   const o = buffer(D); // a block's output, added to x
   const f = buffer(F); // MLP hidden
+  const fa = buffer(F); // its activation
+  // the residual stream moves between x and r: no step writes what it reads (see llama-plan.ts)
+  let res = x;
+  const r = buffer(D);
+  const add = (): void => {
+    const out = res === x ? r : x;
+    steps.push({ op: "add", a: res, b: o, out });
+    res = out;
+  };
   const steps: PlanStep[] = [];
   const product = (r: RowRange, xs: Float32Array, K: number, out: Float32Array): void => {
     steps.push(linearStep(r.w, r.bias, xs, K, out));
@@ -62,20 +71,20 @@ export function gpt2DecodePlan(
   model.h.forEach((block, layer) => {
     const kv = cache.appendRows!(layer, 1); // kv.k, kv.v: (1, nh, hs) rows of this position
     const [rq, rk, rv] = qkv[layer]!;
-    norm(block.ln_1, x, h);
+    norm(block.ln_1, res, h);
     product(rq, h, D, q);
     product(rk, h, D, kv.k);
     product(rv, h, D, kv.v);
     steps.push(attentionStep(q, kv.rows, H, H, hd, 0, y)); // over (S, nh, hs), this position the last row
     linear(block.attn.c_proj, y, D, o);
-    steps.push({ op: "add", a: x, b: o, out: x });
-    norm(block.ln_2, x, h);
+    add();
+    norm(block.ln_2, res, h);
     linear(block.mlp.c_fc, h, D, f);
-    steps.push({ op: "gelu", x: f, tanh: activation !== "gelu", out: f });
-    linear(block.mlp.c_proj, f, F, o);
-    steps.push({ op: "add", a: x, b: o, out: x });
+    steps.push({ op: "gelu", x: f, tanh: activation !== "gelu", out: fa });
+    linear(block.mlp.c_proj, fa, F, o);
+    add();
   });
-  norm(model.ln_f, x, h);
+  norm(model.ln_f, res, h);
   steps.push(linearStep(model.lm_head, null, h, D, logits));
   return steps;
 }

@@ -11,8 +11,8 @@ import { attentionStep, linearStep } from "./decode-steps.js";
 import type { LlamaForCausalLM } from "./llama.js";
 
 /**
- * The steps of one token through `model`: x (D) holds the token's embedding and is updated in place (the
- * residual stream), the cache's rows for position cache.length are written, and the logits (V) are the last
+ * The steps of one token through `model`: x (D) holds the token's embedding (the residual stream then moves
+ * between it and a temporary, so x ends up holding one of the stream's values), the cache's rows for position cache.length are written, and the logits (V) are the last
  * step's output. Temporaries go where op outputs go (the frame stack inside the forward pass).
  */
 export function decodePlan(
@@ -28,8 +28,18 @@ export function decodePlan(
   const q = buffer(H * hd); // (nh, hs)
   const y = buffer(H * hd); // attention output (nh, hs)
   const o = buffer(D); // a block's output, added to x
-  const g = buffer(F); // gate, then silu(gate) · up
+  const g = buffer(F); // gate
   const u = buffer(F); // up
+  const m = buffer(F); // silu(gate) · up
+  // the residual stream moves between x and r: no step writes what it reads, so that the wasm backend may run
+  // the small steps on every thread (backends/wasm/plan.ts) instead of waiting for one to run them
+  let res = x;
+  const r = buffer(D);
+  const add = (): void => {
+    const out = res === x ? r : x;
+    steps.push({ op: "add", a: res, b: o, out });
+    res = out;
+  };
   const positions = [cache.length];
   const steps: PlanStep[] = [];
   const linear = (l: Linear, xs: Float32Array, K: number, out: Float32Array): void => {
@@ -41,7 +51,7 @@ export function decodePlan(
   model.layers.forEach((block, layer) => {
     const a = block.self_attn;
     const kv = cache.appendRows!(layer, 1); // kv.k, kv.v: (1, nkv, hs) rows of this position
-    norm(block.input_layernorm, x, h);
+    norm(block.input_layernorm, res, h);
     linear(a.q_proj, h, D, q);
     linear(a.k_proj, h, D, kv.k);
     linear(a.v_proj, h, D, kv.v);
@@ -49,15 +59,15 @@ export function decodePlan(
     steps.push({ op: "rope", x: kv.k, T: 1, nHeads: KV, headDim: hd, positions, invFreq: a.invFreq });
     steps.push(attentionStep(q, kv.rows, H, KV, hd, kv.rows.window ?? c.slidingWindow, y));
     linear(a.o_proj, y, H * hd, o);
-    steps.push({ op: "add", a: x, b: o, out: x });
-    norm(block.post_attention_layernorm, x, h);
+    add();
+    norm(block.post_attention_layernorm, res, h);
     linear(block.mlp.gate_proj, h, D, g);
     linear(block.mlp.up_proj, h, D, u);
-    steps.push({ op: "swiglu", gate: g, up: u, out: g });
-    linear(block.mlp.down_proj, g, F, o);
-    steps.push({ op: "add", a: x, b: o, out: x });
+    steps.push({ op: "swiglu", gate: g, up: u, out: m });
+    linear(block.mlp.down_proj, m, F, o);
+    add();
   });
-  norm(model.norm, x, h);
+  norm(model.norm, res, h);
   steps.push(linearStep(model.lm_head, null, h, D, logits));
   return steps;
 }

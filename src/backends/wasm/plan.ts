@@ -8,7 +8,7 @@ import type { Tensor } from "../../tensor/tensor.js";
 import type { WasmArena } from "./arena.js";
 import type { LinearLayout, WasmKernelSettings } from "./kernels.js";
 import { ropeTable } from "./kernels.js";
-import { KIND, PROG, STEP, runProgram } from "./program.js";
+import { KIND, MODE_ALL, MODE_MAIN, MODE_SPLIT, PROG, STEP, runProgram } from "./program.js";
 import type { KernelExports } from "./runtime.js";
 import { align, type Scratch } from "./scratch.js";
 import {
@@ -33,39 +33,55 @@ const overlaps = (a: Range, b: Range): boolean => a[0] < b[1] && b[0] < a[1];
 const anyOverlap = (a: readonly Range[], b: readonly Range[]): boolean =>
   a.some((x) => b.some((y) => overlaps(x, y)));
 
+/**
+ * Small steps that every thread may run whole (MODE_ALL) when their output aliases no input: RoPE rotates in
+ * place, so it stays on the main thread. On a 1.1B decode step the worker otherwise waited through each of them
+ * for the main thread, and the main thread then for a worker woken late.
+ */
+const REPLICABLE = new Set<number>([
+  KIND.RMSNORM,
+  KIND.LAYERNORM,
+  KIND.QUANTIZE,
+  KIND.ADD,
+  KIND.SWIGLU,
+  KIND.GELU,
+  KIND.GELU_TANH,
+]);
+
 /** Linears that one quantized x serves at most (the quantize step's record lists their xq words). */
 const QUANT_SHARED = 8;
 
 /**
- * Where the threads must meet: a split step waits for whatever any thread read or wrote since the last barrier
- * that it writes, or wrote that it reads; a step of the main thread alone waits only for the split steps' (its
- * own earlier steps ran on the same thread, in order). Per-thread scratch (row buffers, scores) is left out:
- * each thread touches only its own.
+ * Who runs a step: the main thread alone, every thread its share (split), or every thread the whole step (a
+ * small step whose output no input aliases, so that running it twice writes the same bytes: then the next steps
+ * need not wait for it, since each thread made what it reads itself).
+ */
+export type StepMode = typeof MODE_MAIN | typeof MODE_SPLIT | typeof MODE_ALL;
+
+/**
+ * Where the threads must meet: a step waits for whatever another thread may have read or written since the last
+ * barrier that it writes, or written that it reads. A step of the main thread alone does not wait for the main
+ * thread's earlier steps (the same thread, in order), and no step waits to read what every thread wrote whole
+ * (each wrote the same bytes itself). Per-thread scratch (row buffers, scores) is left out: each thread touches
+ * only its own.
  */
 class Hazards {
-  private mainR: Range[] = [];
-  private mainW: Range[] = [];
-  private splitR: Range[] = [];
-  private splitW: Range[] = [];
+  private r: Range[][] = [[], [], []];
+  private w: Range[][] = [[], [], []];
 
-  /** Whether a barrier must precede a step with these reads and writes; then records them. */
-  before(split: boolean, reads: Range[], writes: Range[]): boolean {
-    const need = split
-      ? anyOverlap(reads, this.mainW) ||
-        anyOverlap(reads, this.splitW) ||
-        anyOverlap(writes, this.mainR) ||
-        anyOverlap(writes, this.mainW) ||
-        anyOverlap(writes, this.splitR) ||
-        anyOverlap(writes, this.splitW)
-      : anyOverlap(reads, this.splitW) || anyOverlap(writes, this.splitR) || anyOverlap(writes, this.splitW);
+  /** Whether a barrier must precede a step of `mode` with these reads and writes; then records them. */
+  before(mode: StepMode, reads: Range[], writes: Range[]): boolean {
+    const [r, w] = [this.r, this.w];
+    const written = mode === MODE_MAIN ? w[MODE_SPLIT]! : [...w[MODE_MAIN]!, ...w[MODE_SPLIT]!];
+    const touched = [...r[MODE_SPLIT]!, ...w[MODE_SPLIT]!, ...r[MODE_ALL]!, ...w[MODE_ALL]!];
+    if (mode !== MODE_MAIN) touched.push(...r[MODE_MAIN]!, ...w[MODE_MAIN]!);
+    const need = anyOverlap(reads, written) || anyOverlap(writes, touched);
     if (need) {
-      this.mainR = [];
-      this.mainW = [];
-      this.splitR = [];
-      this.splitW = [];
+      this.r = [[], [], []];
+      this.w = [[], [], []];
     }
-    (split ? this.splitR : this.mainR).push(...reads);
-    (split ? this.splitW : this.mainW).push(...writes);
+    this.r[mode]!.push(...reads);
+    this.w[mode]!.push(...writes);
     return need;
   }
 }
@@ -148,12 +164,17 @@ export function makeRunPlan(
     let r = h + PROG.STEPS;
     let count = 0;
     const hazards = new Hazards();
-    /** A step's record: its operands' first word. */
+    /** A step's record: its operands' first word. Small steps run on every thread when they may (StepMode). */
     const next = (kind: number, split: boolean, reads: Range[], writes: Range[]): number => {
       const a = r;
+      const mode = split
+        ? MODE_SPLIT
+        : REPLICABLE.has(kind) && !anyOverlap(reads, writes)
+          ? MODE_ALL
+          : MODE_MAIN;
       u32[a + STEP.KIND] = kind;
-      u32[a + STEP.SPLIT] = split ? 1 : 0;
-      u32[a + STEP.BARRIER] = hazards.before(split && threads > 1, reads, writes) ? 1 : 0;
+      u32[a + STEP.SPLIT] = mode;
+      u32[a + STEP.BARRIER] = hazards.before(threads > 1 ? mode : MODE_MAIN, reads, writes) ? 1 : 0;
       r += PROG.RECORD;
       count++;
       return a + STEP.ARGS;

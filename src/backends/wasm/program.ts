@@ -1,5 +1,6 @@
 // A program: a plan's kernel steps (tensor/plan.ts) encoded in wasm memory, which every thread of the pool walks
-// through in one run (OP.PROGRAM). The main thread alone runs the small steps (norms, RoPE, adds, quantizing x);
+// through in one run (OP.PROGRAM). Every thread runs the small steps (norms, adds, SwiGLU, quantizing x) whole,
+// each making for itself what it reads next, except RoPE (in place), which the main thread runs alone;
 // products and attention are split as single tasks are (tasks.ts). The threads meet at a barrier only before a
 // step that the encoder (plan.ts) found reading or writing what another thread may have touched since the last
 // one, so independent products (q, k, v; gate, up) run back to back. One run a token instead of one a product,
@@ -11,8 +12,12 @@ import { CTL, OP, attentionPart, linearPart, readAttention, readLinear, runEncod
 
 /** Program header words (COUNT steps, the barrier's arrival counter, an error flag), then RECORD words a step. */
 export const PROG = { COUNT: 0, ARRIVED: 1, ERROR: 2, STEPS: 4, RECORD: 24 } as const;
-/** A step's words: its kind, whether the threads split it, its share counter, whether a barrier precedes it, then its operands. */
+/** A step's words: its kind, who runs it (MODE_*), its share counter, whether a barrier precedes it, then its operands. */
 export const STEP = { KIND: 0, SPLIT: 1, NEXT: 2, BARRIER: 3, ARGS: 4 } as const;
+/** Who runs a step: the main thread alone, every thread a share of it, or every thread all of it (plan.ts). */
+export const MODE_MAIN = 0;
+export const MODE_SPLIT = 1;
+export const MODE_ALL = 2;
 export const KIND = {
   RMSNORM: 1,
   LINEAR: 2,
@@ -97,8 +102,9 @@ export function runProgram(
   for (let i = 0; i < n; i++) {
     const r = h + PROG.STEPS + i * PROG.RECORD;
     if (parts > 1 && u32[r + STEP.BARRIER] === 1) barrier();
-    const split = parts > 1 && u32[r + STEP.SPLIT] === 1;
-    if (!split && part !== 0) continue;
+    const mode = u32[r + STEP.SPLIT];
+    const split = parts > 1 && mode === MODE_SPLIT;
+    if (mode === MODE_MAIN && part !== 0) continue;
     if (error !== null || Atomics.load(i32, h + PROG.ERROR) !== 0) continue;
     try {
       runStep(k, u32, f32, r, split ? part : 0, split ? parts : 1);
@@ -152,11 +158,8 @@ function runStep(
       return attentionPart(k, readAttention(u32, f32, a), part, parts, u32, r + STEP.NEXT);
     case KIND.ADD:
       return k.binary(u32[a]!, u32[a + 1]!, u32[a + 2]!, u32[a + 3]!, 0);
-    case KIND.SWIGLU: {
-      const [g, u, n, out] = [u32[a]!, u32[a + 1]!, u32[a + 2]!, u32[a + 3]!];
-      k.silu(g, n, out);
-      return k.binary(out, u, n, out, 1);
-    }
+    case KIND.SWIGLU: // one pass, each output written once: every thread may run it (plan.ts)
+      return k.swiglu(u32[a]!, u32[a + 1]!, u32[a + 2]!, u32[a + 3]!);
     default:
       throw new Error(`wasm program: unknown step ${u32[r + STEP.KIND]}`);
   }

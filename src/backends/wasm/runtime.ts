@@ -64,6 +64,8 @@ export interface KernelExports {
   /** out[i] = x[i]·σ(x[i]) for i < n (out may be x). */
   silu(x: number, n: number, out: number): void;
   gelu(x: number, n: number, out: number): void;
+  /** out[i] = silu(g[i])·u[i] in one pass, the bits of silu then binary's product. */
+  swiglu(g: number, u: number, n: number, out: number): void;
   geluTanh(x: number, n: number, out: number): void;
   /** out = a + b (op 0) or a · b (op 1) over n floats. */
   binary(a: number, b: number, n: number, out: number, op: number): void;

@@ -82,6 +82,30 @@ function unary(kind: i32, x: v128): v128 {
   return f32x4.mul(half, f32x4.add(f32x4.splat(1), th));
 }
 
+/**
+ * out[i] = silu(g[i]) · u[i] for i < n in one pass (out may be g or u), the same bits as silu into out then
+ * binary's product with u: each element of out is written once, with its final value.
+ */
+export function swiglu(g: usize, u: usize, n: i32, out: usize): void {
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const o = <usize>i << 2;
+    v128.store(out + o, f32x4.mul(siluv(v128.load(g + o)), v128.load(u + o)));
+  }
+  const rest = n - i;
+  if (rest <= 0) return;
+  const p = g + (<usize>i << 2);
+  const q = u + (<usize>i << 2);
+  const r = out + (<usize>i << 2);
+  let v = f32x4.replace_lane(f32x4.splat(0), 0, load<f32>(p));
+  if (rest > 1) v = f32x4.replace_lane(v, 1, load<f32>(p, 4));
+  if (rest > 2) v = f32x4.replace_lane(v, 2, load<f32>(p, 8));
+  v = siluv(v);
+  store<f32>(r, f32x4.extract_lane(v, 0) * load<f32>(q));
+  if (rest > 1) store<f32>(r, f32x4.extract_lane(v, 1) * load<f32>(q, 4), 4);
+  if (rest > 2) store<f32>(r, f32x4.extract_lane(v, 2) * load<f32>(q, 8), 8);
+}
+
 /** GELU, x·Φ(x) through erf (Hendrycks & Gimpel 2016). */
 export function gelu(x: usize, n: i32, out: usize): void {
   map(x, n, out, GELU_ERF);

@@ -10,7 +10,7 @@ export { attentionBackward, attentionBackwardScratch, attentionForward } from ".
 export { gemm, gemmWorkBytes } from "./gemm";
 export { geluBackward, geluTanhBackward, layernormBackward, rmsnormBackward, siluBackward, sumRows } from "./train-ops";
 export { adamStep, scaleInPlace, sumSquares } from "./optim";
-export { binary, gelu, geluTanh, rope, silu } from "./activations";
+export { binary, gelu, geluTanh, rope, silu, swiglu } from "./activations";
 import { f16Table } from "./half";
 export { halvesFinite } from "./half";
 
