@@ -31,8 +31,8 @@ export function rowRange(l: Linear, start: number, n: number): RowRange {
 
 /**
  * The steps of one token through `model`: x (D) holds the token and position embeddings (the residual stream
- * then moves between it and a temporary), the cache's rows for position cache.length are written, and the logits (V) are the last step's output. `qkv`
- * holds each block's c_attn split into q, k, v row ranges.
+ * then moves between it and a temporary), the cache's rows for position cache.length are written, and the
+ * logits (V) are the last step's output. `qkv` holds each block's c_attn split into q, k, v row ranges.
  */
 export function gpt2DecodePlan(
   model: GPT2LMHeadModel,

@@ -12,8 +12,9 @@ import type { LlamaForCausalLM } from "./llama.js";
 
 /**
  * The steps of one token through `model`: x (D) holds the token's embedding (the residual stream then moves
- * between it and a temporary, so x ends up holding one of the stream's values), the cache's rows for position cache.length are written, and the logits (V) are the last
- * step's output. Temporaries go where op outputs go (the frame stack inside the forward pass).
+ * between it and a temporary, so x ends up holding one of the stream's values), the cache's rows for position
+ * cache.length are written, and the logits (V) are the last step's output. Temporaries go where op outputs go
+ * (the frame stack inside the forward pass).
  */
 export function decodePlan(
   model: LlamaForCausalLM,

@@ -325,18 +325,18 @@ export function attentionPartBytes(k: KernelExports, nr: number, nHeads: number,
   return nr > 1 ? nr * k.attentionRangeBytes(nHeads, hd) : 0;
 }
 
-const rangeUnitCache = new Map<number, Int32Array>();
+const rangeUnitCache = new Map<string, Int32Array>();
 
 /**
  * Units (range, first head, end head) of a decode attention split into nr key ranges, range by range: whole
  * ranges (every head) once there are at least two a thread, else each range cut into head parts at chunk bounds
  * (attentionUnits' chunks of up to ATTENTION_CHUNK heads sharing a key/value head). A unit reads its keys and
  * values once for all its heads, so whole ranges read the least (1.1B shape, 1060 keys from memory, two
- * threads: 7.6–9.6 ms for 22 layers against 10.4–12.0 with every range in two head parts, 8.9–10.5 in eight);
+ * threads, ranges of 256: 7.6–9.6 ms for 22 layers against 10.4–12.0 with every range in two head parts);
  * head parts balance the threads when ranges are few. Cached per shape.
  */
 export function rangeUnits(nHeads: number, nKvHeads: number, parts: number, nr: number): Int32Array {
-  const key = ((nHeads * 4096 + nKvHeads) * 64 + parts) * 65536 + Math.min(nr, 65535);
+  const key = `${nHeads},${nKvHeads},${parts},${nr}`;
   let u = rangeUnitCache.get(key);
   if (!u) {
     const group = nHeads / nKvHeads;

@@ -425,7 +425,10 @@ export function attention(
 // the cache for all key/value heads) stream from memory once and serve all of them from cache; then the ranges
 // are merged in order.
 
-/** Bytes of one key range's partial results for nHeads heads of hd dims: each head's running max and sum, then its unnormalised output. */
+/**
+ * Bytes of one key range's partial results for nHeads heads of hd dims: each head's running max and sum, then
+ * each head's unnormalised output.
+ */
 export function attentionRangeBytes(nHeads: i32, hd: i32): i32 {
   return nHeads * (8 + hd * 4);
 }
