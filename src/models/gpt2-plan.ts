@@ -9,7 +9,7 @@ import { byteSize } from "../tensor/dtype.js";
 import { output } from "../tensor/ops.js";
 import type { PlanStep } from "../tensor/plan.js";
 import { Tensor } from "../tensor/tensor.js";
-import { attentionStep, linearStep } from "./decode-steps.js";
+import { ResidualStream, attentionStep, linearStep } from "./decode-steps.js";
 import type { GPT2LMHeadModel } from "./gpt2.js";
 
 /** A product's weight and bias restricted to output rows [start, start + n). */
@@ -50,15 +50,8 @@ export function gpt2DecodePlan(
   const o = buffer(D); // a block's output, added to x
   const f = buffer(F); // MLP hidden
   const fa = buffer(F); // its activation
-  // the residual stream moves between x and r: no step writes what it reads (see llama-plan.ts)
-  let res = x;
-  const r = buffer(D);
-  const add = (): void => {
-    const out = res === x ? r : x;
-    steps.push({ op: "add", a: res, b: o, out });
-    res = out;
-  };
   const steps: PlanStep[] = [];
+  const res = new ResidualStream(x, buffer(D), steps);
   const product = (r: RowRange, xs: Float32Array, K: number, out: Float32Array): void => {
     steps.push(linearStep(r.w, r.bias, xs, K, out));
   };
@@ -71,20 +64,20 @@ export function gpt2DecodePlan(
   model.h.forEach((block, layer) => {
     const kv = cache.appendRows!(layer, 1); // kv.k, kv.v: (1, nh, hs) rows of this position
     const [rq, rk, rv] = qkv[layer]!;
-    norm(block.ln_1, res, h);
+    norm(block.ln_1, res.value, h);
     product(rq, h, D, q);
     product(rk, h, D, kv.k);
     product(rv, h, D, kv.v);
     steps.push(attentionStep(q, kv.rows, H, H, hd, 0, y)); // over (S, nh, hs), this position the last row
     linear(block.attn.c_proj, y, D, o);
-    add();
-    norm(block.ln_2, res, h);
+    res.add(o);
+    norm(block.ln_2, res.value, h);
     linear(block.mlp.c_fc, h, D, f);
     steps.push({ op: "gelu", x: f, tanh: activation !== "gelu", out: fa });
     linear(block.mlp.c_proj, fa, F, o);
-    add();
+    res.add(o);
   });
-  norm(model.ln_f, res, h);
+  norm(model.ln_f, res.value, h);
   steps.push(linearStep(model.lm_head, null, h, D, logits));
   return steps;
 }

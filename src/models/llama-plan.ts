@@ -7,7 +7,7 @@ import type { KVCache } from "../cache/kv-cache.js";
 import type { Linear, RMSNorm } from "../nn/layers.js";
 import { output } from "../tensor/ops.js";
 import type { PlanStep } from "../tensor/plan.js";
-import { attentionStep, linearStep } from "./decode-steps.js";
+import { ResidualStream, attentionStep, linearStep } from "./decode-steps.js";
 import type { LlamaForCausalLM } from "./llama.js";
 
 /**
@@ -32,17 +32,9 @@ export function decodePlan(
   const g = buffer(F); // gate
   const u = buffer(F); // up
   const m = buffer(F); // silu(gate) · up
-  // the residual stream moves between x and r: no step writes what it reads, so that the wasm backend may run
-  // the small steps on every thread (backends/wasm/plan.ts) instead of waiting for one to run them
-  let res = x;
-  const r = buffer(D);
-  const add = (): void => {
-    const out = res === x ? r : x;
-    steps.push({ op: "add", a: res, b: o, out });
-    res = out;
-  };
   const positions = [cache.length];
   const steps: PlanStep[] = [];
+  const res = new ResidualStream(x, buffer(D), steps);
   const linear = (l: Linear, xs: Float32Array, K: number, out: Float32Array): void => {
     steps.push(linearStep(l.weight, l.bias ? l.bias.f32() : null, xs, K, out));
   };
@@ -52,7 +44,7 @@ export function decodePlan(
   model.layers.forEach((block, layer) => {
     const a = block.self_attn;
     const kv = cache.appendRows!(layer, 1); // kv.k, kv.v: (1, nkv, hs) rows of this position
-    norm(block.input_layernorm, res, h);
+    norm(block.input_layernorm, res.value, h);
     linear(a.q_proj, h, D, q);
     linear(a.k_proj, h, D, kv.k);
     linear(a.v_proj, h, D, kv.v);
@@ -60,15 +52,15 @@ export function decodePlan(
     steps.push({ op: "rope", x: kv.k, T: 1, nHeads: KV, headDim: hd, positions, invFreq: a.invFreq });
     steps.push(attentionStep(q, kv.rows, H, KV, hd, kv.rows.window ?? c.slidingWindow, y));
     linear(a.o_proj, y, H * hd, o);
-    add();
-    norm(block.post_attention_layernorm, res, h);
+    res.add(o);
+    norm(block.post_attention_layernorm, res.value, h);
     linear(block.mlp.gate_proj, h, D, g);
     linear(block.mlp.up_proj, h, D, u);
     steps.push({ op: "swiglu", gate: g, up: u, out: m });
     linear(block.mlp.down_proj, m, F, o);
-    add();
+    res.add(o);
   });
-  norm(model.norm, res, h);
+  norm(model.norm, res.value, h);
   steps.push(linearStep(model.lm_head, null, h, D, logits));
   return steps;
 }
