@@ -243,6 +243,36 @@ test("the one-pass SwiGLU gives the bits of SiLU then the product, in both kerne
   }
 });
 
+test("RoPE into another buffer gives the in-place bits, the dims past the rotated ones copied", () => {
+  const r = rng(33);
+  for (const simd of hasRelaxed ? (["relaxed", "baseline"] as const) : (["baseline"] as const)) {
+    const { memory, exports: k } = instantiateKernels(simd, 16);
+    const heap = Math.ceil(k.heapBase() / 64) * 64;
+    // full and partial rotary (half < hd / 2), half not a multiple of 4, two positions
+    for (const [T, H, hd, half] of [
+      [1, 3, 16, 8],
+      [2, 2, 20, 6],
+      [1, 4, 12, 5],
+    ] as const) {
+      const n = T * H * hd;
+      const [x, inPlace, out, cs] = [0, 1, 2, 3].map((i) => heap + i * 4096) as [
+        number,
+        number,
+        number,
+        number,
+      ];
+      const f = new Float32Array(memory.buffer);
+      for (let i = 0; i < n; i++) f[x / 4 + i] = r() * 2 - 1;
+      for (let i = 0; i < 2 * T * half; i++) f[cs / 4 + i] = r() * 2 - 1;
+      f.copyWithin(inPlace / 4, x / 4, x / 4 + n);
+      k.rope(inPlace, inPlace, T, H, hd, half, cs);
+      k.rope(x, out, T, H, hd, half, cs);
+      const what = `${simd} T ${T} H ${H} hd ${hd} half ${half}`;
+      assert.deepEqual(f.slice(out / 4, out / 4 + n), f.slice(inPlace / 4, inPlace / 4 + n), what);
+    }
+  }
+});
+
 test("DECODERKIT_WASM_SIMD forces the kernel module; generate --json says which ran; bad values are errors", () => {
   const args = ["generate", "--model", STORIES_BIN, "--tokenizer", STORIES_TOK, "--temperature", "0"];
   const run = (simd: string) =>

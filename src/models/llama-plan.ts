@@ -26,6 +26,8 @@ export function decodePlan(
   const { hiddenSize: D, numHeads: H, numKvHeads: KV, headDim: hd, intermediateSize: F } = c;
   const buffer = (n: number): Float32Array => output([n]).f32();
   const h = buffer(D); // normed residual stream
+  const qr = buffer(H * hd); // q before RoPE (nh, hs)
+  const kr = buffer(KV * hd); // k before RoPE (nkv, hs)
   const q = buffer(H * hd); // (nh, hs)
   const y = buffer(H * hd); // attention output (nh, hs)
   const o = buffer(D); // a block's output, added to x
@@ -45,11 +47,21 @@ export function decodePlan(
     const a = block.self_attn;
     const kv = cache.appendRows!(layer, 1); // kv.k, kv.v: (1, nkv, hs) rows of this position
     norm(block.input_layernorm, res.value, h);
-    linear(a.q_proj, h, D, q);
-    linear(a.k_proj, h, D, kv.k);
+    linear(a.q_proj, h, D, qr);
+    linear(a.k_proj, h, D, kr);
     linear(a.v_proj, h, D, kv.v);
-    steps.push({ op: "rope", x: q, T: 1, nHeads: H, headDim: hd, positions, invFreq: a.invFreq });
-    steps.push({ op: "rope", x: kv.k, T: 1, nHeads: KV, headDim: hd, positions, invFreq: a.invFreq });
+    // RoPE into other buffers (the cache's row for k), so that every thread may run it (backends/wasm/plan.ts)
+    steps.push({ op: "rope", x: qr, out: q, T: 1, nHeads: H, headDim: hd, positions, invFreq: a.invFreq });
+    steps.push({
+      op: "rope",
+      x: kr,
+      out: kv.k,
+      T: 1,
+      nHeads: KV,
+      headDim: hd,
+      positions,
+      invFreq: a.invFreq,
+    });
     steps.push(attentionStep(q, kv.rows, H, KV, hd, kv.rows.window ?? c.slidingWindow, y));
     linear(a.o_proj, y, H * hd, o);
     res.add(o);

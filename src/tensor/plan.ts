@@ -40,10 +40,11 @@ export type PlanStep =
       readonly bias: Float32Array | null;
       readonly out: Float32Array;
     }
-  /** In-place rotary embedding of x[T, nHeads, headDim] (Kernels.rope). */
+  /** Rotary embedding of x[T, nHeads, headDim] into out (Kernels.rope, in place; out may be x). */
   | {
       readonly op: "rope";
       readonly x: Float32Array;
+      readonly out: Float32Array;
       readonly T: number;
       readonly nHeads: number;
       readonly headDim: number;
@@ -80,7 +81,8 @@ export function runStep(k: Kernels, s: PlanStep): void {
     case "linear":
       return k.linear(s.x, s.M, s.K, s.w, s.bias, s.out);
     case "rope":
-      return k.rope(s.x, s.T, s.nHeads, s.headDim, s.positions, s.invFreq);
+      if (s.out !== s.x) s.out.set(s.x.subarray(0, s.T * s.nHeads * s.headDim));
+      return k.rope(s.out, s.T, s.nHeads, s.headDim, s.positions, s.invFreq);
     case "attention":
       return k.attention(s.q, s.k, s.v, s.p, s.out);
     case "add":

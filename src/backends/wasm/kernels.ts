@@ -281,7 +281,7 @@ export function makeWasmKernels(arena: WasmArena, k: KernelExports, settings: Wa
     const xp = s.input(x, n);
     const cs = s.take(2 * T * half * 4);
     ropeTable(s.f32(), cs, positions, T, invFreq);
-    k.rope(xp, T, nHeads, headDim, half, cs);
+    k.rope(xp, xp, T, nHeads, headDim, half, cs);
     s.finish(x, xp, n);
   }
 

@@ -34,11 +34,12 @@ const anyOverlap = (a: readonly Range[], b: readonly Range[]): boolean =>
   a.some((x) => b.some((y) => overlaps(x, y)));
 
 /**
- * Small steps that every thread may run whole (MODE_ALL) when their output aliases no input: RoPE rotates in
- * place, so it stays on the main thread. On a 1.1B decode step the worker otherwise waited through each of them
- * for the main thread, and the main thread then for a worker woken late.
+ * Small steps that every thread may run whole (MODE_ALL) when their output aliases no input (RoPE in place stays
+ * on the main thread). On a 1.1B decode step the worker otherwise waited through each of them for the main
+ * thread, and the main thread then for a worker woken late.
  */
 const REPLICABLE = new Set<number>([
+  KIND.ROPE,
   KIND.RMSNORM,
   KIND.LAYERNORM,
   KIND.QUANTIZE,
@@ -128,7 +129,8 @@ export function makeRunPlan(
         }
       } else if (st.op === "rope") {
         const half = st.invFreq.length;
-        ok = at(st.x, st.T * st.nHeads * st.headDim) >= 0 && half > 0 && 2 * half <= st.headDim;
+        const n = st.T * st.nHeads * st.headDim;
+        ok = at(st.x, n) >= 0 && at(st.out, n) >= 0 && half > 0 && 2 * half <= st.headDim;
         ok &&= st.positions.length >= st.T;
         ropeBytes += align(2 * st.T * half * 4);
       } else if (st.op === "attention") {
@@ -264,14 +266,16 @@ export function makeRunPlan(
           lastRope = { positions: st.positions, invFreq: st.invFreq, cs };
         }
         const xs = span(st.x, st.T * st.nHeads * st.headDim);
-        const a = next(KIND.ROPE, false, [xs], [xs]);
+        const outs = span(st.out, st.T * st.nHeads * st.headDim);
+        const a = next(KIND.ROPE, false, [xs], [outs]);
         u32[a] = at(st.x, 0);
         u32[a + 1] = st.T;
         u32[a + 2] = st.nHeads;
         u32[a + 3] = st.headDim;
         u32[a + 4] = half;
         u32[a + 5] = lastRope.cs;
-        wrote(xs);
+        u32[a + 6] = at(st.out, 0);
+        wrote(outs);
       } else if (st.op === "attention") {
         const p = st.p;
         const work = 2 * p.T * p.S * p.nHeads * p.headDim;

@@ -1,7 +1,7 @@
 // A program: a plan's kernel steps (tensor/plan.ts) encoded in wasm memory, which every thread of the pool walks
-// through in one run (OP.PROGRAM). Every thread runs the small steps (norms, adds, SwiGLU, quantizing x) whole,
-// each making for itself what it reads next, except RoPE (in place), which the main thread runs alone;
-// products and attention are split as single tasks are (tasks.ts). The threads meet at a barrier only before a
+// through in one run (OP.PROGRAM). Every thread runs the small steps (norms, RoPE, adds, SwiGLU, quantizing x)
+// whole where their outputs alias no input, each making for itself what it reads next (the main thread alone
+// runs the others); products and attention are split as single tasks are (tasks.ts). The threads meet at a barrier only before a
 // step that the encoder (plan.ts) found reading or writing what another thread may have touched since the last
 // one, so independent products (q, k, v; gate, up) run back to back. One run a token instead of one a product,
 // and no JavaScript between the steps but reading their records.
@@ -153,7 +153,7 @@ function runStep(
       return;
     }
     case KIND.ROPE:
-      return k.rope(u32[a]!, u32[a + 1]!, u32[a + 2]!, u32[a + 3]!, u32[a + 4]!, u32[a + 5]!);
+      return k.rope(u32[a]!, u32[a + 6]!, u32[a + 1]!, u32[a + 2]!, u32[a + 3]!, u32[a + 4]!, u32[a + 5]!);
     case KIND.ATTENTION:
       return attentionPart(k, readAttention(u32, f32, a), part, parts, u32, r + STEP.NEXT);
     case KIND.ADD:

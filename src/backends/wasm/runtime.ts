@@ -69,8 +69,8 @@ export interface KernelExports {
   geluTanh(x: number, n: number, out: number): void;
   /** out = a + b (op 0) or a · b (op 1) over n floats. */
   binary(a: number, b: number, n: number, out: number, op: number): void;
-  /** In-place rotate-half RoPE with cos/sin [T][half] each, precomputed at cs. */
-  rope(x: number, T: number, nHeads: number, hd: number, half: number, cs: number): void;
+  /** Rotate-half RoPE of x into out (out may be x) with cos/sin [T][half] each, precomputed at cs. */
+  rope(x: number, out: number, T: number, nHeads: number, hd: number, half: number, cs: number): void;
   layernorm(x: number, M: number, D: number, w: number, b: number, eps: number, out: number): void;
   /** Rows [m0, m1) of c (row stride ldc) (+)= A·B (+ bias) with strided A, B (assembly/gemm.ts). */
   gemm(

@@ -141,17 +141,22 @@ export function binary(a: usize, b: usize, n: i32, out: usize, op: i32): void {
 }
 
 /**
- * Rotary embedding (rotate-half layout) in place on x[T, nHeads, hd] over the first 2·half dims, with cos and
- * sin of every (t, i) precomputed by the host at cs: [T][half] cosines then [T][half] sines.
+ * Rotary embedding (rotate-half layout) of x[T, nHeads, hd] into out (out may be x) over the first 2·half dims
+ * (the others copied), with cos and sin of every (t, i) precomputed by the host at cs: [T][half] cosines then
+ * [T][half] sines. Every element of out is written once, with its final value.
  */
-export function rope(x: usize, T: i32, nHeads: i32, hd: i32, half: i32, cs: usize): void {
+export function rope(x: usize, out: usize, T: i32, nHeads: i32, hd: i32, half: i32, cs: usize): void {
   const sn = cs + (<usize>(T * half) << 2);
   for (let t = 0; t < T; t++) {
     const ct = cs + (<usize>(t * half) << 2);
     const st = sn + (<usize>(t * half) << 2);
     for (let h = 0; h < nHeads; h++) {
-      const o = x + (<usize>((t * nHeads + h) * hd) << 2);
+      const row = <usize>((t * nHeads + h) * hd) << 2;
+      const o = x + row;
       const o2 = o + (<usize>half << 2);
+      const p = out + row;
+      const p2 = p + (<usize>half << 2);
+      if (out != x && 2 * half < hd) memory.copy(p + (<usize>(2 * half) << 2), o + (<usize>(2 * half) << 2), <usize>(hd - 2 * half) << 2);
       let i = 0;
       for (; i + 4 <= half; i += 4) {
         const k = <usize>i << 2;
@@ -159,8 +164,8 @@ export function rope(x: usize, T: i32, nHeads: i32, hd: i32, half: i32, cs: usiz
         const s = v128.load(st + k);
         const x0 = v128.load(o + k);
         const x1 = v128.load(o2 + k);
-        v128.store(o + k, f32x4.sub(f32x4.mul(x0, c), f32x4.mul(x1, s)));
-        v128.store(o2 + k, f32x4.add(f32x4.mul(x0, s), f32x4.mul(x1, c)));
+        v128.store(p + k, f32x4.sub(f32x4.mul(x0, c), f32x4.mul(x1, s)));
+        v128.store(p2 + k, f32x4.add(f32x4.mul(x0, s), f32x4.mul(x1, c)));
       }
       for (; i < half; i++) {
         const k = <usize>i << 2;
@@ -168,8 +173,8 @@ export function rope(x: usize, T: i32, nHeads: i32, hd: i32, half: i32, cs: usiz
         const s = load<f32>(st + k);
         const x0 = load<f32>(o + k);
         const x1 = load<f32>(o2 + k);
-        store<f32>(o + k, x0 * c - x1 * s);
-        store<f32>(o2 + k, x0 * s + x1 * c);
+        store<f32>(p + k, x0 * c - x1 * s);
+        store<f32>(p2 + k, x0 * s + x1 * c);
       }
     }
   }
