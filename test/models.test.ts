@@ -11,25 +11,9 @@ import { LlamaForCausalLM } from "../src/models/llama.js";
 import type { CausalLM } from "../src/models/model.js";
 import { architectureOf, buildModel } from "../src/models/registry.js";
 import { Tensor } from "../src/tensor/tensor.js";
-import { randomLlamaWeights } from "./helpers/llama-weights.js";
+import { randomLlamaWeights, tinyLlamaConfig } from "./helpers/llama-weights.js";
 
 type Config = Record<string, unknown>;
-
-function baseConfig(over: Config = {}): Config {
-  return {
-    architectures: ["LlamaForCausalLM"],
-    vocab_size: 13,
-    hidden_size: 16,
-    intermediate_size: 24,
-    num_hidden_layers: 2,
-    num_attention_heads: 4,
-    num_key_value_heads: 2,
-    max_position_embeddings: 32,
-    rms_norm_eps: 1e-5,
-    rope_theta: 10000,
-    ...over,
-  };
-}
 
 const randomWeights = (cfg: Config, seed: number, opts: { bias?: boolean; tied?: boolean } = {}) =>
   randomLlamaWeights(cfg, seed, opts);
@@ -155,7 +139,7 @@ function naiveLlama(cfg: Config, w: Map<string, Tensor>, ids: number[], window =
 
 test("a full forward equals a naive float64 Llama (GQA 4/2, untied and tied heads)", () => {
   for (const tied of [false, true]) {
-    const cfg = baseConfig();
+    const cfg = tinyLlamaConfig();
     const w = randomWeights(cfg, 1, { tied });
     const model = buildModel(cfg, w);
     assert.equal(model.architecture, "LlamaForCausalLM");
@@ -165,7 +149,7 @@ test("a full forward equals a naive float64 Llama (GQA 4/2, untied and tied head
 });
 
 test("prefill then one-token decode steps equal the full forward's rows (the KV cache path)", () => {
-  const cfg = baseConfig();
+  const cfg = tinyLlamaConfig();
   const model = buildModel(cfg, randomWeights(cfg, 2));
   const full = fullLogits(model, SEQ);
   const cache = model.newCache();
@@ -186,7 +170,7 @@ test("prefill then one-token decode steps equal the full forward's rows (the KV 
 });
 
 test("cache.trim(n) then re-forwarding reproduces the logits, and a different continuation matches a fresh run", () => {
-  const cfg = baseConfig();
+  const cfg = tinyLlamaConfig();
   const model = buildModel(cfg, randomWeights(cfg, 3));
   const cache = model.newCache();
   const first = rowsOf(model.forward(SEQ.slice(0, 9), cache, { allLogits: true }));
@@ -219,7 +203,7 @@ function repeatHeads(t: Tensor, KV: number, group: number, hd: number): Tensor {
 
 for (const KV of [2, 1]) {
   test(`GQA: num_key_value_heads ${KV} equals the same model with k/v repeated to 4 heads`, () => {
-    const cfg = baseConfig({ num_key_value_heads: KV });
+    const cfg = tinyLlamaConfig({ num_key_value_heads: KV });
     const w = randomWeights(cfg, 4 + KV);
     const wide = new Map(w);
     for (let l = 0; l < 2; l++) {
@@ -228,7 +212,7 @@ for (const KV of [2, 1]) {
         wide.set(key, repeatHeads(w.get(key)!, KV, 4 / KV, 4));
       }
     }
-    const mha = buildModel(baseConfig({ num_key_value_heads: 4 }), wide);
+    const mha = buildModel(tinyLlamaConfig({ num_key_value_heads: 4 }), wide);
     const gqa = buildModel(cfg, w);
     assert.equal(gqa.newCache().shape.nKvHeads, KV);
     assertRowsClose(fullLogits(gqa, SEQ), fullLogits(mha, SEQ), 1e-5, "gqa vs mha");
@@ -237,7 +221,7 @@ for (const KV of [2, 1]) {
 }
 
 test("Qwen2 q/k/v biases are used when present", () => {
-  const cfg = baseConfig({ architectures: ["Qwen2ForCausalLM"] });
+  const cfg = tinyLlamaConfig({ architectures: ["Qwen2ForCausalLM"] });
   const w = randomWeights(cfg, 6, { bias: true });
   const model = buildModel(cfg, w);
   assert.equal(model.architecture, "Qwen2ForCausalLM");
@@ -283,21 +267,24 @@ test("Qwen2 q/k/v biases are used when present", () => {
 // ---------------------------------------------------------------- sliding window
 
 test("sliding_window >= sequence length equals no window", () => {
-  const w = randomWeights(baseConfig(), 7);
+  const w = randomWeights(tinyLlamaConfig(), 7);
   const ids = SEQ.slice(0, 10);
-  const plain = fullLogits(buildModel(baseConfig(), w), ids);
+  const plain = fullLogits(buildModel(tinyLlamaConfig(), w), ids);
   const wide = fullLogits(
-    buildModel(baseConfig({ architectures: ["MistralForCausalLM"], sliding_window: 10 }), w),
+    buildModel(tinyLlamaConfig({ architectures: ["MistralForCausalLM"], sliding_window: 10 }), w),
     ids,
   );
   assertRowsClose(wide, plain, 1e-6, "window 10");
-  const off = fullLogits(buildModel(baseConfig({ sliding_window: 3, use_sliding_window: false }), w), ids);
+  const off = fullLogits(
+    buildModel(tinyLlamaConfig({ sliding_window: 3, use_sliding_window: false }), w),
+    ids,
+  );
   assertRowsClose(off, plain, 1e-6, "use_sliding_window false");
 });
 
 test("a small sliding window attends exactly keys p-w+1..p: full forward and decode equal the naive Llama", () => {
   const window = 3;
-  const cfg = baseConfig({ architectures: ["MistralForCausalLM"], sliding_window: window });
+  const cfg = tinyLlamaConfig({ architectures: ["MistralForCausalLM"], sliding_window: window });
   const w = randomWeights(cfg, 8);
   const model = buildModel(cfg, w);
   const ids = SEQ.slice(0, 10);
@@ -305,7 +292,7 @@ test("a small sliding window attends exactly keys p-w+1..p: full forward and dec
   const full = fullLogits(model, ids);
   assertRowsClose(full, naive, 1e-4, "windowed forward");
   // the first `window` positions see their whole past: same as no window there, different later
-  const plain = fullLogits(buildModel(baseConfig(), w), ids);
+  const plain = fullLogits(buildModel(tinyLlamaConfig(), w), ids);
   assertRowsClose(full.slice(0, window), plain.slice(0, window), 1e-6, "inside the window");
   assert.ok(maxDiff(full.slice(window), plain.slice(window)) > 1e-3);
   // an off-by-one window (w − 1 or w + 1 keys) would not match
@@ -320,7 +307,7 @@ test("a small sliding window attends exactly keys p-w+1..p: full forward and dec
 
 test("with one layer and window w, the last logits depend only on the last w tokens (RoPE is relative)", () => {
   const window = 4;
-  const cfg = baseConfig({ num_hidden_layers: 1, sliding_window: window });
+  const cfg = tinyLlamaConfig({ num_hidden_layers: 1, sliding_window: window });
   const model = buildModel(cfg, randomWeights(cfg, 9));
   const ids = SEQ.slice(0, 11);
   const last = fullLogits(model, ids).at(-1)!;
@@ -334,7 +321,7 @@ test("with one layer and window w, the last logits depend only on the last w tok
 
 test("llamaConfigFromHF ignores unknown keys, fills defaults and reads GQA, window and rope settings", () => {
   const c = llamaConfigFromHF(
-    baseConfig({
+    tinyLlamaConfig({
       some_new_key: { nested: true },
       torch_dtype: "bfloat16",
       sliding_window: 4096,
@@ -362,9 +349,9 @@ test("llamaConfigFromHF ignores unknown keys, fills defaults and reads GQA, wind
   assert.equal(d.ropeTheta, 10000);
   assert.equal(d.slidingWindow, 0);
   assert.equal(d.tieWordEmbeddings, false);
-  assert.equal(llamaConfigFromHF(baseConfig({ sliding_window: null })).slidingWindow, 0);
+  assert.equal(llamaConfigFromHF(tinyLlamaConfig({ sliding_window: null })).slidingWindow, 0);
   assert.equal(
-    llamaConfigFromHF(baseConfig({ sliding_window: 64, use_sliding_window: false })).slidingWindow,
+    llamaConfigFromHF(tinyLlamaConfig({ sliding_window: 64, use_sliding_window: false })).slidingWindow,
     0,
   );
 });
@@ -377,33 +364,36 @@ test("llamaConfigFromHF names a missing or mistyped key and refuses heads not di
     "num_hidden_layers",
     "num_attention_heads",
   ]) {
-    const c = baseConfig();
+    const c = tinyLlamaConfig();
     delete c[key];
     assert.throws(() => llamaConfigFromHF(c), new RegExp(`missing "${key}"`));
     assert.throws(() => buildModel(c, new Map()), new RegExp(`missing "${key}"`));
   }
-  assert.throws(() => llamaConfigFromHF(baseConfig({ hidden_size: "16" })), /"hidden_size" must be a number/);
   assert.throws(
-    () => llamaConfigFromHF(baseConfig({ num_hidden_layers: 0 })),
+    () => llamaConfigFromHF(tinyLlamaConfig({ hidden_size: "16" })),
+    /"hidden_size" must be a number/,
+  );
+  assert.throws(
+    () => llamaConfigFromHF(tinyLlamaConfig({ num_hidden_layers: 0 })),
     /"num_hidden_layers" must be a positive integer/,
   );
   assert.throws(
-    () => llamaConfigFromHF(baseConfig({ num_key_value_heads: 3 })),
+    () => llamaConfigFromHF(tinyLlamaConfig({ num_key_value_heads: 3 })),
     /4 heads not divisible by 3 kv heads/,
   );
   assert.throws(
-    () => llamaConfigFromHF(baseConfig({ rope_scaling: { type: "dynamic", factor: 2 } })),
+    () => llamaConfigFromHF(tinyLlamaConfig({ rope_scaling: { type: "dynamic", factor: 2 } })),
     /rope_scaling type "dynamic"/,
   );
 });
 
 test("buildModel refuses an unknown architecture by name and resolves model_type", () => {
   assert.throws(
-    () => buildModel(baseConfig({ architectures: ["FalconForCausalLM"] }), new Map()),
+    () => buildModel(tinyLlamaConfig({ architectures: ["FalconForCausalLM"] }), new Map()),
     /unsupported architecture "FalconForCausalLM"/,
   );
   assert.throws(() => buildModel({ model_type: "falcon" }, new Map()), /names no architecture/);
-  const c = baseConfig();
+  const c = tinyLlamaConfig();
   delete c["architectures"];
   assert.equal(architectureOf({ ...c, model_type: "mistral" }), "MistralForCausalLM");
   assert.equal(
@@ -413,7 +403,7 @@ test("buildModel refuses an unknown architecture by name and resolves model_type
 });
 
 test("a missing or misshapen weight is reported by its full name", () => {
-  const cfg = baseConfig();
+  const cfg = tinyLlamaConfig();
   const w = randomWeights(cfg, 11);
   const missing = new Map(w);
   missing.delete("model.layers.1.mlp.up_proj.weight");
@@ -432,7 +422,7 @@ test("a missing or misshapen weight is reported by its full name", () => {
 // ---------------------------------------------------------------- the KV cache
 
 test("the KV cache reports bytesPerToken = 2 · layers · kvHeads · headDim · 4", () => {
-  const cfg = baseConfig({ num_hidden_layers: 3, num_key_value_heads: 1 });
+  const cfg = tinyLlamaConfig({ num_hidden_layers: 3, num_key_value_heads: 1 });
   const model = buildModel(cfg, randomWeights(cfg, 12));
   const cache = model.newCache();
   assert.equal(cache.bytesPerToken, 2 * 3 * 1 * 4 * 4);
@@ -447,7 +437,7 @@ test("the KV cache reports bytesPerToken = 2 · layers · kvHeads · headDim · 
 });
 
 test("the KV cache refuses to grow past the context length with a clear error and keeps its state", () => {
-  const cfg = baseConfig({ max_position_embeddings: 8 });
+  const cfg = tinyLlamaConfig({ max_position_embeddings: 8 });
   const model = buildModel(cfg, randomWeights(cfg, 13));
   const cache = model.newCache();
   const before = rowsOf(model.forward(SEQ.slice(0, 8), cache));

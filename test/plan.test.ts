@@ -24,26 +24,22 @@ import { activateBackend } from "../src/backends/select.js";
 import { heapAllocator, type Allocator } from "../src/tensor/storage.js";
 import { Tensor } from "../src/tensor/tensor.js";
 import { rng } from "./helpers/fixtures.js";
-import { randomLlamaWeights } from "./helpers/llama-weights.js";
+import { randomLlamaWeights, tinyLlamaConfig } from "./helpers/llama-weights.js";
 
 const wasm = initWasmBackend();
 
 type Config = Record<string, unknown>;
 
+/** A tiny GQA Llama, 64 wide (8 heads on 2). */
 function config(over: Config = {}): Config {
-  return {
-    architectures: ["LlamaForCausalLM"],
+  return tinyLlamaConfig({
     vocab_size: 37,
     hidden_size: 64,
     intermediate_size: 96,
-    num_hidden_layers: 2,
     num_attention_heads: 8,
-    num_key_value_heads: 2,
     max_position_embeddings: 64,
-    rms_norm_eps: 1e-5,
-    rope_theta: 10000,
     ...over,
-  };
+  });
 }
 
 /**

@@ -1,8 +1,26 @@
-// Random weights for a tiny Llama config under Hugging Face names (f32), shared by the model and plan suites.
+// A tiny Llama config and random weights for it under Hugging Face names (f32), shared by the model and plan
+// suites.
 
 import type { Allocator } from "../../src/tensor/storage.js";
 import { Tensor } from "../../src/tensor/tensor.js";
 import { rng } from "./fixtures.js";
+
+/** A tiny Llama config.json object (2 layers, GQA 4 on 2, 16 wide), with `over`'s fields on top. */
+export function tinyLlamaConfig(over: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    architectures: ["LlamaForCausalLM"],
+    vocab_size: 13,
+    hidden_size: 16,
+    intermediate_size: 24,
+    num_hidden_layers: 2,
+    num_attention_heads: 4,
+    num_key_value_heads: 2,
+    max_position_embeddings: 32,
+    rms_norm_eps: 1e-5,
+    rope_theta: 10000,
+    ...over,
+  };
+}
 
 /**
  * Random f32 weights for `cfg` (a Hugging Face config.json object); `bias` adds Qwen2-style q/k/v biases,

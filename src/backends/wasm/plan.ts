@@ -175,7 +175,7 @@ export function makeRunPlan(
           ? MODE_ALL
           : MODE_MAIN;
       u32[a + STEP.KIND] = kind;
-      u32[a + STEP.SPLIT] = mode;
+      u32[a + STEP.MODE] = mode;
       u32[a + STEP.BARRIER] = hazards.before(threads > 1 ? mode : MODE_MAIN, reads, writes) ? 1 : 0;
       r += PROG.RECORD;
       count++;

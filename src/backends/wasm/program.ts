@@ -13,7 +13,7 @@ import { CTL, OP, attentionPart, linearPart, readAttention, readLinear, runEncod
 /** Program header words (COUNT steps, the barrier's arrival counter, an error flag), then RECORD words a step. */
 export const PROG = { COUNT: 0, ARRIVED: 1, ERROR: 2, STEPS: 4, RECORD: 24 } as const;
 /** A step's words: its kind, who runs it (MODE_*), its share counter, whether a barrier precedes it, then its operands. */
-export const STEP = { KIND: 0, SPLIT: 1, NEXT: 2, BARRIER: 3, ARGS: 4 } as const;
+export const STEP = { KIND: 0, MODE: 1, NEXT: 2, BARRIER: 3, ARGS: 4 } as const;
 /** Who runs a step: the main thread alone, every thread a share of it, or every thread all of it (plan.ts). */
 export const MODE_MAIN = 0;
 export const MODE_SPLIT = 1;
@@ -102,7 +102,7 @@ export function runProgram(
   for (let i = 0; i < n; i++) {
     const r = h + PROG.STEPS + i * PROG.RECORD;
     if (parts > 1 && u32[r + STEP.BARRIER] === 1) barrier();
-    const mode = u32[r + STEP.SPLIT];
+    const mode = u32[r + STEP.MODE];
     const split = parts > 1 && mode === MODE_SPLIT;
     if (mode === MODE_MAIN && part !== 0) continue;
     if (error !== null || Atomics.load(i32, h + PROG.ERROR) !== 0) continue;

@@ -315,9 +315,13 @@ export const RANGE_KEYS = 128;
  */
 export function attentionRanges(T: number, S: number, queryPos: number, window: number): number {
   if (T !== 1) return 1;
-  const last = Math.min(S - 1, queryPos);
-  const first = window > 0 ? Math.max(0, queryPos - window + 1) : 0;
+  const [first, last] = keySpan(S, queryPos, window);
   return Math.max(1, Math.ceil((last - first + 1) / RANGE_KEYS));
+}
+
+/** The first and last key a query at queryPos sees (the kernel's own bounds: causal, within the window). */
+function keySpan(S: number, queryPos: number, window: number): [number, number] {
+  return [window > 0 ? Math.max(0, queryPos - window + 1) : 0, Math.min(S - 1, queryPos)];
 }
 
 /** Bytes of the partial results of an attention split into nr key ranges (0 when not split). */
@@ -374,8 +378,7 @@ function rangesPart(
   at: number,
 ): void {
   const { q, v, out, S, nHeads, nKvHeads, hd, queryPos, window, scale } = t;
-  const last = Math.min(S - 1, queryPos);
-  const first = window > 0 ? Math.max(0, queryPos - window + 1) : 0;
+  const [first, last] = keySpan(S, queryPos, window);
   const rb = k.attentionRangeBytes(nHeads, hd);
   const units = rangeUnits(nHeads, nKvHeads, next ? parts : 1, nr);
   const n = units.length / 3;
