@@ -143,18 +143,25 @@ test(
   { skip: noRelaxed },
   async () => {
     const r = rng(32);
-    for (const dtype of ["q8_0", "q4_0"] as const) {
-      const [N, K] = [37, 160];
+    // Q8_0 decode takes rows four at a time in spans of 128: N = 2, 3 and 263 leave groups of two and three
+    for (const [dtype, N, Ms] of [
+      ["q8_0", 37, [1, 2, 19]],
+      ["q4_0", 37, [1, 2, 19]],
+      ["q8_0", 2, [1]],
+      ["q8_0", 3, [1]],
+      ["q8_0", 263, [1]],
+    ] as const) {
+      const K = 160;
       const bytes = weightBytes(dtype, N, K, r, dtype === "q4_0");
       const bias = new Float32Array(N).map(() => r());
-      for (const M of [1, 2, 19]) {
+      for (const M of Ms) {
         const x = activations(M, K, r);
         const outs = backends.map((be) => {
           const out = new Float32Array(M * N);
           be.kernels.linear(x, M, K, inArena(be, dtype, N, K, bytes), bias, out);
           return out;
         });
-        assert.deepEqual(outs[0], outs[1], `${dtype} M=${M}`);
+        assert.deepEqual(outs[0], outs[1], `${dtype} M=${M} N=${N}`);
       }
     }
     // Q6_K: raw random blocks (every 6-bit value and int8 scale), small finite f16 d

@@ -1,27 +1,30 @@
 // Q8_0 (M = 1) and Q4_0 linear on quantized activations with relaxed SIMD (compiled into the relaxed module only,
 // chosen by relaxedPath in linear.ts): i16x8.relaxed_dot_i8x16_i7x16_s (x86: one pmaddubsw) multiplies signed
 // bytes by bytes in [0, 127], where every implementation gives the same exact pair sums.
-// Q8_0: the signed weight bytes against x⁺ = max(q, 0) and x⁻ = max(−q, 0) of the activations; per pair
-// (w·x⁺) − (w·x⁻) = w·q, exact in int16 (|w·q| pair sums ≤ 2·128·127). Q4_0: the signed activations against
-// the unsigned nibbles (0..15), minus 8·Σq. The integer sums are exact and scaled and added in the order the
-// baseline module uses (linear.ts), so both modules give the same bits, however threads split the product.
+// Q8_0: the weight bytes with their sign flipped (w XOR s, s = 0xFF where q < 0: ~w = −w − 1) against |q|; per
+// block Σ (w XOR s)·|q| = Σ w·q − Σ_{q<0} |q|, exact in int16 pair sums (≤ 2·128·127), so w·q is that plus the
+// block's c = Σ_{q<0} |q|, stored with it. Q4_0: the signed activations against the unsigned nibbles (0..15),
+// minus 8·Σq. The integer sums are exact and scaled and added in the order the baseline module uses (linear.ts),
+// so both modules give the same bits, however threads split the product.
 
-import { tabHalf } from "./half";
+import { f16Table, tabHalf } from "./half";
 import { fourSums, pairAcc, pairScales, tailScales, tailSums, twoBlocks32 } from "./pair-scales";
 import { absMax32, hsumI32, invScale, roundScaled } from "./xquant";
 
 const DT_Q8_0: i32 = 2;
 const DT_Q4_0: i32 = 3;
 
-/** Bytes of one quantized block of 32 for Q8_0 weights: x⁺ (32 bytes) then x⁻ (32), element i at byte i. */
-const QBLOCK8: usize = 64;
+/**
+ * Bytes of one quantized block of 32 for Q8_0 weights: |q| (32 bytes), then s (32: 0xFF where q < 0, else 0),
+ * element i at byte i, then d_x (f32) and c = Σ_{q<0} |q| (i32). A row is its blocks one after another.
+ */
+const BLOCK8: usize = 72;
+/** Offsets in a Q8_0 block of its sign bytes, d_x and c. */
+const BLOCK8_SIGNS: usize = 32;
+const BLOCK8_SCALE: usize = 64;
+const BLOCK8_SUM: usize = 68;
 /** For Q4_0 weights: the 32 signed q. */
 const QBLOCK4: usize = 32;
-
-@inline
-function qblock(dtype: i32): usize {
-  return dtype == DT_Q8_0 ? QBLOCK8 : QBLOCK4;
-}
 
 /** Bytes of one (group, block) of the grouped copy (Q4_0, M > 1): four rows × 32, then 16 of scales, 16 of sums. */
 const GROUP_BLOCK: usize = 4 * QBLOCK4 + 32;
@@ -30,35 +33,31 @@ const GROUP_BLOCK: usize = 4 * QBLOCK4 + 32;
 const CHUNK: i32 = 16;
 
 /**
- * Bytes of one pair of quantized blocks k, k + 1 (k even): their two blocks, then d_x(k), d_x(k + 1) (f32), then
- * (Q4_0) 8·Σq(k), 8·Σq(k + 1) (i32). A row is its pairs, the last one half used when K / 32 is odd; one pointer
- * then reaches all a pair's data at constant offsets.
+ * Bytes of one pair of quantized Q4_0 blocks k, k + 1 (k even): their two blocks, then d_x(k), d_x(k + 1) (f32),
+ * then 8·Σq(k), 8·Σq(k + 1) (i32). A Q4_0 row is its pairs, the last one half used when K / 32 is odd; one
+ * pointer then reaches all a pair's data at constant offsets.
  */
-@inline
-function pairBytes(dtype: i32): usize {
-  return 2 * qblock(dtype) + (dtype == DT_Q8_0 ? 8 : 16);
-}
+const PAIR4: usize = 2 * QBLOCK4 + 16;
 
-/** Offsets in a Q4_0 pair of its two d_x and its two 8·Σq, and in a Q8_0 pair of its two d_x. */
+/** Offsets in a Q4_0 pair of its two d_x and its two 8·Σq. */
 const PAIR4_SCALES: usize = 2 * QBLOCK4;
 const PAIR4_SUMS: usize = PAIR4_SCALES + 8;
-const PAIR8_SCALES: usize = 2 * QBLOCK8;
 
-/** Bytes of one quantized activation row: (K / 32 + 1) / 2 pairs of blocks. */
+/** Bytes of one quantized activation row: K / 32 Q8_0 blocks, or (K / 32 + 1) / 2 pairs of Q4_0 blocks. */
 function quantRowBytesR(K: i32, dtype: i32): usize {
-  return <usize>((K >> 5) + 1 >> 1) * pairBytes(dtype);
+  return dtype == DT_Q8_0 ? <usize>(K >> 5) * BLOCK8 : <usize>((K >> 5) + 1 >> 1) * PAIR4;
 }
 
-/** Offset in a quantized row of block b's q. */
+/** Offset in a quantized row of block b's q (Q8_0: its |q|). */
 @inline
 function blockAt(b: i32, dtype: i32): usize {
-  return <usize>(b >> 1) * pairBytes(dtype) + <usize>(b & 1) * qblock(dtype);
+  return dtype == DT_Q8_0 ? <usize>b * BLOCK8 : <usize>(b >> 1) * PAIR4 + <usize>(b & 1) * QBLOCK4;
 }
 
-/** Offset in a quantized row of block b's d_x (its 8·Σq, Q4_0, lies 8 bytes on). */
+/** Offset in a quantized row of block b's d_x (its c, Q8_0, lies 4 bytes on; its 8·Σq, Q4_0, 8 bytes on). */
 @inline
 function scaleAt(b: i32, dtype: i32): usize {
-  return <usize>(b >> 1) * pairBytes(dtype) + 2 * qblock(dtype) + (<usize>(b & 1) << 2);
+  return dtype == DT_Q8_0 ? <usize>b * BLOCK8 + BLOCK8_SCALE : <usize>(b >> 1) * PAIR4 + PAIR4_SCALES + (<usize>(b & 1) << 2);
 }
 
 /** As quantBytes (linear.ts): the M rows, then (M > 1) every group of four rows block by block. */
@@ -82,6 +81,7 @@ export function quantizeRowsR(x: usize, M: i32, K: i32, out: usize, dtype: i32):
       const id = invScale(d);
       const qb = q + blockAt(b, dtype);
       let sum = i32x4.splat(0);
+      let mag = i32x4.splat(0);
       for (let j = 0; j < 2; j++) {
         const o = <usize>j << 6; // 16 values: [16j, 16j + 16)
         const i0 = roundScaled(v128.load(xb + o), id);
@@ -92,12 +92,16 @@ export function quantizeRowsR(x: usize, M: i32, K: i32, out: usize, dtype: i32):
         const v = i8x16.narrow_i16x8_s(i16x8.narrow_i32x4_s(i0, i1), i16x8.narrow_i32x4_s(i2, i3));
         const s = qb + (<usize>j << 4);
         if (dtype == DT_Q8_0) {
-          v128.store(s, i8x16.max_s(v, i8x16.splat(0)));
-          v128.store(s, i8x16.max_s(i8x16.neg(v), i8x16.splat(0)), 32);
+          // |q| ≤ 127 (x / d rounds into [-127, 127]) and its sign mask
+          mag = i32x4.add(mag, i32x4.add(i32x4.add(i32x4.abs(i0), i32x4.abs(i1)), i32x4.add(i32x4.abs(i2), i32x4.abs(i3))));
+          v128.store(s, i8x16.abs(v));
+          v128.store(s, i8x16.lt_s(v, i8x16.splat(0)), BLOCK8_SIGNS);
         } else v128.store(s, v);
       }
       store<f32>(q + scaleAt(b, dtype), d);
-      if (dtype == DT_Q4_0) store<i32>(q + scaleAt(b, dtype) + 8, 8 * hsumI32(sum)); // Q8_0 pairs have no sums
+      // Q8_0: c = Σ_{q<0} |q| = (Σ|q| − Σq) / 2; Q4_0: 8·Σq
+      if (dtype == DT_Q8_0) store<i32>(q + scaleAt(b, dtype) + 4, (hsumI32(mag) - hsumI32(sum)) >> 1);
+      else store<i32>(q + scaleAt(b, dtype) + 8, 8 * hsumI32(sum));
     }
   }
   if (M > 1 && dtype == DT_Q4_0) {
@@ -118,20 +122,6 @@ export function quantizeRowsR(x: usize, M: i32, K: i32, out: usize, dtype: i32):
     }
   }
   return finite ? 1 : 0;
-}
-
-/** Σ of 32 weight bytes (lo, hi) · the q of the quantized block (x⁺, x⁻) at xb, as an i32x4 of partial sums. */
-@inline
-function q8Dot(lo: v128, hi: v128, xb: usize, ones: v128): v128 {
-  const dl = i16x8.sub(
-    i16x8.relaxed_dot_i8x16_i7x16_s(lo, v128.load(xb)),
-    i16x8.relaxed_dot_i8x16_i7x16_s(lo, v128.load(xb, 32)),
-  );
-  const dh = i16x8.sub(
-    i16x8.relaxed_dot_i8x16_i7x16_s(hi, v128.load(xb, 16)),
-    i16x8.relaxed_dot_i8x16_i7x16_s(hi, v128.load(xb, 48)),
-  );
-  return i32x4.add(i32x4.dot_i16x8_s(dl, ones), i32x4.dot_i16x8_s(dh, ones));
 }
 
 /** Σ of 32 nibbles (lo = elements 0..15, hi = 16..31, each 0..15) · the q of the block at xb (i32x4 partials). */
@@ -182,7 +172,7 @@ function twoBlocks(d0: v128, d1: v128): v128 {
 function dotRowsQ4(w: usize, d: usize, xq: usize, nb: i32, ba: f32, bb: f32, out: usize, os: usize): void {
   const m = i8x16.splat(0x0f);
   let acc = f32x4.splat(0);
-  const PB = pairBytes(DT_Q4_0);
+  const PB = PAIR4;
   let xb = xq;
   const end = xq + <usize>(nb >> 1) * PB;
   for (; xb < end; xb += PB, w += 36) {
@@ -207,40 +197,102 @@ function dotRowsQ4(w: usize, d: usize, xq: usize, nb: i32, ba: f32, bb: f32, out
   store<f32>(out + os, f32x4.extract_lane(acc, 2) + f32x4.extract_lane(acc, 3) + bb);
 }
 
-/**
- * Q8_0 weight rows w and w + d · x (+ ba, bb) into out and out + os (d = 0, os = 0: one row), two blocks at a time
- * as dotRowsQ4, sharing the loads of x. The rows must lie far apart: two neighbouring rows read side by side
- * stream from memory at about half speed here, while rows 64 apart read 7–15% faster than one row at a time (two
- * threads, 140 MB of Q8_0).
- */
-function dotRowsQ8(w: usize, d: usize, xq: usize, nb: i32, ba: f32, bb: f32, out: usize, os: usize): void {
-  const ones = i16x8.splat(1);
-  let acc = f32x4.splat(0);
-  const PB = pairBytes(DT_Q8_0);
-  let xb = xq;
-  const end = xq + <usize>(nb >> 1) * PB;
-  for (; xb < end; xb += PB, w += 68) {
-    const pa = twoBlocks32(
-      q8Dot(v128.load(w, 2), v128.load(w, 18), xb, ones),
-      q8Dot(v128.load(w, 36), v128.load(w, 52), xb + QBLOCK8, ones),
-    );
-    const pb = twoBlocks32(
-      q8Dot(v128.load(w + d, 2), v128.load(w + d, 18), xb, ones),
-      q8Dot(v128.load(w + d, 36), v128.load(w + d, 52), xb + QBLOCK8, ones),
-    );
-    acc = pairAcc(acc, fourSums(pa, pb), pairScales(w, w + d, 34, v128.load64_splat(xb, PAIR8_SCALES)));
-  }
-  if (nb & 1) {
-    const z = i32x4.splat(0);
-    const pa = twoBlocks32(q8Dot(v128.load(w, 2), v128.load(w, 18), xb, ones), z);
-    const pb = twoBlocks32(q8Dot(v128.load(w + d, 2), v128.load(w + d, 18), xb, ones), z);
-    acc = pairAcc(acc, fourSums(pa, pb), tailScales(w, w + d, xb + PAIR8_SCALES));
-  }
-  store<f32>(out, f32x4.extract_lane(acc, 0) + f32x4.extract_lane(acc, 1) + ba);
-  store<f32>(out + os, f32x4.extract_lane(acc, 2) + f32x4.extract_lane(acc, 3) + bb);
+/** One Q8_0 weight row's block at w · the quantized x block (|q| lo, hi; signs lo, hi) → i32x4 of partial sums. */
+@inline
+function q8Row(w: usize, al: v128, ah: v128, sl: v128, sh: v128, ones: v128): v128 {
+  const dl = i16x8.relaxed_dot_i8x16_i7x16_s(v128.xor(v128.load(w, 2), sl), al);
+  const dh = i16x8.relaxed_dot_i8x16_i7x16_s(v128.xor(v128.load(w, 18), sh), ah);
+  return i32x4.add(i32x4.dot_i16x8_s(dl, ones), i32x4.dot_i16x8_s(dh, ones));
 }
 
-/** Rows apart that dotRowsQ8 and dotRowsQ4 pair (within spans of twice as many). */
+/**
+ * Four Q8_0 weight rows w0..w3 · x (+ b0..b3) into o0..o3, one block of the four at a time: the four rows' exact
+ * integer dots (plus c) in the lanes of one vector, converted, scaled by d_w · d_x and added lane by lane, so
+ * each row sums its blocks in order (as the baseline module's dotQ8Seq). A block of x (four vectors) serves the
+ * four rows; rows and outputs may repeat (a short group). The rows must lie far apart (see linearQuantR): one
+ * stream per row, and rows side by side read from memory at about half speed here.
+ */
+function dotRowsQ8x4(
+  w0: usize,
+  w1: usize,
+  w2: usize,
+  w3: usize,
+  xq: usize,
+  nb: i32,
+  b: v128,
+  o0: usize,
+  o1: usize,
+  o2: usize,
+  o3: usize,
+): void {
+  const ones = i16x8.splat(1);
+  let acc = f32x4.splat(0);
+  const end = xq + <usize>nb * BLOCK8;
+  for (let xb = xq; xb < end; xb += BLOCK8, w0 += 34, w1 += 34, w2 += 34, w3 += 34) {
+    const al = v128.load(xb);
+    const ah = v128.load(xb, 16);
+    const sl = v128.load(xb, BLOCK8_SIGNS);
+    const sh = v128.load(xb, BLOCK8_SIGNS + 16);
+    const s = i32x4.add(
+      hsum4(q8Row(w0, al, ah, sl, sh, ones), q8Row(w1, al, ah, sl, sh, ones), q8Row(w2, al, ah, sl, sh, ones), q8Row(w3, al, ah, sl, sh, ones)),
+      v128.load32_splat(xb, BLOCK8_SUM),
+    );
+    acc = f32x4.add(acc, f32x4.mul(f32x4.convert_i32x4_s(s), f32x4.mul(fourScales(w0, w1, w2, w3), v128.load32_splat(xb, BLOCK8_SCALE))));
+  }
+  acc = f32x4.add(acc, b);
+  store<f32>(o0, f32x4.extract_lane(acc, 0));
+  store<f32>(o1, f32x4.extract_lane(acc, 1));
+  store<f32>(o2, f32x4.extract_lane(acc, 2));
+  store<f32>(o3, f32x4.extract_lane(acc, 3));
+}
+
+/** The f16 scales (first two bytes) of four blocks, as f32x4. */
+@inline
+function fourScales(w0: usize, w1: usize, w2: usize, w3: usize): v128 {
+  const t = f16Table();
+  let s = v128.load32_zero(t + (<usize>load<u16>(w0) << 2));
+  s = v128.load32_lane(t + (<usize>load<u16>(w1) << 2), s, 1);
+  s = v128.load32_lane(t + (<usize>load<u16>(w2) << 2), s, 2);
+  return v128.load32_lane(t + (<usize>load<u16>(w3) << 2), s, 3);
+}
+
+/** Bias of output n (0 without one). */
+@inline
+function biasAt(bias: usize, n: i32): f32 {
+  return bias ? load<f32>(bias + (<usize>n << 2)) : 0;
+}
+
+/**
+ * Q8_0 rows [n0, n1) of out (M = 1): spans of 4 · Q8_SPAN rows, row n of a span's first quarter with the rows a
+ * quarter, a half and three quarters on; the rows left (fewer than four) as one group with its last row repeated.
+ */
+function linearQ8R(xq: usize, nb: i32, w: usize, rb: usize, bias: usize, out: usize, n0: i32, n1: i32): void {
+  for (let s0 = n0; s0 < n1; s0 += 4 * Q8_SPAN) {
+    const q = min(Q8_SPAN, (n1 - s0) >> 2);
+    const qb = <usize>q * rb;
+    for (let n = s0; n < s0 + q; n++) {
+      const wr = w + <usize>n * rb;
+      const o = out + (<usize>n << 2);
+      const b = f32x4(biasAt(bias, n), biasAt(bias, n + q), biasAt(bias, n + 2 * q), biasAt(bias, n + 3 * q));
+      dotRowsQ8x4(wr, wr + qb, wr + 2 * qb, wr + 3 * qb, xq, nb, b, o, o + (<usize>q << 2), o + (<usize>(2 * q) << 2), o + (<usize>(3 * q) << 2));
+    }
+    const r0 = s0 + 4 * q;
+    const r1 = min(n1, s0 + 4 * Q8_SPAN);
+    if (r0 < r1) {
+      // one to three rows: r0, then r0 + 1 and r0 + 2 where they exist, else r0 again (the same value stored twice)
+      const ra = r0 + 1 < r1 ? r0 + 1 : r0;
+      const rc = r0 + 2 < r1 ? r0 + 2 : r0;
+      const b = f32x4(biasAt(bias, r0), biasAt(bias, ra), biasAt(bias, rc), biasAt(bias, r0));
+      const wa = w + <usize>r0 * rb;
+      dotRowsQ8x4(wa, w + <usize>ra * rb, w + <usize>rc * rb, wa, xq, nb, b, out + (<usize>r0 << 2), out + (<usize>ra << 2), out + (<usize>rc << 2), out + (<usize>r0 << 2));
+    }
+  }
+}
+
+/** Rows apart (at most) that dotRowsQ8x4 takes together, within spans of four times as many. */
+const Q8_SPAN: i32 = 32;
+
+/** Rows apart that dotRowsQ4 pairs (within spans of twice as many). */
 const PAIR_SPAN: i32 = 64;
 
 /** Stores lanes of v (+ b) to out + r · os for the rows r < n of a group. */
@@ -308,8 +360,8 @@ function groupDotsQ4x4(w: usize, g0: usize, nb: i32, b: f32, out: usize, os: usi
 
 /**
  * Rows [m0, m1) x columns [n0, n1) of out[M, N] for Q8_0 (dtype 2; M = 1 only) or Q4_0 (3) weights of rb bytes
- * a row and x quantized by quantizeRowsR; bias 0 = none. M = 1 dots one weight row at a time, M > 1 (Q4_0) one
- * weight row against eight x rows (two groups; m0 is a multiple of 4).
+ * a row and x quantized by quantizeRowsR; bias 0 = none. M = 1 dots four Q8_0 weight rows or two Q4_0 rows at a
+ * time, M > 1 (Q4_0) one weight row against eight x rows (two groups; m0 is a multiple of 4).
  */
 export function linearQuantR(
   dtype: i32,
@@ -327,25 +379,23 @@ export function linearQuantR(
   n1: i32,
 ): void {
   const nb = K >> 5;
-  const q8 = dtype == DT_Q8_0;
+  if (M == 1 && dtype == DT_Q8_0) {
+    linearQ8R(xq, nb, w, rb, bias, out, n0, n1);
+    return;
+  }
   if (M == 1) {
     // spans of 2·PAIR_SPAN rows (the last one shorter): row n of a span's first half with row n + half
     for (let s0 = n0; s0 < n1; s0 += 2 * PAIR_SPAN) {
       const half = min(PAIR_SPAN, (n1 - s0) >> 1);
       for (let n = s0; n < s0 + half; n++) {
-        const ba: f32 = bias ? load<f32>(bias + (<usize>n << 2)) : 0;
-        const bb: f32 = bias ? load<f32>(bias + (<usize>(n + half) << 2)) : 0;
         const wr = w + <usize>n * rb;
         const o = out + (<usize>n << 2);
-        if (q8) dotRowsQ8(wr, <usize>half * rb, xq, nb, ba, bb, o, <usize>half << 2);
-        else dotRowsQ4(wr, <usize>half * rb, xq, nb, ba, bb, o, <usize>half << 2);
+        dotRowsQ4(wr, <usize>half * rb, xq, nb, biasAt(bias, n), biasAt(bias, n + half), o, <usize>half << 2);
       }
       if (s0 + 2 * half < min(n1, s0 + 2 * PAIR_SPAN)) {
         const n = s0 + 2 * half; // the odd row left in a short span, dotted twice into the same place
-        const b: f32 = bias ? load<f32>(bias + (<usize>n << 2)) : 0;
-        const wr = w + <usize>n * rb;
-        if (q8) dotRowsQ8(wr, 0, xq, nb, b, b, out + (<usize>n << 2), 0);
-        else dotRowsQ4(wr, 0, xq, nb, b, b, out + (<usize>n << 2), 0);
+        const b = biasAt(bias, n);
+        dotRowsQ4(w + <usize>n * rb, 0, xq, nb, b, b, out + (<usize>n << 2), 0);
       }
     }
     return;

@@ -310,34 +310,41 @@ function q4Dot(wb: usize, xb: usize): v128 {
 }
 
 /**
- * One Q8_0/Q4_0 weight row · one quantized activation row (M = 1): integer block dots, f32 across blocks, in
- * the order the relaxed module's dotRowsQ8/dotRowsQ4 use, so results do not depend on the module or on how
- * threads split the product.
+ * One Q4_0 weight row · one quantized activation row (M = 1): integer block dots, f32 across blocks, in the order
+ * the relaxed module's dotRowsQ4 uses, so results do not depend on the module or on how threads split the product.
  */
-function dotQuantQ(dtype: i32, w: usize, xq: usize, nb: i32, K: i32): f32 {
+function dotQuantQ4(w: usize, xq: usize, nb: i32, K: i32): f32 {
   const ds = xq + (<usize>K << 1);
   const ss = ds + (<usize>nb << 2);
   let acc = f32x4.splat(0);
-  // blocks two at a time, summed as pair-scales.ts says (the relaxed module's dotRowsQ8/dotRowsQ4 do the same)
-  const q8 = dtype == DT_Q8_0;
-  const bb: usize = q8 ? 34 : 18;
+  // blocks two at a time, summed as pair-scales.ts says (the relaxed module's dotRowsQ4 does the same)
   let b = 0;
-  for (; b + 1 < nb; b += 2, w += 2 * bb) {
+  for (; b + 1 < nb; b += 2, w += 36) {
     const x0 = xq + (<usize>b << 6);
-    const u = q8 ? q8Dot(w, x0) : q4Dot(w, x0);
-    const v = q8 ? q8Dot(w + bb, x0 + 64) : q4Dot(w + bb, x0 + 64);
-    const h = twoBlocks32(u, v);
-    let s = fourSums(h, h);
-    if (!q8) s = i32x4.sub(s, v128.load64_splat(ss + (<usize>b << 2)));
-    acc = pairAcc(acc, s, pairScales(w, w, bb, v128.load64_splat(ds + (<usize>b << 2))));
+    const h = twoBlocks32(q4Dot(w, x0), q4Dot(w + 18, x0 + 64));
+    const s = i32x4.sub(fourSums(h, h), v128.load64_splat(ss + (<usize>b << 2)));
+    acc = pairAcc(acc, s, pairScales(w, w, 18, v128.load64_splat(ds + (<usize>b << 2))));
   }
   if (b < nb) {
     const x0 = xq + (<usize>b << 6);
-    let s = fourSums(twoBlocks32(q8 ? q8Dot(w, x0) : q4Dot(w, x0), i32x4.splat(0)), i32x4.splat(0));
-    if (!q8) s = i32x4.sub(s, tailSums(ss + (<usize>b << 2)));
+    const s = i32x4.sub(fourSums(twoBlocks32(q4Dot(w, x0), i32x4.splat(0)), i32x4.splat(0)), tailSums(ss + (<usize>b << 2)));
     acc = pairAcc(acc, s, tailScales(w, w, ds + (<usize>b << 2)));
   }
   return f32x4.extract_lane(acc, 0) + f32x4.extract_lane(acc, 1);
+}
+
+/**
+ * One Q8_0 weight row · one quantized activation row (M = 1): each block's exact integer dot, converted, times
+ * d_w · d_x, added in block order — the relaxed module's dotRowsQ8x4 per lane, so the same bits.
+ */
+function dotQuantQ8(w: usize, xq: usize, nb: i32, K: i32): f32 {
+  const ds = xq + (<usize>K << 1);
+  let acc: f32 = 0;
+  for (let b = 0; b < nb; b++, w += 34) {
+    const s = <f32>hsumI32(q8Dot(w, xq + (<usize>b << 6)));
+    acc += s * (tabHalf(load<u16>(w)) * load<f32>(ds + (<usize>b << 2)));
+  }
+  return acc;
 }
 
 /** Horizontal sums of four i32x4 → one i32x4 [Σs0, Σs1, Σs2, Σs3]. */
@@ -584,7 +591,8 @@ export function linear(
     if (M == 1) {
       for (let n = n0; n < n1; n++) {
         const b: f32 = bias ? load<f32>(bias + (<usize>n << 2)) : 0;
-        store<f32>(out + (<usize>n << 2), dotQuantQ(dtype, w + <usize>n * rb, xq, nb, K) + b);
+        const wr = w + <usize>n * rb;
+        store<f32>(out + (<usize>n << 2), (dtype == DT_Q8_0 ? dotQuantQ8(wr, xq, nb, K) : dotQuantQ4(wr, xq, nb, K)) + b);
       }
       return;
     }
