@@ -11,7 +11,7 @@
 // The relaxed-SIMD module's matvec (M = 1) dots int8 activations with i16x8.relaxed_dot_i8x16_i7x16_s instead.
 
 import { absMax32, hsumI32, invScale, roundScaled } from "./xquant";
-import { halfToF32, hsum } from "./half";
+import { halfToF32, hsum, tabHalf } from "./half";
 import {
   dot1,
   dot4Store,
@@ -154,19 +154,12 @@ function dotQ4KQ(w: usize, xq: usize, K: i32): f32 {
   return hsum(acc);
 }
 
-/** Relaxed module: 32 nibbles (a: values 0..15, b: 16..31) · 32 int8 activations, as an i32x4 of partial sums. */
-@inline
-function idot32R(a: v128, b: v128, xq: usize): v128 {
-  const d = i16x8.add(
-    i16x8.relaxed_dot_i8x16_i7x16_s(v128.load(xq), a),
-    i16x8.relaxed_dot_i8x16_i7x16_s(v128.load(xq, 16), b),
-  );
-  return i32x4.extadd_pairwise_i16x8_s(d);
-}
-
 /**
  * dotQ4KQ on int8 activations (relaxed module): the nibbles are the [0, 127] operand of the relaxed int8 dot,
- * one per 16 weights with no widening (the integer group sums are the same; their f32 partials are not).
+ * one per 16 weights with no widening (the integer group sums are the same; their f32 partials are not). A
+ * block's eight scales are multiplied by their dx once, and each pass takes the next two of them by shuffles;
+ * the two groups' int16 pair sums are interleaved and widened together, so that each i32 lane holds
+ * [group 2j, group 2j + 1, 2j, 2j + 1] partial sums. One pass is 64 values.
  */
 function dotQ4KQR(w: usize, xq: usize, K: i32): f32 {
   const nb = K >> 8;
@@ -176,19 +169,34 @@ function dotQ4KQR(w: usize, xq: usize, K: i32): f32 {
   let acc = f32x4.splat(0);
   for (let b = 0; b < nb; b++, w += 144, ds += 32, ss += 32) {
     const sm = q4kScaleBytes(w);
-    const dm = q4kDmin(w);
     const ma = f32x4.mul(u8Quarter(sm, 2), v128.load(ss));
     const mins = f32x4.add(ma, f32x4.mul(u8Quarter(sm, 3), v128.load(ss, 16)));
+    // sc·dx of groups 0..3 and 4..7, shifted along two groups a pass
+    let ga = f32x4.mul(u8Quarter(sm, 0), v128.load(ds));
+    let gb = f32x4.mul(u8Quarter(sm, 1), v128.load(ds, 16));
     let s = f32x4.splat(0);
     for (let j = 0; j < 4; j++, xq += 64) {
-      const f = f32x4.mul(pairScales(sm, j), v128.load64_splat(ds + (<usize>j << 3)));
+      const f = v128.shuffle<f32>(ga, ga, 0, 1, 0, 1);
+      ga = v128.shuffle<f32>(ga, gb, 2, 3, 4, 5);
+      gb = v128.shuffle<f32>(gb, gb, 2, 3, 2, 3);
       const q0 = v128.load(w + 16 + (<usize>j << 5));
       const q1 = v128.load(w + 16 + (<usize>j << 5), 16);
-      const lo = idot32R(v128.and(q0, m), v128.and(q1, m), xq);
-      const hi = idot32R(v128.and(i16x8.shr_u(q0, 4), m), v128.and(i16x8.shr_u(q1, 4), m), xq + 32);
-      s = f32x4.add(s, f32x4.mul(f32x4.convert_i32x4_s(pair(lo, hi, true)), f));
+      // int16 pair sums of group 2j (low nibbles) and 2j + 1 (high), each lane at most 4·127·15
+      const dl = i16x8.add(
+        i16x8.relaxed_dot_i8x16_i7x16_s(v128.load(xq), v128.and(q0, m)),
+        i16x8.relaxed_dot_i8x16_i7x16_s(v128.load(xq, 16), v128.and(q1, m)),
+      );
+      const dh = i16x8.add(
+        i16x8.relaxed_dot_i8x16_i7x16_s(v128.load(xq, 32), v128.and(i16x8.shr_u(q0, 4), m)),
+        i16x8.relaxed_dot_i8x16_i7x16_s(v128.load(xq, 48), v128.and(i16x8.shr_u(q1, 4), m)),
+      );
+      const t = i16x8.add(i32x4.shuffle(dl, dh, 0, 4, 1, 5), i32x4.shuffle(dl, dh, 2, 6, 3, 7));
+      s = f32x4.add(s, f32x4.mul(f32x4.convert_i32x4_s(i32x4.extadd_pairwise_i16x8_s(t)), f));
     }
-    acc = f32x4.add(acc, f32x4.sub(f32x4.mul(s, lane(dm, 0)), f32x4.mul(mins, lane(dm, 1))));
+    // d and dmin by the exact f16 table (two loads) rather than halfToF32x4's constants
+    const d = f32x4.splat(tabHalf(load<u16>(w)));
+    const dmin = f32x4.splat(tabHalf(load<u16>(w, 2)));
+    acc = f32x4.add(acc, f32x4.sub(f32x4.mul(s, d), f32x4.mul(mins, dmin)));
   }
   return hsum(acc);
 }
