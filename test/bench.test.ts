@@ -6,7 +6,9 @@ import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { test } from "node:test";
-import { ensureBenchModel } from "../src/bench/model-file.js";
+import { ensureBenchModel, randomQ4KBytes } from "../src/bench/model-file.js";
+import { Rng } from "../src/generation/rng.js";
+import { dequantizeRow } from "../src/tensor/quant.js";
 import { formatPrefixTable, runPrefixBench } from "../src/bench/prefix.js";
 import { formatTrainTable, runTrainBench } from "../src/bench/train.js";
 import { runBench, type BenchRow } from "../src/bench/run.js";
@@ -202,4 +204,25 @@ test("bench --train: decoderkit's training steps of the nanoGPT shape, beside Py
   if (r.pytorch_error === null) assert.ok(r.pytorch_ms_per_iter! > 0 && r.ms_ratio! > 0);
   else assert.match(r.pytorch_error, /PyTorch not available/);
   assert.match(formatTrainTable(rows), /^gpt 4x128 ctx64 b12 +1 /m);
+});
+
+test("the Q4_K bench weights: whole blocks with finite scales, mean about 0 and spread near 0.02", () => {
+  const [rows, cols] = [64, 512];
+  const bytes = randomQ4KBytes(rows, cols, new Rng(5));
+  assert.equal(bytes.length, (rows * cols * 144) / 256);
+  const w = new Float32Array(rows * cols);
+  for (let r = 0; r < rows; r++) dequantizeRow("q4_k", bytes, (r * cols * 144) / 256, w, r * cols, cols);
+  let sum = 0;
+  let sq = 0;
+  for (const v of w) {
+    assert.ok(Number.isFinite(v));
+    sum += v;
+    sq += v * v;
+  }
+  const mean = sum / w.length;
+  const std = Math.sqrt(sq / w.length - mean * mean);
+  assert.ok(Math.abs(mean) < 0.003, `mean ${mean}`);
+  assert.ok(std > 0.015 && std < 0.03, `std ${std}`);
+  assert.throws(() => randomQ4KBytes(1, 300, new Rng(1)), /multiple of 256/);
+  assert.ok(parseShapes("1b-q4_k")[0]!.dtype === "q4_k");
 });

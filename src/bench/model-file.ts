@@ -1,6 +1,7 @@
 // Random-weight Llama GGUF files for benchmarking, written with our GGUF writer and cached by shape and seed.
-// Weights are seeded per tensor (same bytes every time), approximately normal with std 0.02; the 32000-token
-// vocabulary (tokenizer.* keys) is copied from a llama.cpp vocabulary file so that llama.cpp accepts the model.
+// Weights are seeded per tensor (same bytes every time), approximately normal with std 0.02 (Q4_K: random
+// blocks with about that mean and spread); the 32000-token vocabulary (tokenizer.* keys) is copied from a
+// llama.cpp vocabulary file so that llama.cpp accepts the model.
 
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -8,7 +9,7 @@ import { Rng } from "../generation/rng.js";
 import { readGGUF, writeGGUF } from "../io/gguf.js";
 import type { GGUFType, GGUFValue } from "../io/gguf-types.js";
 import { byteSize } from "../tensor/dtype.js";
-import { quantizeRow } from "../tensor/quant.js";
+import { floatToHalf, quantizeRow } from "../tensor/quant.js";
 import { Tensor } from "../tensor/tensor.js";
 import type { BenchShape } from "./shapes.js";
 
@@ -39,8 +40,36 @@ function fillNormalish(rng: Rng, out: Float32Array, n: number): void {
   }
 }
 
+/**
+ * Q4_K bytes of `rows` rows of `cols` values (a multiple of 256): random 6-bit scales and mins and random nibbles
+ * (w = d·sc·q − dmin·m), with d and dmin fixed so that the weights have mean about 0 (dmin = 7.5·d: E[sc·q] =
+ * 7.5·E[m]) and a spread near WEIGHT_STD. We have no Q4_K quantizer; for speed only the layout matters.
+ */
+export function randomQ4KBytes(rows: number, cols: number, rng: Rng): Uint8Array {
+  if (cols % 256 !== 0) throw new Error(`q4_k rows need a multiple of 256 values, got ${cols}`);
+  const bytes = new Uint8Array((rows * cols * 144) / 256);
+  const d = WEIGHT_STD / 270; // std of sc·q − 7.5·m over uniform sc, m in 0..63, q in 0..15 is about 270
+  const dh = floatToHalf(d);
+  const mh = floatToHalf(7.5 * d);
+  for (let o = 0; o < bytes.length; o += 144) {
+    bytes[o] = dh & 0xff;
+    bytes[o + 1] = dh >> 8;
+    bytes[o + 2] = mh & 0xff;
+    bytes[o + 3] = mh >> 8;
+    for (let i = 4; i < 144; i += 4) {
+      const r = rng.nextU32();
+      bytes[o + i] = r & 0xff;
+      bytes[o + i + 1] = (r >>> 8) & 0xff;
+      bytes[o + i + 2] = (r >>> 16) & 0xff;
+      bytes[o + i + 3] = r >>> 24;
+    }
+  }
+  return bytes;
+}
+
 /** A random [rows, cols] matrix stored as `dtype`, generated CHUNK_ROWS rows at a time (no full f32 copy for q8_0). */
 function randomMatrix(rows: number, cols: number, dtype: BenchShape["dtype"], rng: Rng): Tensor {
+  if (dtype === "q4_k") return Tensor.fromBytes("q4_k", [rows, cols], randomQ4KBytes(rows, cols, rng)); // (rows, cols)
   if (dtype === "f32") {
     const t = Tensor.zeros([rows, cols]); // (rows, cols)
     fillNormalish(rng, t.data as Float32Array, rows * cols);

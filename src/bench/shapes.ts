@@ -1,8 +1,8 @@
 // Model shapes the benchmark runs: published Llama sizes (llama2.c's stories15M / stories110M, TinyLlama-1.1B)
-// with random weights (110m also in f32, the speculative benchmark's target; 1b also in q4_0), plus a hidden `tiny`
-// shape for tests.
+// with random weights (110m also in f32, the speculative benchmark's target; 1b also in q4_0 and in q4_k, the
+// k-quant of most published GGUF files), plus a hidden `tiny` shape for tests.
 
-export type BenchDType = "f32" | "q8_0" | "q4_0";
+export type BenchDType = "f32" | "q8_0" | "q4_0" | "q4_k";
 
 export interface BenchShape {
   readonly name: string;
@@ -60,6 +60,7 @@ export const SHAPES: readonly BenchShape[] = [
   { name: "110m-f32", ...STORIES110M, dtype: "f32", optIn: true },
   { name: "1b", ...TINYLLAMA, dtype: "q8_0", optIn: true },
   { name: "1b-q4_0", ...TINYLLAMA, dtype: "q4_0", optIn: true },
+  { name: "1b-q4_k", ...TINYLLAMA, dtype: "q4_k", optIn: true },
   {
     name: "tiny",
     description: "test shape",

@@ -149,7 +149,7 @@ export function makeWasmKernels(arena: WasmArena, k: KernelExports, settings: Wa
         ? align(K * 4 * (M > 1 && !kq ? 4 : 1))
         : 0;
     if (gemm) code = code | LINEAR_GEMM;
-    const xqBytes = quant ? align(kq ? M * k.quantRowBytesK(K) : k.quantBytes(M, K, code)) : 0;
+    const xqBytes = quant ? align(kq ? k.quantBytesK(M, K, code) : k.quantBytes(M, K, code)) : 0;
     return { code, w: wOff, N, kq, quant, rowbuf, xqBytes };
   }
 

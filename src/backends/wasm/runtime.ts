@@ -55,10 +55,13 @@ export interface KernelExports {
   quantBytes(M: number, K: number, dtype: number): number;
   /**
    * As quantizeRows, for Q4_K/Q6_K weights of `dtype` (rows of quantRowBytesK, with each block's dx·Σq appended;
-   * int16 values, or int8 for the relaxed module's Q4_K matvec).
+   * int16 values, or int8 for the relaxed module's matvec; the relaxed module's Q4_K with M > 1 takes the Q4_0
+   * layout of quantizeRows instead).
    */
   quantizeRowsK(x: number, M: number, K: number, out: number, dtype: number): number;
   quantRowBytesK(K: number): number;
+  /** Bytes quantizeRowsK writes for M rows of K. */
+  quantBytesK(M: number, K: number, dtype: number): number;
   rmsnorm(x: number, M: number, D: number, w: number, eps: number, out: number): void;
   softmax(x: number, M: number, N: number): void;
   /** out[i] = x[i]·σ(x[i]) for i < n (out may be x). */

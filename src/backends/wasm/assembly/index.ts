@@ -3,7 +3,7 @@
 
 export { linear, quantBytes, quantizeRows } from "./linear";
 export { linearGemmRows, linearGemmWorkBytes } from "./linear-gemm";
-export { quantizeRowsK, quantRowBytesK } from "./kquant";
+export { quantBytesK, quantizeRowsK, quantRowBytesK } from "./kquant";
 export { layernorm, rmsnorm, softmax } from "./rows";
 export { attention, attentionFinish, attentionKeys, attentionRangeBytes, attentionScoreBytes } from "./attention";
 export { attentionBackward, attentionBackwardScratch, attentionForward } from "./attention-grad";

@@ -10,6 +10,8 @@
 // expanded to int16 in rowbuf). Loop bodies stay small: V8 issues all loads of a body first, spilling the rest.
 // The relaxed-SIMD module's matvec (M = 1) dots int8 activations with i16x8.relaxed_dot_i8x16_i7x16_s instead.
 
+import { DT_Q4_0 } from "./expand";
+import { linearQ4KR, quantBytesR, quantizeRowsR } from "./linear-relaxed";
 import { absMax32, hsumI32, invScale, roundScaled } from "./xquant";
 import { halfToF32, hsum, tabHalf } from "./half";
 import {
@@ -42,6 +44,25 @@ export function quantRowBytesK(K: i32): usize {
 }
 
 /**
+ * Whether Q4_K with M > 1 runs the relaxed module's grouped int8 product (linearQ4KR), on x quantized as for
+ * Q4_0 (quantizeRowsR: the same q8 blocks, plus the grouped copy). The callers test ASC_FEATURE_RELAXED_SIMD
+ * first.
+ */
+@inline
+function groupedQ4K(dtype: i32, M: i32): bool {
+  return dtype == DT_Q4_K && M > 1;
+}
+
+/** Bytes quantizeRowsK writes for M rows of K values and weights of `dtype`. */
+export function quantBytesK(M: i32, K: i32, dtype: i32): usize {
+  const rows = <usize>M * quantRowBytesK(K);
+  if (ASC_FEATURE_RELAXED_SIMD) {
+    if (groupedQ4K(dtype, M)) return max(rows, quantBytesR(M, K, DT_Q4_0));
+  }
+  return rows;
+}
+
+/**
  * Whether the quantized rows are int8 (the relaxed module's matvec, dotQ4KQR and dotQ6KQR) rather than int16:
  * K int8 values, then per pair of values 32·(x_2i + x_2i+1) as int16 (Q6_K's −32 offset), in the same K << 1
  * bytes. The callers test ASC_FEATURE_RELAXED_SIMD first, in their own `if`, so the baseline module never
@@ -59,6 +80,9 @@ function int8RowsK(M: i32): bool {
  * infinite or NaN (the caller then takes the exact path, which propagates them).
  */
 export function quantizeRowsK(x: usize, M: i32, K: i32, out: usize, dtype: i32): i32 {
+  if (ASC_FEATURE_RELAXED_SIMD) {
+    if (groupedQ4K(dtype, M)) return quantizeRowsR(x, M, K, out, DT_Q4_0);
+  }
   let int8 = false;
   if (ASC_FEATURE_RELAXED_SIMD) int8 = int8RowsK(M);
   let finite = true;
@@ -199,6 +223,92 @@ function dotQ4KQR(w: usize, xq: usize, K: i32): f32 {
     acc = f32x4.add(acc, f32x4.sub(f32x4.mul(s, d), f32x4.mul(mins, dmin)));
   }
   return hsum(acc);
+}
+
+/**
+ * dotQ4KQR for two rows, wa and wa + d (d = 0: one row, stored twice into the same place), sharing the loads of
+ * x, with each row's arithmetic exactly as dotQ4KQR's (so the same bits however the rows are paired). A block's
+ * sc·dx factors of both rows go through f (32 bytes a row) instead of registers. The rows should lie far apart
+ * (as for dotRowsQ4 in linear-relaxed.ts).
+ */
+function dotRowsQ4KQR(wa: usize, d: usize, xq: usize, K: i32, f: usize, ba: f32, bb: f32, out: usize, os: usize): void {
+  const nb = K >> 8;
+  let ds = xq + (<usize>K << 1);
+  let ss = ds + (<usize>(K >> 5) << 2);
+  const m = i8x16.splat(0x0f);
+  let acc = f32x4.splat(0);
+  let bcc = f32x4.splat(0);
+  for (let b = 0; b < nb; b++, wa += 144, ds += 32, ss += 32) {
+    const wb = wa + d;
+    const sa = q4kScaleBytes(wa);
+    const sb = q4kScaleBytes(wb);
+    const d0 = v128.load(ds);
+    const d1 = v128.load(ds, 16);
+    v128.store(f, f32x4.mul(u8Quarter(sa, 0), d0));
+    v128.store(f, f32x4.mul(u8Quarter(sa, 1), d1), 16);
+    v128.store(f, f32x4.mul(u8Quarter(sb, 0), d0), 32);
+    v128.store(f, f32x4.mul(u8Quarter(sb, 1), d1), 48);
+    let s = f32x4.splat(0);
+    let t = f32x4.splat(0);
+    let x = xq;
+    for (let j: usize = 0; j < 4; j++, x += 64) {
+      const x0 = v128.load(x);
+      const x1 = v128.load(x, 16);
+      const x2 = v128.load(x, 32);
+      const x3 = v128.load(x, 48);
+      const q = (j << 5) + 16;
+      s = f32x4.add(s, f32x4.mul(q4kPassR(wa + q, x0, x1, x2, x3, m), v128.load64_splat(f + (j << 3))));
+      t = f32x4.add(t, f32x4.mul(q4kPassR(wb + q, x0, x1, x2, x3, m), v128.load64_splat(f + (j << 3), 32)));
+    }
+    xq += 256;
+    const minsA = f32x4.add(f32x4.mul(u8Quarter(sa, 2), v128.load(ss)), f32x4.mul(u8Quarter(sa, 3), v128.load(ss, 16)));
+    const minsB = f32x4.add(f32x4.mul(u8Quarter(sb, 2), v128.load(ss)), f32x4.mul(u8Quarter(sb, 3), v128.load(ss, 16)));
+    const da = f32x4.splat(tabHalf(load<u16>(wa)));
+    const ma = f32x4.splat(tabHalf(load<u16>(wa, 2)));
+    const db = f32x4.splat(tabHalf(load<u16>(wb)));
+    const mb = f32x4.splat(tabHalf(load<u16>(wb, 2)));
+    acc = f32x4.add(acc, f32x4.sub(f32x4.mul(s, da), f32x4.mul(minsA, ma)));
+    bcc = f32x4.add(bcc, f32x4.sub(f32x4.mul(t, db), f32x4.mul(minsB, mb)));
+  }
+  store<f32>(out, hsum(acc) + ba);
+  store<f32>(out + os, hsum(bcc) + bb);
+}
+
+/** One pass of dotQ4KQR (64 values of one row at q, x0..x3 its int8 activations) as f32 lanes [2j, 2j+1, 2j, 2j+1]. */
+@inline
+function q4kPassR(q: usize, x0: v128, x1: v128, x2: v128, x3: v128, m: v128): v128 {
+  const q0 = v128.load(q);
+  const q1 = v128.load(q, 16);
+  const dl = i16x8.add(
+    i16x8.relaxed_dot_i8x16_i7x16_s(x0, v128.and(q0, m)),
+    i16x8.relaxed_dot_i8x16_i7x16_s(x1, v128.and(q1, m)),
+  );
+  const dh = i16x8.add(
+    i16x8.relaxed_dot_i8x16_i7x16_s(x2, v128.and(i16x8.shr_u(q0, 4), m)),
+    i16x8.relaxed_dot_i8x16_i7x16_s(x3, v128.and(i16x8.shr_u(q1, 4), m)),
+  );
+  const t = i16x8.add(i32x4.shuffle(dl, dh, 0, 4, 1, 5), i32x4.shuffle(dl, dh, 2, 6, 3, 7));
+  return f32x4.convert_i32x4_s(i32x4.extadd_pairwise_i16x8_s(t));
+}
+
+/** Rows apart (at most) that dotRowsQ4KQR pairs, within spans of twice as many. */
+const Q4K_SPAN: i32 = 64;
+
+/** Q4_K rows [n0, n1) (M = 1, int8 x): row n of each span's first half with row n + half, as linearQuantR's Q4_0. */
+function linearQ4KRows(xq: usize, K: i32, w: usize, rb: usize, bias: usize, out: usize, f: usize, n0: i32, n1: i32): void {
+  for (let s0 = n0; s0 < n1; s0 += 2 * Q4K_SPAN) {
+    const half = min(Q4K_SPAN, (n1 - s0) >> 1);
+    for (let n = s0; n < s0 + half; n++) {
+      const ba: f32 = bias ? load<f32>(bias + (<usize>n << 2)) : 0;
+      const bb: f32 = bias ? load<f32>(bias + (<usize>(n + half) << 2)) : 0;
+      dotRowsQ4KQR(w + <usize>n * rb, <usize>half * rb, xq, K, f, ba, bb, out + (<usize>n << 2), <usize>half << 2);
+    }
+    if (s0 + 2 * half < min(n1, s0 + 2 * Q4K_SPAN)) {
+      const n = s0 + 2 * half; // the odd row left in a short span, dotted twice into the same place
+      const b: f32 = bias ? load<f32>(bias + (<usize>n << 2)) : 0;
+      dotRowsQ4KQR(w + <usize>n * rb, 0, xq, K, f, b, b, out + (<usize>n << 2), 0);
+    }
+  }
 }
 
 /** One Q6_K group of 32 (scales sc[0], sc[1] for its two halves) · activations: integer Σ sc·q·xq. */
@@ -432,6 +542,12 @@ export function linearK(
   const rb = kquantRowBytes(dtype, K);
   const os = <usize>N << 2;
   if (M == 1) {
+    if (ASC_FEATURE_RELAXED_SIMD) {
+      if (xq && rowbuf && dtype == DT_Q4_K) {
+        linearQ4KRows(xq, K, w, rb, bias, out, rowbuf, n0, n1);
+        return;
+      }
+    }
     if (!xq && dtype == DT_Q4_K) blockSums(x, K, rowbuf);
     for (let n = n0; n < n1; n++) {
       const wr = w + <usize>n * rb;
@@ -446,6 +562,12 @@ export function linearK(
       store<f32>(out + (<usize>n << 2), s);
     }
     return;
+  }
+  if (ASC_FEATURE_RELAXED_SIMD) {
+    if (xq && groupedQ4K(dtype, M)) {
+      linearQ4KR(xq, M, K, w, rb, N, bias, out, rowbuf, m0, m1, n0, n1);
+      return;
+    }
   }
   const xs: usize = xq ? quantRowBytesK(K) : <usize>K << 2;
   const xb = xq ? xq : x;

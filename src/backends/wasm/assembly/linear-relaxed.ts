@@ -10,6 +10,7 @@
 import { f16Table, tabHalf } from "./half";
 import { fourSums, pairAcc, pairScales, tailScales, tailSums, twoBlocks32 } from "./pair-scales";
 import { absMax32, hsumI32, invScale, roundScaled } from "./xquant";
+import { q4kScaleBytes, u8Quarter } from "./kquant-rows";
 
 const DT_Q8_0: i32 = 2;
 const DT_Q4_0: i32 = 3;
@@ -414,6 +415,124 @@ export function linearQuantR(
         const r0 = min(4, c1 - m);
         if (m + 4 < c1) groupDotsQ4x8(wr, g0, g0 + gs, nb, b, o, os, r0, min(4, c1 - m - 4));
         else groupDotsQ4x4(wr, g0, nb, b, o, os, r0);
+      }
+    }
+  }
+}
+
+/**
+ * One Q4_K weight row's per-group factors into f (the caller's row buffer): for each block of 256, its eight
+ * d·sc then its eight dmin·m / 8 (f32), so that group k's pair lies at 64·(k / 8) + 4·(k % 8) and 32 bytes on.
+ * The / 8 takes the grouped x copy's 8·Σq back to Σq (exact: a power of two).
+ */
+function q4kFactors(w: usize, K: i32, f: usize): void {
+  for (let b = 0; b < K >> 8; b++, w += 144, f += 64) {
+    const sm = q4kScaleBytes(w);
+    const d = f32x4.splat(tabHalf(load<u16>(w)));
+    const m8 = f32x4.splat(tabHalf(load<u16>(w, 2)) * <f32>0.125);
+    v128.store(f, f32x4.mul(u8Quarter(sm, 0), d));
+    v128.store(f, f32x4.mul(u8Quarter(sm, 1), d), 16);
+    v128.store(f, f32x4.mul(u8Quarter(sm, 2), m8), 32);
+    v128.store(f, f32x4.mul(u8Quarter(sm, 3), m8), 48);
+  }
+}
+
+/** One group's four Q4_K group-of-32 sums (nibbles lo, hi): dx·(d·sc·Σq·xq − dmin·m·Σxq), added to acc. */
+@inline
+function groupBlockK(lo: v128, hi: v128, g: usize, dsc: v128, dm8: v128, ones: v128, acc: v128): v128 {
+  const s = hsum4(
+    q4Dot(lo, hi, g, ones),
+    q4Dot(lo, hi, g + QBLOCK4, ones),
+    q4Dot(lo, hi, g + 2 * QBLOCK4, ones),
+    q4Dot(lo, hi, g + 3 * QBLOCK4, ones),
+  );
+  const dx = v128.load(g, 4 * QBLOCK4);
+  const q = f32x4.mul(f32x4.convert_i32x4_s(s), f32x4.mul(dx, dsc));
+  return f32x4.add(acc, f32x4.sub(q, f32x4.mul(f32x4.convert_i32x4_s(v128.load(g, 4 * QBLOCK4 + 16)), f32x4.mul(dx, dm8))));
+}
+
+/**
+ * One Q4_K weight row (factors at f, q4kFactors) · the quantized x rows of groups g0 and g0 + 1 (two = false:
+ * g0 alone), each group of 32 weights split into nibbles once for all of them. Groups k, k + 1 of 32 are the
+ * low and high nibbles of the same 32 bytes.
+ */
+@inline
+function groupDotsK(
+  w: usize,
+  f: usize,
+  g0: usize,
+  g1: usize,
+  nb: i32,
+  two: bool,
+  b: f32,
+  out: usize,
+  os: usize,
+  n0: i32,
+  n1: i32,
+): void {
+  const ones = i16x8.splat(1);
+  const m = i8x16.splat(0x0f);
+  let a0 = f32x4.splat(0);
+  let a1 = f32x4.splat(0);
+  for (let k = 0; k < nb; k++, g0 += GROUP_BLOCK, g1 += GROUP_BLOCK) {
+    const qs = w + <usize>(k >> 3) * 144 + 16 + (<usize>((k & 7) >> 1) << 5);
+    const sh = (k & 1) << 2;
+    const lo = v128.and(i16x8.shr_u(v128.load(qs), sh), m);
+    const hi = v128.and(i16x8.shr_u(v128.load(qs, 16), sh), m);
+    const fk = f + (<usize>(k >> 3) << 6) + (<usize>(k & 7) << 2);
+    const dsc = v128.load32_splat(fk);
+    const dm8 = v128.load32_splat(fk, 32);
+    a0 = groupBlockK(lo, hi, g0, dsc, dm8, ones, a0);
+    if (two) a1 = groupBlockK(lo, hi, g1, dsc, dm8, ones, a1);
+  }
+  storeLanes(a0, b, out, os, n0);
+  if (two) storeLanes(a1, b, out + 4 * os, os, n1);
+}
+
+function groupDotsK8(w: usize, f: usize, g0: usize, g1: usize, nb: i32, b: f32, out: usize, os: usize, n0: i32, n1: i32): void {
+  groupDotsK(w, f, g0, g1, nb, true, b, out, os, n0, n1);
+}
+
+function groupDotsK4(w: usize, f: usize, g0: usize, nb: i32, b: f32, out: usize, os: usize, n0: i32): void {
+  groupDotsK(w, f, g0, g0, nb, false, b, out, os, n0, 0);
+}
+
+/**
+ * Rows [m0, m1) (m0 a multiple of 4) x columns [n0, n1) of out[M, N] for Q4_K weights (rb bytes a row) and M > 1
+ * x rows quantized by quantizeRowsR as for Q4_0 (the same q8 blocks; the grouped copy): as linearQuantR's Q4_0
+ * path, one weight row against eight x rows at a time, its factors decoded into rowbuf (K bytes) once a chunk.
+ */
+export function linearQ4KR(
+  xq: usize,
+  M: i32,
+  K: i32,
+  w: usize,
+  rb: usize,
+  N: i32,
+  bias: usize,
+  out: usize,
+  rowbuf: usize,
+  m0: i32,
+  m1: i32,
+  n0: i32,
+  n1: i32,
+): void {
+  const nb = K >> 5;
+  const os = <usize>N << 2;
+  const grouped = xq + <usize>M * quantRowBytesR(K, DT_Q4_0);
+  const gs = <usize>nb * GROUP_BLOCK;
+  for (let c0 = m0; c0 < m1; c0 += CHUNK) {
+    const c1 = min(m1, c0 + CHUNK);
+    for (let n = n0; n < n1; n++) {
+      const wr = w + <usize>n * rb;
+      const b = biasAt(bias, n);
+      q4kFactors(wr, K, rowbuf);
+      for (let m = c0; m < c1; m += 8) {
+        const g0 = grouped + <usize>(m >> 2) * gs;
+        const o = out + ((<usize>m * N + n) << 2);
+        const r0 = min(4, c1 - m);
+        if (m + 4 < c1) groupDotsK8(wr, rowbuf, g0, g0 + gs, nb, b, o, os, r0, min(4, c1 - m - 4));
+        else groupDotsK4(wr, rowbuf, g0, nb, b, o, os, r0);
       }
     }
   }
