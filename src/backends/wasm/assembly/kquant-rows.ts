@@ -5,16 +5,21 @@
 
 import { halfToF32, halfToF32x4, hsum } from "./half";
 
-/** A Q4_K block's 8 scales then 8 mins (6 bits each, ggml get_scale_min_k4) as 16 unsigned bytes. */
+/**
+ * A Q4_K block's 8 scales then 8 mins (6 bits each, ggml get_scale_min_k4) as 16 unsigned bytes, from its 12
+ * scale bytes b0..b11: sc0..3 = b0..3 & 63, m0..3 = b4..7 & 63, sc4..7 = (b8..11 & 15) | (b0..3 >> 6) << 4,
+ * m4..7 = (b8..11 >> 4) | (b4..7 >> 6) << 4. Byte moves by two swizzles, then masks and 16-bit shifts whose
+ * bits crossing into the next byte the masks drop.
+ */
 @inline
 export function q4kScaleBytes(w: usize): v128 {
-  const a = load<u32>(w, 4);
-  const b = load<u32>(w, 8);
-  const c = load<u32>(w, 12);
-  let v = i32x4.splat(a & 0x3f3f3f3f);
-  v = i32x4.replace_lane(v, 1, (c & 0x0f0f0f0f) | ((a >> 2) & 0x30303030));
-  v = i32x4.replace_lane(v, 2, b & 0x3f3f3f3f);
-  return i32x4.replace_lane(v, 3, ((c >> 4) & 0x0f0f0f0f) | ((b >> 2) & 0x30303030));
+  const v = v128.load(w, 4); // b0..b11, then four bytes of nibbles (unused)
+  const lo = i8x16.swizzle(v, i8x16(0, 1, 2, 3, 8, 9, 10, 11, 4, 5, 6, 7, 8, 9, 10, 11));
+  const hi = i8x16.swizzle(v, i8x16(0, 1, 2, 3, 0, 1, 2, 3, 4, 5, 6, 7, 4, 5, 6, 7));
+  const a = v128.and(lo, i8x16(63, 63, 63, 63, 15, 15, 15, 15, 63, 63, 63, 63, 0, 0, 0, 0));
+  const b = v128.and(i16x8.shr_u(lo, 4), i8x16(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 15, 15, 15, 15));
+  const c = v128.and(i16x8.shr_u(hi, 2), i8x16(0, 0, 0, 0, 48, 48, 48, 48, 0, 0, 0, 0, 48, 48, 48, 48));
+  return v128.or(v128.or(a, b), c);
 }
 
 /** Unsigned bytes 4l..4l+3 of v (l = 0..3, a constant) as f32x4. */
