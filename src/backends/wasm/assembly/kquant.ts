@@ -11,7 +11,7 @@
 // The relaxed-SIMD module's matvec (M = 1) dots int8 activations with i16x8.relaxed_dot_i8x16_i7x16_s instead.
 
 import { DT_Q4_0 } from "./expand";
-import { linearQ4KR, quantBytesR, quantizeRowsR } from "./linear-relaxed";
+import { linearQuantR, quantBytesR, quantizeRowsR } from "./linear-relaxed";
 import { absMax32, hsumI32, invScale, roundScaled } from "./xquant";
 import { halfToF32, hsum, tabHalf } from "./half";
 import {
@@ -44,7 +44,7 @@ export function quantRowBytesK(K: i32): usize {
 }
 
 /**
- * Whether Q4_K with M > 1 runs the relaxed module's grouped int8 product (linearQ4KR), on x quantized as for
+ * Whether Q4_K with M > 1 runs the relaxed module's grouped int8 product (linearQuantR), on x quantized as for
  * Q4_0 (quantizeRowsR: the same q8 blocks, plus the grouped copy). The callers test ASC_FEATURE_RELAXED_SIMD
  * first.
  */
@@ -565,7 +565,7 @@ export function linearK(
   }
   if (ASC_FEATURE_RELAXED_SIMD) {
     if (xq && groupedQ4K(dtype, M)) {
-      linearQ4KR(xq, M, K, w, rb, N, bias, out, rowbuf, m0, m1, n0, n1);
+      linearQuantR(dtype, xq, M, K, w, <usize>rb, N, bias, out, rowbuf, m0, m1, n0, n1);
       return;
     }
   }

@@ -14,6 +14,7 @@ import { q4kScaleBytes, u8Quarter } from "./kquant-rows";
 
 const DT_Q8_0: i32 = 2;
 const DT_Q4_0: i32 = 3;
+const DT_Q4_K: i32 = 4;
 
 /**
  * Bytes of one quantized block of 32 for Q8_0 weights: |q| (32 bytes), then s (32: 0xFF where q < 0, else 0),
@@ -319,12 +320,15 @@ function groupBlock(lo: v128, hi: v128, g: usize, dw: v128, ones: v128, acc: v12
 }
 
 /**
- * One Q4_0 weight row · the quantized x rows of groups g0 and g0 + 1 (two = false: g0 alone), each weight block
- * split into nibbles once for all of them. Inlined into one copy per value of two.
+ * One Q4_0 (q4k = false) or Q4_K weight row · the quantized x rows of groups g0 and g0 + 1 (two = false: g0
+ * alone), each group of 32 weights split into nibbles once for all of them. Q4_K: its factors at f (q4kFactors);
+ * groups k, k + 1 of 32 are the low and high nibbles of the same 32 bytes. Inlined into one copy per (q4k, two).
  */
 @inline
 function groupDots(
+  q4k: bool,
   w: usize,
+  f: usize,
   g0: usize,
   g1: usize,
   nb: i32,
@@ -339,30 +343,52 @@ function groupDots(
   const m = i8x16.splat(0x0f);
   let a0 = f32x4.splat(0);
   let a1 = f32x4.splat(0);
-  for (let k = 0; k < nb; k++, w += 18, g0 += GROUP_BLOCK, g1 += GROUP_BLOCK) {
-    const q = v128.load(w, 2);
-    const lo = v128.and(q, m);
-    const hi = v128.and(i16x8.shr_u(q, 4), m);
-    const dw = f32x4.splat(tabHalf(load<u16>(w)));
-    a0 = groupBlock(lo, hi, g0, dw, ones, a0);
-    if (two) a1 = groupBlock(lo, hi, g1, dw, ones, a1);
+  for (let k = 0; k < nb; k++, g0 += GROUP_BLOCK, g1 += GROUP_BLOCK) {
+    if (q4k) {
+      const qs = w + <usize>(k >> 3) * 144 + 16 + (<usize>((k & 7) >> 1) << 5);
+      const sh = (k & 1) << 2;
+      const lo = v128.and(i16x8.shr_u(v128.load(qs), sh), m);
+      const hi = v128.and(i16x8.shr_u(v128.load(qs, 16), sh), m);
+      const fk = f + (<usize>(k >> 3) << 6) + (<usize>(k & 7) << 2);
+      const dsc = v128.load32_splat(fk);
+      const dm8 = v128.load32_splat(fk, 32);
+      a0 = groupBlockK(lo, hi, g0, dsc, dm8, ones, a0);
+      if (two) a1 = groupBlockK(lo, hi, g1, dsc, dm8, ones, a1);
+    } else {
+      const q = v128.load(w, 2);
+      const lo = v128.and(q, m);
+      const hi = v128.and(i16x8.shr_u(q, 4), m);
+      const dw = f32x4.splat(tabHalf(load<u16>(w)));
+      a0 = groupBlock(lo, hi, g0, dw, ones, a0);
+      if (two) a1 = groupBlock(lo, hi, g1, dw, ones, a1);
+      w += 18;
+    }
   }
   storeLanes(a0, b, out, os, n0);
   if (two) storeLanes(a1, b, out + 4 * os, os, n1);
 }
 
 function groupDotsQ4x8(w: usize, g0: usize, g1: usize, nb: i32, b: f32, out: usize, os: usize, n0: i32, n1: i32): void {
-  groupDots(w, g0, g1, nb, true, b, out, os, n0, n1);
+  groupDots(false, w, 0, g0, g1, nb, true, b, out, os, n0, n1);
 }
 
 function groupDotsQ4x4(w: usize, g0: usize, nb: i32, b: f32, out: usize, os: usize, n0: i32): void {
-  groupDots(w, g0, g0, nb, false, b, out, os, n0, 0);
+  groupDots(false, w, 0, g0, g0, nb, false, b, out, os, n0, 0);
+}
+
+function groupDotsK8(w: usize, f: usize, g0: usize, g1: usize, nb: i32, b: f32, out: usize, os: usize, n0: i32, n1: i32): void {
+  groupDots(true, w, f, g0, g1, nb, true, b, out, os, n0, n1);
+}
+
+function groupDotsK4(w: usize, f: usize, g0: usize, nb: i32, b: f32, out: usize, os: usize, n0: i32): void {
+  groupDots(true, w, f, g0, g0, nb, false, b, out, os, n0, 0);
 }
 
 /**
- * Rows [m0, m1) x columns [n0, n1) of out[M, N] for Q8_0 (dtype 2; M = 1 only) or Q4_0 (3) weights of rb bytes
- * a row and x quantized by quantizeRowsR; bias 0 = none. M = 1 dots four Q8_0 weight rows or two Q4_0 rows at a
- * time, M > 1 (Q4_0) one weight row against eight x rows (two groups; m0 is a multiple of 4).
+ * Rows [m0, m1) x columns [n0, n1) of out[M, N] for Q8_0 (dtype 2; M = 1 only), Q4_0 (3) or Q4_K (4; M > 1 only)
+ * weights of rb bytes a row and x quantized by quantizeRowsR (Q4_K: as for Q4_0); bias 0 = none. M = 1 dots four
+ * Q8_0 weight rows or two Q4_0 rows at a time, M > 1 one weight row against eight x rows (two groups; m0 is a
+ * multiple of 4), a Q4_K row's factors decoded into rowbuf (K bytes) first.
  */
 export function linearQuantR(
   dtype: i32,
@@ -374,6 +400,7 @@ export function linearQuantR(
   N: i32,
   bias: usize,
   out: usize,
+  rowbuf: usize,
   m0: i32,
   m1: i32,
   n0: i32,
@@ -401,19 +428,25 @@ export function linearQuantR(
     }
     return;
   }
+  const q4k = dtype == DT_Q4_K;
   const os = <usize>N << 2;
-  const grouped = xq + <usize>M * quantRowBytesR(K, dtype);
+  const grouped = xq + <usize>M * quantRowBytesR(K, DT_Q4_0);
   const gs = <usize>nb * GROUP_BLOCK;
   for (let c0 = m0; c0 < m1; c0 += CHUNK) {
     const c1 = min(m1, c0 + CHUNK);
     for (let n = n0; n < n1; n++) {
       const wr = w + <usize>n * rb;
-      const b: f32 = bias ? load<f32>(bias + (<usize>n << 2)) : 0;
+      const b = biasAt(bias, n);
+      if (q4k) q4kFactors(wr, K, rowbuf);
       for (let m = c0; m < c1; m += 8) {
         const g0 = grouped + <usize>(m >> 2) * gs;
         const o = out + ((<usize>m * N + n) << 2);
         const r0 = min(4, c1 - m);
-        if (m + 4 < c1) groupDotsQ4x8(wr, g0, g0 + gs, nb, b, o, os, r0, min(4, c1 - m - 4));
+        if (m + 4 < c1) {
+          const r1 = min(4, c1 - m - 4);
+          if (q4k) groupDotsK8(wr, rowbuf, g0, g0 + gs, nb, b, o, os, r0, r1);
+          else groupDotsQ4x8(wr, g0, g0 + gs, nb, b, o, os, r0, r1);
+        } else if (q4k) groupDotsK4(wr, rowbuf, g0, nb, b, o, os, r0);
         else groupDotsQ4x4(wr, g0, nb, b, o, os, r0);
       }
     }
@@ -449,91 +482,4 @@ function groupBlockK(lo: v128, hi: v128, g: usize, dsc: v128, dm8: v128, ones: v
   const dx = v128.load(g, 4 * QBLOCK4);
   const q = f32x4.mul(f32x4.convert_i32x4_s(s), f32x4.mul(dx, dsc));
   return f32x4.add(acc, f32x4.sub(q, f32x4.mul(f32x4.convert_i32x4_s(v128.load(g, 4 * QBLOCK4 + 16)), f32x4.mul(dx, dm8))));
-}
-
-/**
- * One Q4_K weight row (factors at f, q4kFactors) · the quantized x rows of groups g0 and g0 + 1 (two = false:
- * g0 alone), each group of 32 weights split into nibbles once for all of them. Groups k, k + 1 of 32 are the
- * low and high nibbles of the same 32 bytes.
- */
-@inline
-function groupDotsK(
-  w: usize,
-  f: usize,
-  g0: usize,
-  g1: usize,
-  nb: i32,
-  two: bool,
-  b: f32,
-  out: usize,
-  os: usize,
-  n0: i32,
-  n1: i32,
-): void {
-  const ones = i16x8.splat(1);
-  const m = i8x16.splat(0x0f);
-  let a0 = f32x4.splat(0);
-  let a1 = f32x4.splat(0);
-  for (let k = 0; k < nb; k++, g0 += GROUP_BLOCK, g1 += GROUP_BLOCK) {
-    const qs = w + <usize>(k >> 3) * 144 + 16 + (<usize>((k & 7) >> 1) << 5);
-    const sh = (k & 1) << 2;
-    const lo = v128.and(i16x8.shr_u(v128.load(qs), sh), m);
-    const hi = v128.and(i16x8.shr_u(v128.load(qs, 16), sh), m);
-    const fk = f + (<usize>(k >> 3) << 6) + (<usize>(k & 7) << 2);
-    const dsc = v128.load32_splat(fk);
-    const dm8 = v128.load32_splat(fk, 32);
-    a0 = groupBlockK(lo, hi, g0, dsc, dm8, ones, a0);
-    if (two) a1 = groupBlockK(lo, hi, g1, dsc, dm8, ones, a1);
-  }
-  storeLanes(a0, b, out, os, n0);
-  if (two) storeLanes(a1, b, out + 4 * os, os, n1);
-}
-
-function groupDotsK8(w: usize, f: usize, g0: usize, g1: usize, nb: i32, b: f32, out: usize, os: usize, n0: i32, n1: i32): void {
-  groupDotsK(w, f, g0, g1, nb, true, b, out, os, n0, n1);
-}
-
-function groupDotsK4(w: usize, f: usize, g0: usize, nb: i32, b: f32, out: usize, os: usize, n0: i32): void {
-  groupDotsK(w, f, g0, g0, nb, false, b, out, os, n0, 0);
-}
-
-/**
- * Rows [m0, m1) (m0 a multiple of 4) x columns [n0, n1) of out[M, N] for Q4_K weights (rb bytes a row) and M > 1
- * x rows quantized by quantizeRowsR as for Q4_0 (the same q8 blocks; the grouped copy): as linearQuantR's Q4_0
- * path, one weight row against eight x rows at a time, its factors decoded into rowbuf (K bytes) once a chunk.
- */
-export function linearQ4KR(
-  xq: usize,
-  M: i32,
-  K: i32,
-  w: usize,
-  rb: usize,
-  N: i32,
-  bias: usize,
-  out: usize,
-  rowbuf: usize,
-  m0: i32,
-  m1: i32,
-  n0: i32,
-  n1: i32,
-): void {
-  const nb = K >> 5;
-  const os = <usize>N << 2;
-  const grouped = xq + <usize>M * quantRowBytesR(K, DT_Q4_0);
-  const gs = <usize>nb * GROUP_BLOCK;
-  for (let c0 = m0; c0 < m1; c0 += CHUNK) {
-    const c1 = min(m1, c0 + CHUNK);
-    for (let n = n0; n < n1; n++) {
-      const wr = w + <usize>n * rb;
-      const b = biasAt(bias, n);
-      q4kFactors(wr, K, rowbuf);
-      for (let m = c0; m < c1; m += 8) {
-        const g0 = grouped + <usize>(m >> 2) * gs;
-        const o = out + ((<usize>m * N + n) << 2);
-        const r0 = min(4, c1 - m);
-        if (m + 4 < c1) groupDotsK8(wr, rowbuf, g0, g0 + gs, nb, b, o, os, r0, min(4, c1 - m - 4));
-        else groupDotsK4(wr, rowbuf, g0, nb, b, o, os, r0);
-      }
-    }
-  }
 }

@@ -582,7 +582,7 @@ export function linear(
   if (xq && (dtype == DT_Q8_0 || dtype == DT_Q4_0)) {
     if (ASC_FEATURE_RELAXED_SIMD) {
       if (relaxedPath(dtype, M)) {
-        linearQuantR(dtype, xq, M, K, w, rb, N, bias, out, m0, m1, n0, n1);
+        linearQuantR(dtype, xq, M, K, w, rb, N, bias, out, 0, m0, m1, n0, n1);
         return;
       }
     }
