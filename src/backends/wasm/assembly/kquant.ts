@@ -8,7 +8,9 @@
 // to f32 in rowbuf and reuses it for a chunk of x rows) and quantized activations (xq from quantizeRowsK): each
 // group is an integer dot (i32x4.dot_i16x8_s) scaled by d·sc·dx, minus dmin·m·dx·Σxq for Q4_K (M > 1: on a row
 // expanded to int16 in rowbuf). Loop bodies stay small: V8 issues all loads of a body first, spilling the rest.
-// The relaxed-SIMD module's matvec (M = 1) dots int8 activations with i16x8.relaxed_dot_i8x16_i7x16_s instead.
+// The relaxed-SIMD module's matvec (M = 1) dots int8 activations with i16x8.relaxed_dot_i8x16_i7x16_s instead
+// (Q4_K two rows at a time when a row buffer is given), and its Q4_K with M > 1 runs linear-relaxed.ts's grouped
+// Q4_0 kernel on x quantized as for Q4_0 (groupedQ4K).
 
 import { DT_Q4_0 } from "./expand";
 import { linearQuantR, quantBytesR, quantizeRowsR } from "./linear-relaxed";
