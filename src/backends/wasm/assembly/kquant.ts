@@ -9,8 +9,8 @@
 // group is an integer dot (i32x4.dot_i16x8_s) scaled by d·sc·dx, minus dmin·m·dx·Σxq for Q4_K (M > 1: on a row
 // expanded to int16 in rowbuf). Loop bodies stay small: V8 issues all loads of a body first, spilling the rest.
 // The relaxed-SIMD module's matvec (M = 1) dots int8 activations with i16x8.relaxed_dot_i8x16_i7x16_s instead
-// (Q4_K two rows at a time when a row buffer is given), and its Q4_K with M > 1 runs linear-relaxed.ts's grouped
-// Q4_0 kernel on x quantized as for Q4_0 (groupedQ4K).
+// (Q4_K two rows at a time when a row buffer is given), and its Q4_K and Q6_K with M > 1 run linear-relaxed.ts's
+// grouped kernels on x quantized as for Q4_0 (groupedK).
 
 import { DT_Q4_0 } from "./expand";
 import { linearQuantR, quantBytesR, quantizeRowsR } from "./linear-relaxed";
@@ -46,20 +46,26 @@ export function quantRowBytesK(K: i32): usize {
 }
 
 /**
- * Whether Q4_K with M > 1 runs the relaxed module's grouped int8 product (linearQuantR), on x quantized as for
- * Q4_0 (quantizeRowsR: the same q8 blocks, plus the grouped copy). The callers test ASC_FEATURE_RELAXED_SIMD
- * first.
+ * Whether a k-quant with M > 1 runs the relaxed module's grouped int8 product (linearQuantR), on x quantized as
+ * for Q4_0 (quantizeRowsR: the same q8 blocks, plus the grouped copy; for Q6_K also each half block's Σq). The
+ * callers test ASC_FEATURE_RELAXED_SIMD first.
  */
 @inline
-function groupedQ4K(dtype: i32, M: i32): bool {
-  return dtype == DT_Q4_K && M > 1;
+function groupedK(M: i32): bool {
+  return M > 1;
+}
+
+/** The quantizeRowsR layout a grouped k-quant product reads: Q4_0's, or for Q6_K (5) Q4_0's with the half sums. */
+@inline
+function groupedCode(dtype: i32): i32 {
+  return dtype == DT_Q6_K ? DT_Q6_K : DT_Q4_0;
 }
 
 /** Bytes quantizeRowsK writes for M rows of K values and weights of `dtype`. */
 export function quantBytesK(M: i32, K: i32, dtype: i32): usize {
   const rows = <usize>M * quantRowBytesK(K);
   if (ASC_FEATURE_RELAXED_SIMD) {
-    if (groupedQ4K(dtype, M)) return max(rows, quantBytesR(M, K, DT_Q4_0));
+    if (groupedK(M)) return max(rows, quantBytesR(M, K, groupedCode(dtype)));
   }
   return rows;
 }
@@ -83,7 +89,7 @@ function int8RowsK(M: i32): bool {
  */
 export function quantizeRowsK(x: usize, M: i32, K: i32, out: usize, dtype: i32): i32 {
   if (ASC_FEATURE_RELAXED_SIMD) {
-    if (groupedQ4K(dtype, M)) return quantizeRowsR(x, M, K, out, DT_Q4_0);
+    if (groupedK(M)) return quantizeRowsR(x, M, K, out, groupedCode(dtype));
   }
   let int8 = false;
   if (ASC_FEATURE_RELAXED_SIMD) int8 = int8RowsK(M);
@@ -566,7 +572,7 @@ export function linearK(
     return;
   }
   if (ASC_FEATURE_RELAXED_SIMD) {
-    if (xq && groupedQ4K(dtype, M)) {
+    if (xq && groupedK(M)) {
       linearQuantR(dtype, xq, M, K, w, <usize>rb, N, bias, out, rowbuf, m0, m1, n0, n1);
       return;
     }

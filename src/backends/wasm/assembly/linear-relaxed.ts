@@ -15,6 +15,7 @@ import { q4kScaleBytes, u8Quarter } from "./kquant-rows";
 const DT_Q8_0: i32 = 2;
 const DT_Q4_0: i32 = 3;
 const DT_Q4_K: i32 = 4;
+const DT_Q6_K: i32 = 5;
 
 /**
  * Bytes of one quantized block of 32 for Q8_0 weights: |q| (32 bytes), then s (32: 0xFF where q < 0, else 0),
@@ -65,8 +66,16 @@ function scaleAt(b: i32, dtype: i32): usize {
 /** As quantBytes (linear.ts): the M rows, then (M > 1) every group of four rows block by block. */
 export function quantBytesR(M: i32, K: i32, dtype: i32): usize {
   const rows = <usize>M * quantRowBytesR(K, dtype);
-  return M > 1 ? rows + <usize>((M + 3) >> 2) * <usize>(K >> 5) * GROUP_BLOCK : rows;
+  if (M == 1) return rows;
+  const groups = <usize>((M + 3) >> 2) * <usize>(K >> 5);
+  return rows + groups * (GROUP_BLOCK + (dtype == DT_Q6_K ? HALF_SUMS : 0));
 }
+
+/**
+ * Bytes of one (group, block) of the half sums that Q6_K's grouped copy adds after the groups: Σq of the first
+ * and of the last 16 values of the block, for each of the four rows (i32), as two vectors.
+ */
+const HALF_SUMS: usize = 32;
 
 /** As quantizeRows (linear.ts), into the int8 layout for `dtype`; returns 0 when some x is infinite or NaN. */
 export function quantizeRowsR(x: usize, M: i32, K: i32, out: usize, dtype: i32): i32 {
@@ -106,8 +115,10 @@ export function quantizeRowsR(x: usize, M: i32, K: i32, out: usize, dtype: i32):
       else store<i32>(q + scaleAt(b, dtype) + 8, 8 * hsumI32(sum));
     }
   }
-  if (M > 1 && dtype == DT_Q4_0) {
+  if (M > 1 && dtype != DT_Q8_0) {
     const t = out + <usize>M * rb;
+    const halves = t + <usize>((M + 3) >> 2) * <usize>nb * GROUP_BLOCK; // Q6_K: the half sums
+    const q6k = dtype == DT_Q6_K;
     for (let g = 0; g < (M + 3) >> 2; g++) {
       for (let r = 0; r < 4; r++) {
         const q = out + <usize>min(4 * g + r, M - 1) * rb;
@@ -119,6 +130,11 @@ export function quantizeRowsR(x: usize, M: i32, K: i32, out: usize, dtype: i32):
           v128.store(tg + <usize>r * QBLOCK4, v128.load(src, 16), 16);
           store<f32>(tg + 4 * QBLOCK4 + (<usize>r << 2), load<f32>(sc));
           store<i32>(tg + 4 * QBLOCK4 + 16 + (<usize>r << 2), load<i32>(sc, 8));
+          if (q6k) {
+            const h = halves + (<usize>g * <usize>nb + <usize>b) * HALF_SUMS + (<usize>r << 2);
+            store<i32>(h, hsumI32(i32x4.extadd_pairwise_i16x8_s(i16x8.extadd_pairwise_i8x16_s(v128.load(src)))));
+            store<i32>(h, hsumI32(i32x4.extadd_pairwise_i16x8_s(i16x8.extadd_pairwise_i8x16_s(v128.load(src, 16)))), 16);
+          }
         }
       }
     }
@@ -368,6 +384,85 @@ function groupDots(
   if (two) storeLanes(a1, b, out + 4 * os, os, n1);
 }
 
+/**
+ * One group's four Q6_K group-of-32 sums (unsigned 6-bit values qa: 0..15, qb: 16..31, scales sa, sb splatted
+ * as int16): Σ sc·q·xq exact in int32, less 32·(sa·Σ_{first 16} xq + sb·Σ_{last 16} xq) from the half sums at
+ * h, times d·dx, added to acc.
+ */
+@inline
+function groupBlock6(qa: v128, qb: v128, g: usize, h: usize, sa: v128, sb: v128, c32a: v128, c32b: v128, d: v128, acc: v128): v128 {
+  let s = hsum4(q6Row(qa, qb, g, sa, sb), q6Row(qa, qb, g + QBLOCK4, sa, sb), q6Row(qa, qb, g + 2 * QBLOCK4, sa, sb), q6Row(qa, qb, g + 3 * QBLOCK4, sa, sb));
+  s = i32x4.sub(s, i32x4.add(i32x4.mul(v128.load(h), c32a), i32x4.mul(v128.load(h, 16), c32b)));
+  return f32x4.add(acc, f32x4.mul(f32x4.convert_i32x4_s(s), f32x4.mul(v128.load(g, 4 * QBLOCK4), d)));
+}
+
+/** One x row's Σ sc·q·xq over a Q6_K group of 32 as i32x4 partials (pair sums ≤ 2·127·63, times sc ≤ 128). */
+@inline
+function q6Row(qa: v128, qb: v128, x: usize, sa: v128, sb: v128): v128 {
+  return i32x4.add(
+    i32x4.dot_i16x8_s(i16x8.relaxed_dot_i8x16_i7x16_s(v128.load(x), qa), sa),
+    i32x4.dot_i16x8_s(i16x8.relaxed_dot_i8x16_i7x16_s(v128.load(x, 16), qb), sb),
+  );
+}
+
+/**
+ * One Q6_K weight row · the quantized x rows of groups g0 and g0 + 1 (two = false: g0 alone; h0, h1 their half
+ * sums), each group of 32 weights unpacked once for all of them. Group k of a block of 256: half k / 4 (ql
+ * bytes 64·half + 32·(k & 1)…, qh bytes 128 + 32·half…), low or high nibbles (k & 2), qh bits 2·(k % 4).
+ */
+@inline
+function groupDots6(
+  w: usize,
+  g0: usize,
+  g1: usize,
+  h0: usize,
+  h1: usize,
+  nb: i32,
+  two: bool,
+  b: f32,
+  out: usize,
+  os: usize,
+  n0: i32,
+  n1: i32,
+): void {
+  const m = i8x16.splat(0x0f);
+  const m2 = i8x16.splat(0x30);
+  let a0 = f32x4.splat(0);
+  let a1 = f32x4.splat(0);
+  for (let k = 0; k < nb; k++, g0 += GROUP_BLOCK, g1 += GROUP_BLOCK, h0 += HALF_SUMS, h1 += HALF_SUMS) {
+    const blk = w + <usize>(k >> 3) * 210;
+    const half = (k >> 2) & 1;
+    const gi = k & 3;
+    const ql = blk + (<usize>half << 6) + (<usize>(gi & 1) << 5);
+    const qh = blk + 128 + (<usize>half << 5);
+    const ls = (gi >> 1) << 2;
+    const h = gi < 2 ? i16x8.shl(v128.load(qh), 4 - 2 * gi) : i16x8.shr_u(v128.load(qh), 2 * gi - 4);
+    const hh = gi < 2 ? i16x8.shl(v128.load(qh, 16), 4 - 2 * gi) : i16x8.shr_u(v128.load(qh, 16), 2 * gi - 4);
+    const qa = v128.or(v128.and(i16x8.shr_u(v128.load(ql), ls), m), v128.and(h, m2));
+    const qb = v128.or(v128.and(i16x8.shr_u(v128.load(ql, 16), ls), m), v128.and(hh, m2));
+    const sc = blk + 192 + (<usize>half << 3) + (<usize>gi << 1);
+    const sa = <i32>load<i8>(sc);
+    const sb = <i32>load<i8>(sc, 1);
+    const va = i16x8.splat(<i16>sa);
+    const vb = i16x8.splat(<i16>sb);
+    const ca = i32x4.splat(32 * sa);
+    const cb = i32x4.splat(32 * sb);
+    const d = f32x4.splat(tabHalf(load<u16>(blk, 208)));
+    a0 = groupBlock6(qa, qb, g0, h0, va, vb, ca, cb, d, a0);
+    if (two) a1 = groupBlock6(qa, qb, g1, h1, va, vb, ca, cb, d, a1);
+  }
+  storeLanes(a0, b, out, os, n0);
+  if (two) storeLanes(a1, b, out + 4 * os, os, n1);
+}
+
+function groupDots6x8(w: usize, g0: usize, g1: usize, h0: usize, h1: usize, nb: i32, b: f32, out: usize, os: usize, n0: i32, n1: i32): void {
+  groupDots6(w, g0, g1, h0, h1, nb, true, b, out, os, n0, n1);
+}
+
+function groupDots6x4(w: usize, g0: usize, h0: usize, nb: i32, b: f32, out: usize, os: usize, n0: i32): void {
+  groupDots6(w, g0, g0, h0, h0, nb, false, b, out, os, n0, 0);
+}
+
 function groupDotsQ4x8(w: usize, g0: usize, g1: usize, nb: i32, b: f32, out: usize, os: usize, n0: i32, n1: i32): void {
   groupDots(false, w, 0, g0, g1, nb, true, b, out, os, n0, n1);
 }
@@ -385,10 +480,11 @@ function groupDotsK4(w: usize, f: usize, g0: usize, nb: i32, b: f32, out: usize,
 }
 
 /**
- * Rows [m0, m1) x columns [n0, n1) of out[M, N] for Q8_0 (dtype 2; M = 1 only), Q4_0 (3) or Q4_K (4; M > 1 only)
- * weights of rb bytes a row and x quantized by quantizeRowsR (Q4_K: as for Q4_0); bias 0 = none. M = 1 dots four
- * Q8_0 weight rows or two Q4_0 rows at a time, M > 1 one weight row against eight x rows (two groups; m0 is a
- * multiple of 4), a Q4_K row's factors decoded into rowbuf (K bytes) first.
+ * Rows [m0, m1) x columns [n0, n1) of out[M, N] for Q8_0 (dtype 2; M = 1 only), Q4_0 (3), Q4_K (4; M > 1 only)
+ * or Q6_K (5; M > 1 only) weights of rb bytes a row and x quantized by quantizeRowsR (Q4_K: as for Q4_0; Q6_K: as
+ * for Q4_0 plus the half sums); bias 0 = none. M = 1 dots four Q8_0 weight rows or two Q4_0 rows at a time, M > 1
+ * one weight row against eight x rows (two groups; m0 is a multiple of 4), a Q4_K row's factors decoded into
+ * rowbuf (K bytes) first.
  */
 export function linearQuantR(
   dtype: i32,
@@ -429,9 +525,12 @@ export function linearQuantR(
     return;
   }
   const q4k = dtype == DT_Q4_K;
+  const q6k = dtype == DT_Q6_K;
   const os = <usize>N << 2;
   const grouped = xq + <usize>M * quantRowBytesR(K, DT_Q4_0);
   const gs = <usize>nb * GROUP_BLOCK;
+  const halves = grouped + <usize>((M + 3) >> 2) * gs; // Q6_K's half sums
+  const hs = <usize>nb * HALF_SUMS;
   for (let c0 = m0; c0 < m1; c0 += CHUNK) {
     const c1 = min(m1, c0 + CHUNK);
     for (let n = n0; n < n1; n++) {
@@ -442,11 +541,14 @@ export function linearQuantR(
         const g0 = grouped + <usize>(m >> 2) * gs;
         const o = out + ((<usize>m * N + n) << 2);
         const r0 = min(4, c1 - m);
+        const h0 = halves + <usize>(m >> 2) * hs;
         if (m + 4 < c1) {
           const r1 = min(4, c1 - m - 4);
           if (q4k) groupDotsK8(wr, rowbuf, g0, g0 + gs, nb, b, o, os, r0, r1);
+          else if (q6k) groupDots6x8(wr, g0, g0 + gs, h0, h0 + hs, nb, b, o, os, r0, r1);
           else groupDotsQ4x8(wr, g0, g0 + gs, nb, b, o, os, r0, r1);
         } else if (q4k) groupDotsK4(wr, rowbuf, g0, nb, b, o, os, r0);
+        else if (q6k) groupDots6x4(wr, g0, h0, nb, b, o, os, r0);
         else groupDotsQ4x4(wr, g0, nb, b, o, os, r0);
       }
     }
