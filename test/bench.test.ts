@@ -6,7 +6,7 @@ import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { test } from "node:test";
-import { ensureBenchModel, randomQ4KBytes } from "../src/bench/model-file.js";
+import { ensureBenchModel, randomQ4KBytes, randomQ6KBytes, tensorDType } from "../src/bench/model-file.js";
 import { Rng } from "../src/generation/rng.js";
 import { dequantizeRow } from "../src/tensor/quant.js";
 import { formatPrefixTable, runPrefixBench } from "../src/bench/prefix.js";
@@ -225,4 +225,32 @@ test("the Q4_K bench weights: whole blocks with finite scales, mean about 0 and 
   assert.ok(std > 0.015 && std < 0.03, `std ${std}`);
   assert.throws(() => randomQ4KBytes(1, 300, new Rng(1)), /multiple of 256/);
   assert.ok(parseShapes("1b-q4_k")[0]!.dtype === "q4_k");
+});
+
+test("the Q4_K_M bench mix: Q6_K for the output and llama.cpp's more-bits layers' attn_v and ffn_down", () => {
+  const pick = (name: string, layer = -1) => tensorDType("q4_k_m", name, layer, 22);
+  assert.equal(pick("output.weight"), "q6_k");
+  assert.equal(pick("token_embd.weight"), "q4_k");
+  const sixBit = [...Array(22).keys()].filter((l) => pick(`blk.${l}.ffn_down.weight`, l) === "q6_k");
+  assert.deepEqual(sixBit, [0, 1, 4, 7, 10, 13, 16, 19, 20, 21]);
+  assert.equal(pick("blk.4.attn_v.weight", 4), "q6_k");
+  assert.equal(pick("blk.4.attn_q.weight", 4), "q4_k");
+  assert.equal(pick("blk.5.attn_v.weight", 5), "q4_k");
+  assert.equal(tensorDType("q8_0", "output.weight", -1, 22), "q8_0");
+  // the Q6_K blocks: finite, mean about 0, spread near 0.02
+  const [rows, cols] = [32, 512];
+  const bytes = randomQ6KBytes(rows, cols, new Rng(6));
+  const w = new Float32Array(rows * cols);
+  for (let r = 0; r < rows; r++) dequantizeRow("q6_k", bytes, (r * cols * 210) / 256, w, r * cols, cols);
+  let sum = 0;
+  let sq = 0;
+  for (const v of w) {
+    assert.ok(Number.isFinite(v));
+    sum += v;
+    sq += v * v;
+  }
+  const mean = sum / w.length;
+  const std = Math.sqrt(sq / w.length - mean * mean);
+  assert.ok(Math.abs(mean) < 0.003, `mean ${mean}`);
+  assert.ok(std > 0.015 && std < 0.03, `std ${std}`);
 });

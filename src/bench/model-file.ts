@@ -67,9 +67,54 @@ export function randomQ4KBytes(rows: number, cols: number, rng: Rng): Uint8Array
   return bytes;
 }
 
+/**
+ * Q6_K bytes of `rows` rows of `cols` values (a multiple of 256): random 6-bit values and int8 scales
+ * (w = d·sc·(q − 32)), d fixed for a spread near WEIGHT_STD (mean about 0). For speed only the layout matters.
+ */
+export function randomQ6KBytes(rows: number, cols: number, rng: Rng): Uint8Array {
+  if (cols % 256 !== 0) throw new Error(`q6_k rows need a multiple of 256 values, got ${cols}`);
+  const bytes = new Uint8Array((rows * cols * 210) / 256);
+  const dh = floatToHalf(WEIGHT_STD / 1365); // std of sc·(q − 32) over uniform int8 sc and q in 0..63 is about 1365
+  for (let o = 0; o < bytes.length; o += 210) {
+    for (let i = 0; i < 208; i += 4) {
+      const r = rng.nextU32();
+      bytes[o + i] = r & 0xff;
+      bytes[o + i + 1] = (r >>> 8) & 0xff;
+      bytes[o + i + 2] = (r >>> 16) & 0xff;
+      bytes[o + i + 3] = r >>> 24;
+    }
+    bytes[o + 208] = dh & 0xff;
+    bytes[o + 209] = dh >> 8;
+  }
+  return bytes;
+}
+
+/**
+ * The weight type of tensor `name` (layer `layer` of `layers`, -1 outside the layers): the shape's, or for
+ * q4_k_m llama.cpp's Q4_K_M choice: Q6_K for the output and for attn_v and ffn_down in the first and last eighth
+ * of the layers and every third layer between, Q4_K elsewhere.
+ */
+export function tensorDType(
+  dtype: BenchShape["dtype"],
+  name: string,
+  layer: number,
+  layers: number,
+): TensorDType {
+  if (dtype !== "q4_k_m") return dtype;
+  if (name === "output.weight") return "q6_k";
+  const eighth = Math.floor(layers / 8); // llama.cpp's use_more_bits, in integer division
+  const moreBits = layer < eighth || layer >= Math.floor((7 * layers) / 8) || (layer - eighth) % 3 === 2;
+  const mixed = name.endsWith(".attn_v.weight") || name.endsWith(".ffn_down.weight");
+  return layer >= 0 && moreBits && mixed ? "q6_k" : "q4_k";
+}
+
+/** The stored type of one bench tensor. */
+type TensorDType = Exclude<BenchShape["dtype"], "q4_k_m"> | "q6_k";
+
 /** A random [rows, cols] matrix stored as `dtype`, generated CHUNK_ROWS rows at a time (no full f32 copy for q8_0). */
-function randomMatrix(rows: number, cols: number, dtype: BenchShape["dtype"], rng: Rng): Tensor {
+function randomMatrix(rows: number, cols: number, dtype: TensorDType, rng: Rng): Tensor {
   if (dtype === "q4_k") return Tensor.fromBytes("q4_k", [rows, cols], randomQ4KBytes(rows, cols, rng)); // (rows, cols)
+  if (dtype === "q6_k") return Tensor.fromBytes("q6_k", [rows, cols], randomQ6KBytes(rows, cols, rng)); // (rows, cols)
   if (dtype === "f32") {
     const t = Tensor.zeros([rows, cols]); // (rows, cols)
     fillNormalish(rng, t.data as Float32Array, rows * cols);
@@ -123,21 +168,22 @@ function tensors(shape: BenchShape, seed: number): { name: string; tensor: Tenso
   const kvDim = (dim / shape.heads) * shape.kvHeads;
   const ones = (): Tensor => Tensor.fromArray(new Float32Array(dim).fill(1)); // (dim)
   const out: { name: string; tensor: Tensor }[] = [];
-  const mat = (name: string, rows: number, cols: number): void => {
-    out.push({ name, tensor: randomMatrix(rows, cols, dtype, new Rng(tensorSeed(seed, name))) });
+  const mat = (name: string, rows: number, cols: number, layer = -1): void => {
+    const t = tensorDType(dtype, name, layer, shape.layers);
+    out.push({ name, tensor: randomMatrix(rows, cols, t, new Rng(tensorSeed(seed, name))) });
   };
   mat("token_embd.weight", vocab, dim);
   for (let l = 0; l < shape.layers; l++) {
     const b = `blk.${l}`;
     out.push({ name: `${b}.attn_norm.weight`, tensor: ones() });
-    mat(`${b}.attn_q.weight`, dim, dim);
-    mat(`${b}.attn_k.weight`, kvDim, dim);
-    mat(`${b}.attn_v.weight`, kvDim, dim);
-    mat(`${b}.attn_output.weight`, dim, dim);
+    mat(`${b}.attn_q.weight`, dim, dim, l);
+    mat(`${b}.attn_k.weight`, kvDim, dim, l);
+    mat(`${b}.attn_v.weight`, kvDim, dim, l);
+    mat(`${b}.attn_output.weight`, dim, dim, l);
     out.push({ name: `${b}.ffn_norm.weight`, tensor: ones() });
-    mat(`${b}.ffn_gate.weight`, ffn, dim);
-    mat(`${b}.ffn_up.weight`, ffn, dim);
-    mat(`${b}.ffn_down.weight`, dim, ffn);
+    mat(`${b}.ffn_gate.weight`, ffn, dim, l);
+    mat(`${b}.ffn_up.weight`, ffn, dim, l);
+    mat(`${b}.ffn_down.weight`, dim, ffn, l);
   }
   out.push({ name: "output_norm.weight", tensor: ones() });
   mat("output.weight", vocab, dim);

@@ -1,8 +1,10 @@
 // Model shapes the benchmark runs: published Llama sizes (llama2.c's stories15M / stories110M, TinyLlama-1.1B)
-// with random weights (110m also in f32, the speculative benchmark's target; 1b also in q4_0 and in q4_k, the
-// k-quant of most published GGUF files), plus a hidden `tiny` shape for tests.
+// with random weights (110m also in f32, the speculative benchmark's target; 1b also in q4_0, in q4_k, and in
+// q4_k_m, llama.cpp's Q4_K_M mix of Q4_K and Q6_K that most published GGUF files use), plus a hidden `tiny` shape
+// for tests.
 
-export type BenchDType = "f32" | "q8_0" | "q4_0" | "q4_k";
+/** A weight type, or q4_k_m: Q4_K with Q6_K for the output and some layers' attn_v and ffn_down (as llama.cpp). */
+export type BenchDType = "f32" | "q8_0" | "q4_0" | "q4_k" | "q4_k_m";
 
 export interface BenchShape {
   readonly name: string;
@@ -61,6 +63,7 @@ export const SHAPES: readonly BenchShape[] = [
   { name: "1b", ...TINYLLAMA, dtype: "q8_0", optIn: true },
   { name: "1b-q4_0", ...TINYLLAMA, dtype: "q4_0", optIn: true },
   { name: "1b-q4_k", ...TINYLLAMA, dtype: "q4_k", optIn: true },
+  { name: "1b-q4_k_m", ...TINYLLAMA, dtype: "q4_k_m", optIn: true },
   {
     name: "tiny",
     description: "test shape",
