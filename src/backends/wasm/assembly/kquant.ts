@@ -358,8 +358,15 @@ function q6u(l: v128, h: v128): v128 {
   return v128.or(v128.and(l, i8x16.splat(0x0f)), v128.and(h, i8x16.splat(0x30)));
 }
 
-/** dotQ6KQ on int8 activation rows (relaxed module): the same integer group sums, so the same bits. */
-function dotQ6KQR(w: usize, xq: usize, K: i32): f32 {
+/**
+ * dotQ6KQ on int8 activation rows (relaxed module): the same integer group sums, so the same bits. With a
+ * scratch block f (16 bytes), the first two groups' sums of each pass go through memory: V8 issues a loop
+ * body's loads before its arithmetic, so a store between the two halves keeps the second half's loads after
+ * the first half's work and halves the vectors held at once (the whole pass spilled about 50 of its 220
+ * instructions). Inlined into one copy with f and one without (spill = false).
+ */
+@inline
+function q6Rows(w: usize, xq: usize, K: i32, f: usize, spill: bool): f32 {
   const nh = K >> 7;
   let ds = xq + (<usize>K << 1);
   let xp = xq + <usize>K;
@@ -377,17 +384,35 @@ function dotQ6KQR(w: usize, xq: usize, K: i32): f32 {
     const h1 = v128.load(qh, 16);
     const g0 = q6kGroupQR(q6u(l0, i16x8.shl(h0, 4)), q6u(l1, i16x8.shl(h1, 4)), xq, xp, sc);
     const g2 = q6kGroupQR(q6u(i16x8.shr_u(l0, 4), h0), q6u(i16x8.shr_u(l1, 4), h1), xq + 64, xp + 64, sc + 4);
+    let p02 = pair(g0, g2, true);
+    if (spill) v128.store(f, p02);
     const l2 = v128.load(ql, 32);
     const l3 = v128.load(ql, 48);
-    const g1 = q6kGroupQR(q6u(l2, i16x8.shl(h0, 2)), q6u(l3, i16x8.shl(h1, 2)), xq + 32, xp + 32, sc + 2);
-    const h2 = i16x8.shr_u(h0, 2);
-    const h3 = i16x8.shr_u(h1, 2);
-    const g3 = q6kGroupQR(q6u(i16x8.shr_u(l2, 4), h2), q6u(i16x8.shr_u(l3, 4), h3), xq + 96, xp + 96, sc + 6);
-    const g = pair(pair(g0, g2, true), pair(g1, g3, true), true); // [Σg0, Σg1, Σg2, Σg3]
+    const h2 = v128.load(qh);
+    const h3 = v128.load(qh, 16);
+    const g1 = q6kGroupQR(q6u(l2, i16x8.shl(h2, 2)), q6u(l3, i16x8.shl(h3, 2)), xq + 32, xp + 32, sc + 2);
+    const g3 = q6kGroupQR(
+      q6u(i16x8.shr_u(l2, 4), i16x8.shr_u(h2, 2)),
+      q6u(i16x8.shr_u(l3, 4), i16x8.shr_u(h3, 2)),
+      xq + 96,
+      xp + 96,
+      sc + 6,
+    );
+    if (spill) p02 = v128.load(f);
+    const g = pair(p02, pair(g1, g3, true), true); // [Σg0, Σg1, Σg2, Σg3]
     acc = f32x4.add(acc, f32x4.mul(f32x4.convert_i32x4_s(g), f32x4.mul(v128.load(ds), d)));
     if (odd) w += 210;
   }
   return hsum(acc);
+}
+
+function dotQ6KQR(w: usize, xq: usize, K: i32): f32 {
+  return q6Rows(w, xq, K, 0, false);
+}
+
+/** dotQ6KQR through the scratch block f (16 bytes; q6Rows). */
+function dotQ6KQRs(w: usize, xq: usize, K: i32, f: usize): f32 {
+  return q6Rows(w, xq, K, f, true);
 }
 
 /** One Q6_K row · one quantized activation row: Σ_groups d·dx·Σ sc·(q − 32)·xq, half a block (4 groups) a pass. */
@@ -563,7 +588,8 @@ export function linearK(
       if (!xq) s = dtype == DT_Q4_K ? dotQ4K(wr, x, rowbuf, K) : dotQ6K(wr, x, K);
       else {
         s = 0;
-        if (ASC_FEATURE_RELAXED_SIMD) s = dtype == DT_Q4_K ? dotQ4KQR(wr, xq, K) : dotQ6KQR(wr, xq, K);
+        if (ASC_FEATURE_RELAXED_SIMD)
+          s = dtype == DT_Q4_K ? dotQ4KQR(wr, xq, K) : rowbuf ? dotQ6KQRs(wr, xq, K, rowbuf) : dotQ6KQR(wr, xq, K);
         else s = dtype == DT_Q4_K ? dotQ4KQ(wr, xq, K) : dotQ6KQ(wr, xq, K);
       }
       if (bias) s += load<f32>(bias + (<usize>n << 2));
