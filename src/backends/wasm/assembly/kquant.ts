@@ -360,7 +360,7 @@ function q6u(l: v128, h: v128): v128 {
 
 /**
  * dotQ6KQ on int8 activation rows (relaxed module): the same integer group sums, so the same bits. With a
- * scratch block f (16 bytes), the first two groups' sums of each pass go through memory: V8 issues a loop
+ * scratch block f (48 bytes), each pass's first three groups' sums go through memory: V8 issues a loop
  * body's loads before its arithmetic, so a store between the two halves keeps the second half's loads after
  * the first half's work and halves the vectors held at once (the whole pass spilled about 50 of its 220
  * instructions). Inlined into one copy with f and one without (spill = false).
@@ -378,28 +378,26 @@ function q6Rows(w: usize, xq: usize, K: i32, f: usize, spill: bool): f32 {
     const ql = w + (<usize>odd << 6);
     const qh = w + 128 + (<usize>odd << 5);
     const sc = w + 192 + (<usize>odd << 3);
-    const l0 = v128.load(ql);
-    const l1 = v128.load(ql, 16);
-    const h0 = v128.load(qh);
-    const h1 = v128.load(qh, 16);
-    const g0 = q6kGroupQR(q6u(l0, i16x8.shl(h0, 4)), q6u(l1, i16x8.shl(h1, 4)), xq, xp, sc);
-    const g2 = q6kGroupQR(q6u(i16x8.shr_u(l0, 4), h0), q6u(i16x8.shr_u(l1, 4), h1), xq + 64, xp + 64, sc + 4);
-    let p02 = pair(g0, g2, true);
-    if (spill) v128.store(f, p02);
-    const l2 = v128.load(ql, 32);
-    const l3 = v128.load(ql, 48);
-    const h2 = v128.load(qh);
-    const h3 = v128.load(qh, 16);
-    const g1 = q6kGroupQR(q6u(l2, i16x8.shl(h2, 2)), q6u(l3, i16x8.shl(h3, 2)), xq + 32, xp + 32, sc + 2);
+    // each group loads its own ql/qh vectors; with spill, its sums go through f before the next group's loads
+    let g0 = q6kGroupQR(q6u(v128.load(ql), i16x8.shl(v128.load(qh), 4)), q6u(v128.load(ql, 16), i16x8.shl(v128.load(qh, 16), 4)), xq, xp, sc);
+    if (spill) v128.store(f, g0);
+    let g2 = q6kGroupQR(q6u(i16x8.shr_u(v128.load(ql), 4), v128.load(qh)), q6u(i16x8.shr_u(v128.load(ql, 16), 4), v128.load(qh, 16)), xq + 64, xp + 64, sc + 4);
+    if (spill) v128.store(f, g2, 16);
+    let g1 = q6kGroupQR(q6u(v128.load(ql, 32), i16x8.shl(v128.load(qh), 2)), q6u(v128.load(ql, 48), i16x8.shl(v128.load(qh, 16), 2)), xq + 32, xp + 32, sc + 2);
+    if (spill) v128.store(f, g1, 32);
     const g3 = q6kGroupQR(
-      q6u(i16x8.shr_u(l2, 4), i16x8.shr_u(h2, 2)),
-      q6u(i16x8.shr_u(l3, 4), i16x8.shr_u(h3, 2)),
+      q6u(i16x8.shr_u(v128.load(ql, 32), 4), i16x8.shr_u(v128.load(qh), 2)),
+      q6u(i16x8.shr_u(v128.load(ql, 48), 4), i16x8.shr_u(v128.load(qh, 16), 2)),
       xq + 96,
       xp + 96,
       sc + 6,
     );
-    if (spill) p02 = v128.load(f);
-    const g = pair(p02, pair(g1, g3, true), true); // [Σg0, Σg1, Σg2, Σg3]
+    if (spill) {
+      g0 = v128.load(f);
+      g2 = v128.load(f, 16);
+      g1 = v128.load(f, 32);
+    }
+    const g = pair(pair(g0, g2, true), pair(g1, g3, true), true); // [Σg0, Σg1, Σg2, Σg3]
     acc = f32x4.add(acc, f32x4.mul(f32x4.convert_i32x4_s(g), f32x4.mul(v128.load(ds), d)));
     if (odd) w += 210;
   }
@@ -410,7 +408,7 @@ function dotQ6KQR(w: usize, xq: usize, K: i32): f32 {
   return q6Rows(w, xq, K, 0, false);
 }
 
-/** dotQ6KQR through the scratch block f (16 bytes; q6Rows). */
+/** dotQ6KQR through the scratch block f (48 bytes; q6Rows). */
 function dotQ6KQRs(w: usize, xq: usize, K: i32, f: usize): f32 {
   return q6Rows(w, xq, K, f, true);
 }
