@@ -206,12 +206,12 @@ test("bench --train: decoderkit's training steps of the nanoGPT shape, beside Py
   assert.match(formatTrainTable(rows), /^gpt 4x128 ctx64 b12 +1 /m);
 });
 
-test("the Q4_K bench weights: whole blocks with finite scales, mean about 0 and spread near 0.02", () => {
-  const [rows, cols] = [64, 512];
-  const bytes = randomQ4KBytes(rows, cols, new Rng(5));
-  assert.equal(bytes.length, (rows * cols * 144) / 256);
+/** Dequantized random k-quant bench rows: every value finite, mean about 0 and spread near the bench's 0.02. */
+function assertBenchWeights(dtype: "q4_k" | "q6_k", bytes: Uint8Array, rows: number, cols: number): void {
+  const rowBytes = (cols * (dtype === "q4_k" ? 144 : 210)) / 256;
+  assert.equal(bytes.length, rows * rowBytes);
   const w = new Float32Array(rows * cols);
-  for (let r = 0; r < rows; r++) dequantizeRow("q4_k", bytes, (r * cols * 144) / 256, w, r * cols, cols);
+  for (let r = 0; r < rows; r++) dequantizeRow(dtype, bytes, r * rowBytes, w, r * cols, cols);
   let sum = 0;
   let sq = 0;
   for (const v of w) {
@@ -221,8 +221,12 @@ test("the Q4_K bench weights: whole blocks with finite scales, mean about 0 and 
   }
   const mean = sum / w.length;
   const std = Math.sqrt(sq / w.length - mean * mean);
-  assert.ok(Math.abs(mean) < 0.003, `mean ${mean}`);
-  assert.ok(std > 0.015 && std < 0.03, `std ${std}`);
+  assert.ok(Math.abs(mean) < 0.003, `${dtype} mean ${mean}`);
+  assert.ok(std > 0.015 && std < 0.03, `${dtype} std ${std}`);
+}
+
+test("the Q4_K bench weights: whole blocks with finite scales, mean about 0 and spread near 0.02", () => {
+  assertBenchWeights("q4_k", randomQ4KBytes(64, 512, new Rng(5)), 64, 512);
   assert.throws(() => randomQ4KBytes(1, 300, new Rng(1)), /multiple of 256/);
   assert.ok(parseShapes("1b-q4_k")[0]!.dtype === "q4_k");
 });
@@ -237,20 +241,6 @@ test("the Q4_K_M bench mix: Q6_K for the output and llama.cpp's more-bits layers
   assert.equal(pick("blk.4.attn_q.weight", 4), "q4_k");
   assert.equal(pick("blk.5.attn_v.weight", 5), "q4_k");
   assert.equal(tensorDType("q8_0", "output.weight", -1, 22), "q8_0");
-  // the Q6_K blocks: finite, mean about 0, spread near 0.02
-  const [rows, cols] = [32, 512];
-  const bytes = randomQ6KBytes(rows, cols, new Rng(6));
-  const w = new Float32Array(rows * cols);
-  for (let r = 0; r < rows; r++) dequantizeRow("q6_k", bytes, (r * cols * 210) / 256, w, r * cols, cols);
-  let sum = 0;
-  let sq = 0;
-  for (const v of w) {
-    assert.ok(Number.isFinite(v));
-    sum += v;
-    sq += v * v;
-  }
-  const mean = sum / w.length;
-  const std = Math.sqrt(sq / w.length - mean * mean);
-  assert.ok(Math.abs(mean) < 0.003, `mean ${mean}`);
-  assert.ok(std > 0.015 && std < 0.03, `std ${std}`);
+  assertBenchWeights("q6_k", randomQ6KBytes(32, 512, new Rng(6)), 32, 512);
+  assert.throws(() => randomQ6KBytes(1, 300, new Rng(1)), /multiple of 256/);
 });

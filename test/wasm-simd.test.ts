@@ -211,33 +211,23 @@ test("quantizing activations writes inside the bytes quantBytes (quantBytesK) gi
     const { memory, exports: k } = instantiateKernels(simd, 64);
     const heap = Math.ceil(k.heapBase() / 64) * 64;
     const u8 = new Uint8Array(memory.buffer);
-    for (const dtype of [2, 3]) {
-      // odd and even block counts: the relaxed module stores blocks in pairs
-      for (const K of [32, 64, 96, 160, 2080]) {
-        for (const M of [1, 3, 5]) {
+    // Q8_0 (2) and Q4_0 (3): quantizeRows inside quantBytes, odd and even block counts (the relaxed module stores
+    // blocks in pairs); Q4_K (4) and Q6_K (5): quantizeRowsK inside quantBytesK (the relaxed module's M > 1
+    // grouped layouts too)
+    const cases = [
+      ...[2, 3].map((dtype) => ({ dtype, Ks: [32, 64, 96, 160, 2080], Ms: [1, 3, 5], kq: false })),
+      ...[4, 5].map((dtype) => ({ dtype, Ks: [256, 768], Ms: [1, 2, 5], kq: true })),
+    ];
+    for (const { dtype, Ks, Ms, kq } of cases) {
+      for (const K of Ks) {
+        for (const M of Ms) {
           const x = heap;
           new Float32Array(memory.buffer, x, M * K).set(activations(M, K, r));
           const out = x + M * K * 4 + 64;
-          const n = k.quantBytes(M, K, dtype);
+          const n = kq ? k.quantBytesK(M, K, dtype) : k.quantBytes(M, K, dtype);
           u8.fill(0xa5, out - 64, out + n + 64);
-          k.quantizeRows(x, M, K, out, dtype);
-          const before = u8.subarray(out - 64, out);
-          const after = u8.subarray(out + n, out + n + 64);
-          const what = `${simd} dtype ${dtype} K ${K} M ${M}`;
-          assert.ok(before.every((b) => b === 0xa5) && after.every((b) => b === 0xa5), what);
-        }
-      }
-    }
-    // Q4_K (4) and Q6_K (5): quantizeRowsK inside quantBytesK (the relaxed module's M > 1 grouped layouts too)
-    for (const dtype of [4, 5]) {
-      for (const K of [256, 768]) {
-        for (const M of [1, 2, 5]) {
-          const x = heap;
-          new Float32Array(memory.buffer, x, M * K).set(activations(M, K, r));
-          const out = x + M * K * 4 + 64;
-          const n = k.quantBytesK(M, K, dtype);
-          u8.fill(0xa5, out - 64, out + n + 64);
-          k.quantizeRowsK(x, M, K, out, dtype);
+          if (kq) k.quantizeRowsK(x, M, K, out, dtype);
+          else k.quantizeRows(x, M, K, out, dtype);
           const before = u8.subarray(out - 64, out);
           const after = u8.subarray(out + n, out + n + 64);
           const what = `${simd} dtype ${dtype} K ${K} M ${M}`;
