@@ -341,15 +341,27 @@ function q6(l: v128, h: v128): v128 {
 
 /**
  * Relaxed module: one Q6_K group of 32 (unsigned q in [0, 63]: a values 0..15, b 16..31) · int8 activations at
- * xv, less the 32·(x pair sums) at xp, each half times its scale: integer Σ sc·(q − 32)·xq (pairs exact in int16).
+ * xv, less the 32·(x pair sums) at xp, each half times its scale (sa, sb: int16 splats): integer Σ sc·(q − 32)·xq
+ * (pairs exact in int16).
  */
 @inline
-function q6kGroupQR(a: v128, b: v128, xv: usize, xp: usize, sc: usize): v128 {
+function q6kGroupQR(a: v128, b: v128, xv: usize, xp: usize, sa: v128, sb: v128): v128 {
   const da = i16x8.sub(i16x8.relaxed_dot_i8x16_i7x16_s(v128.load(xv), a), v128.load(xp));
   const db = i16x8.sub(i16x8.relaxed_dot_i8x16_i7x16_s(v128.load(xv, 16), b), v128.load(xp, 16));
-  const sa = i16x8.splat(<i16>load<i8>(sc));
-  const sb = i16x8.splat(<i16>load<i8>(sc, 1));
   return i32x4.add(i32x4.dot_i16x8_s(da, sa), i32x4.dot_i16x8_s(db, sb));
+}
+
+/** Int16 lane `l` (a constant) of v in every lane. */
+@inline
+function lane16(v: v128, l: i32): v128 {
+  if (l == 0) return i16x8.shuffle(v, v, 0, 0, 0, 0, 0, 0, 0, 0);
+  if (l == 1) return i16x8.shuffle(v, v, 1, 1, 1, 1, 1, 1, 1, 1);
+  if (l == 2) return i16x8.shuffle(v, v, 2, 2, 2, 2, 2, 2, 2, 2);
+  if (l == 3) return i16x8.shuffle(v, v, 3, 3, 3, 3, 3, 3, 3, 3);
+  if (l == 4) return i16x8.shuffle(v, v, 4, 4, 4, 4, 4, 4, 4, 4);
+  if (l == 5) return i16x8.shuffle(v, v, 5, 5, 5, 5, 5, 5, 5, 5);
+  if (l == 6) return i16x8.shuffle(v, v, 6, 6, 6, 6, 6, 6, 6, 6);
+  return i16x8.shuffle(v, v, 7, 7, 7, 7, 7, 7, 7, 7);
 }
 
 /** Q6_K values q (0..63) from low nibbles `l` (unmasked) and a byte whose bits 4–5 are the two high bits. */
@@ -377,20 +389,22 @@ function q6Rows(w: usize, xq: usize, K: i32, f: usize, spill: bool): f32 {
     if (!odd) d = f32x4.splat(halfToF32(load<u16>(w, 208)));
     const ql = w + (<usize>odd << 6);
     const qh = w + 128 + (<usize>odd << 5);
-    const sc = w + 192 + (<usize>odd << 3);
+    // the half's eight int8 scales as int16 lanes, each splatted by a shuffle where its group needs it
+    const sv = i16x8.extend_low_i8x16_s(v128.load64_zero(w + 192 + (<usize>odd << 3)));
     // each group loads its own ql/qh vectors; with spill, its sums go through f before the next group's loads
-    let g0 = q6kGroupQR(q6u(v128.load(ql), i16x8.shl(v128.load(qh), 4)), q6u(v128.load(ql, 16), i16x8.shl(v128.load(qh, 16), 4)), xq, xp, sc);
+    let g0 = q6kGroupQR(q6u(v128.load(ql), i16x8.shl(v128.load(qh), 4)), q6u(v128.load(ql, 16), i16x8.shl(v128.load(qh, 16), 4)), xq, xp, lane16(sv, 0), lane16(sv, 1));
     if (spill) v128.store(f, g0);
-    let g2 = q6kGroupQR(q6u(i16x8.shr_u(v128.load(ql), 4), v128.load(qh)), q6u(i16x8.shr_u(v128.load(ql, 16), 4), v128.load(qh, 16)), xq + 64, xp + 64, sc + 4);
+    let g2 = q6kGroupQR(q6u(i16x8.shr_u(v128.load(ql), 4), v128.load(qh)), q6u(i16x8.shr_u(v128.load(ql, 16), 4), v128.load(qh, 16)), xq + 64, xp + 64, lane16(sv, 4), lane16(sv, 5));
     if (spill) v128.store(f, g2, 16);
-    let g1 = q6kGroupQR(q6u(v128.load(ql, 32), i16x8.shl(v128.load(qh), 2)), q6u(v128.load(ql, 48), i16x8.shl(v128.load(qh, 16), 2)), xq + 32, xp + 32, sc + 2);
+    let g1 = q6kGroupQR(q6u(v128.load(ql, 32), i16x8.shl(v128.load(qh), 2)), q6u(v128.load(ql, 48), i16x8.shl(v128.load(qh, 16), 2)), xq + 32, xp + 32, lane16(sv, 2), lane16(sv, 3));
     if (spill) v128.store(f, g1, 32);
     const g3 = q6kGroupQR(
       q6u(i16x8.shr_u(v128.load(ql, 32), 4), i16x8.shr_u(v128.load(qh), 2)),
       q6u(i16x8.shr_u(v128.load(ql, 48), 4), i16x8.shr_u(v128.load(qh, 16), 2)),
       xq + 96,
       xp + 96,
-      sc + 6,
+      lane16(sv, 6),
+      lane16(sv, 7),
     );
     if (spill) {
       g0 = v128.load(f);
