@@ -29,7 +29,11 @@ export interface KernelExports {
   zero(ptr: number, n: number): void;
   /** Offset at which the kernels read the f16 → f32 table the host writes (the arena's first range). */
   f16TableOffset(): number;
-  /** Rows [m0, m1) x columns [n0, n1) of out[M, N]; xq 0 = the exact path, else rows from quantizeRows. */
+  /**
+   * Rows [m0, m1) x columns [n0, n1) of out[M, N]; xq 0 = the exact path, else rows from quantizeRows (k-quants:
+   * quantizeRowsK). rowbuf: the calling thread's scratch, which f16/bf16/k-quant weights (K·4 bytes), exact
+   * M > 1 products (4·K·4) and the GEMM path (linearGemmWorkBytes) need (kernels.ts sizes it).
+   */
   linear(
     dtype: number,
     x: number,

@@ -9,7 +9,7 @@
 // group is an integer dot (i32x4.dot_i16x8_s) scaled by d·sc·dx, minus dmin·m·dx·Σxq for Q4_K (M > 1: on a row
 // expanded to int16 in rowbuf). Loop bodies stay small: V8 issues all loads of a body first, spilling the rest.
 // The relaxed-SIMD module's matvec (M = 1) dots int8 activations with i16x8.relaxed_dot_i8x16_i7x16_s instead
-// (Q4_K two rows at a time when a row buffer is given), and its Q4_K and Q6_K with M > 1 run linear-relaxed.ts's
+// (Q4_K two rows at a time), and its Q4_K and Q6_K with M > 1 run linear-relaxed.ts's
 // grouped kernels on x quantized as for Q4_0 (groupedK).
 
 import { DT_Q4_0 } from "./expand";
@@ -71,7 +71,7 @@ export function quantBytesK(M: i32, K: i32, dtype: i32): usize {
 }
 
 /**
- * Whether the quantized rows are int8 (the relaxed module's matvec, dotQ4KQR and dotQ6KQR) rather than int16:
+ * Whether the quantized rows are int8 (the relaxed module's matvec, dotRowsQ4KQR and dotQ6KQR) rather than int16:
  * K int8 values, then per pair of values 32·(x_2i + x_2i+1) as int16 (Q6_K's −32 offset), in the same K << 1
  * bytes. The callers test ASC_FEATURE_RELAXED_SIMD first, in their own `if`, so the baseline module never
  * compiles it.
@@ -187,57 +187,13 @@ function dotQ4KQ(w: usize, xq: usize, K: i32): f32 {
 }
 
 /**
- * dotQ4KQ on int8 activations (relaxed module): the nibbles are the [0, 127] operand of the relaxed int8 dot,
- * one per 16 weights with no widening (the integer group sums are the same; their f32 partials are not). A
- * block's eight scales are multiplied by their dx once, and each pass takes the next two of them by shuffles;
- * the two groups' int16 pair sums are interleaved and widened together, so that each i32 lane holds
- * [group 2j, group 2j + 1, 2j, 2j + 1] partial sums. One pass is 64 values.
- */
-function dotQ4KQR(w: usize, xq: usize, K: i32): f32 {
-  const nb = K >> 8;
-  let ds = xq + (<usize>K << 1);
-  let ss = ds + (<usize>(K >> 5) << 2);
-  const m = i8x16.splat(0x0f);
-  let acc = f32x4.splat(0);
-  for (let b = 0; b < nb; b++, w += 144, ds += 32, ss += 32) {
-    const sm = q4kScaleBytes(w);
-    const ma = f32x4.mul(u8Quarter(sm, 2), v128.load(ss));
-    const mins = f32x4.add(ma, f32x4.mul(u8Quarter(sm, 3), v128.load(ss, 16)));
-    // sc·dx of groups 0..3 and 4..7, shifted along two groups a pass
-    let ga = f32x4.mul(u8Quarter(sm, 0), v128.load(ds));
-    let gb = f32x4.mul(u8Quarter(sm, 1), v128.load(ds, 16));
-    let s = f32x4.splat(0);
-    for (let j = 0; j < 4; j++, xq += 64) {
-      const f = v128.shuffle<f32>(ga, ga, 0, 1, 0, 1);
-      ga = v128.shuffle<f32>(ga, gb, 2, 3, 4, 5);
-      gb = v128.shuffle<f32>(gb, gb, 2, 3, 2, 3);
-      const q0 = v128.load(w + 16 + (<usize>j << 5));
-      const q1 = v128.load(w + 16 + (<usize>j << 5), 16);
-      // int16 pair sums of group 2j (low nibbles) and 2j + 1 (high), each lane at most 4·127·15
-      const dl = i16x8.add(
-        i16x8.relaxed_dot_i8x16_i7x16_s(v128.load(xq), v128.and(q0, m)),
-        i16x8.relaxed_dot_i8x16_i7x16_s(v128.load(xq, 16), v128.and(q1, m)),
-      );
-      const dh = i16x8.add(
-        i16x8.relaxed_dot_i8x16_i7x16_s(v128.load(xq, 32), v128.and(i16x8.shr_u(q0, 4), m)),
-        i16x8.relaxed_dot_i8x16_i7x16_s(v128.load(xq, 48), v128.and(i16x8.shr_u(q1, 4), m)),
-      );
-      const t = i16x8.add(i32x4.shuffle(dl, dh, 0, 4, 1, 5), i32x4.shuffle(dl, dh, 2, 6, 3, 7));
-      s = f32x4.add(s, f32x4.mul(f32x4.convert_i32x4_s(i32x4.extadd_pairwise_i16x8_s(t)), f));
-    }
-    // d and dmin by the exact f16 table (two loads) rather than halfToF32x4's constants
-    const d = f32x4.splat(tabHalf(load<u16>(w)));
-    const dmin = f32x4.splat(tabHalf(load<u16>(w, 2)));
-    acc = f32x4.add(acc, f32x4.sub(f32x4.mul(s, d), f32x4.mul(mins, dmin)));
-  }
-  return hsum(acc);
-}
-
-/**
- * dotQ4KQR for two rows, wa and wa + d (d = 0: one row, stored twice into the same place), sharing the loads of
- * x, with each row's arithmetic exactly as dotQ4KQR's (so the same bits however the rows are paired). A block's
- * sc·dx factors of both rows go through f (32 bytes a row) instead of registers. The rows should lie far apart
- * (as for dotRowsQ4 in linear-relaxed.ts).
+ * dotQ4KQ on int8 activations (relaxed module) for two rows, wa and wa + d (d = 0: one row, stored twice into the
+ * same place), sharing the loads of x: the nibbles are the [0, 127] operand of the relaxed int8 dot, one per 16
+ * weights with no widening (the integer group sums are dotQ4KQ's; their f32 partials are not). A block's eight
+ * sc·dx factors of both rows are multiplied once and go through f (32 bytes a row); each pass of 64 values
+ * interleaves the two groups' int16 pair sums and widens them together, so each i32 lane holds [group 2j,
+ * 2j + 1, 2j, 2j + 1] partial sums. Each row's arithmetic does not depend on its partner (the same bits however
+ * rows are paired). The rows should lie far apart (as for dotRowsQ4 in linear-relaxed.ts).
  */
 function dotRowsQ4KQR(wa: usize, d: usize, xq: usize, K: i32, f: usize, ba: f32, bb: f32, out: usize, os: usize): void {
   const nb = K >> 8;
@@ -282,7 +238,7 @@ function dotRowsQ4KQR(wa: usize, d: usize, xq: usize, K: i32, f: usize, ba: f32,
   store<f32>(out + os, hsum(bcc) + bb);
 }
 
-/** One pass of dotQ4KQR (64 values of one row at q, x0..x3 its int8 activations) as f32 lanes [2j, 2j+1, 2j, 2j+1]. */
+/** One pass of dotRowsQ4KQR (64 values of one row at q, x0..x3 its int8 activations) as f32 lanes [2j, 2j+1, 2j, 2j+1]. */
 @inline
 function q4kPassR(q: usize, x0: v128, x1: v128, x2: v128, x3: v128, m: v128): v128 {
   const q0 = v128.load(q);
@@ -371,14 +327,12 @@ function q6u(l: v128, h: v128): v128 {
 }
 
 /**
- * dotQ6KQ on int8 activation rows (relaxed module): the same integer group sums, so the same bits. With a
- * scratch block f (48 bytes), each pass's first three groups' sums go through memory: V8 issues a loop
- * body's loads before its arithmetic, so a store between the two halves keeps the second half's loads after
- * the first half's work and halves the vectors held at once (the whole pass spilled about 50 of its 220
- * instructions). Inlined into one copy with f and one without (spill = false).
+ * dotQ6KQ on int8 activation rows (relaxed module): the same integer group sums, so the same bits. Each pass's
+ * first three groups' sums go through the scratch block f (48 bytes): V8 issues a loop body's loads before its
+ * arithmetic, so a store after each group keeps the next group's loads after its work and the vectors held at
+ * once to one group's (the whole pass spilled about 50 of its 220 instructions before).
  */
-@inline
-function q6Rows(w: usize, xq: usize, K: i32, f: usize, spill: bool): f32 {
+function dotQ6KQR(w: usize, xq: usize, K: i32, f: usize): f32 {
   const nh = K >> 7;
   let ds = xq + (<usize>K << 1);
   let xp = xq + <usize>K;
@@ -391,13 +345,13 @@ function q6Rows(w: usize, xq: usize, K: i32, f: usize, spill: bool): f32 {
     const qh = w + 128 + (<usize>odd << 5);
     // the half's eight int8 scales as int16 lanes, each splatted by a shuffle where its group needs it
     const sv = i16x8.extend_low_i8x16_s(v128.load64_zero(w + 192 + (<usize>odd << 3)));
-    // each group loads its own ql/qh vectors; with spill, its sums go through f before the next group's loads
+    // each group loads its own ql/qh vectors, and its sums go through f before the next group's loads
     let g0 = q6kGroupQR(q6u(v128.load(ql), i16x8.shl(v128.load(qh), 4)), q6u(v128.load(ql, 16), i16x8.shl(v128.load(qh, 16), 4)), xq, xp, lane16(sv, 0), lane16(sv, 1));
-    if (spill) v128.store(f, g0);
+    v128.store(f, g0);
     let g2 = q6kGroupQR(q6u(i16x8.shr_u(v128.load(ql), 4), v128.load(qh)), q6u(i16x8.shr_u(v128.load(ql, 16), 4), v128.load(qh, 16)), xq + 64, xp + 64, lane16(sv, 4), lane16(sv, 5));
-    if (spill) v128.store(f, g2, 16);
+    v128.store(f, g2, 16);
     let g1 = q6kGroupQR(q6u(v128.load(ql, 32), i16x8.shl(v128.load(qh), 2)), q6u(v128.load(ql, 48), i16x8.shl(v128.load(qh, 16), 2)), xq + 32, xp + 32, lane16(sv, 2), lane16(sv, 3));
-    if (spill) v128.store(f, g1, 32);
+    v128.store(f, g1, 32);
     const g3 = q6kGroupQR(
       q6u(i16x8.shr_u(v128.load(ql, 32), 4), i16x8.shr_u(v128.load(qh), 2)),
       q6u(i16x8.shr_u(v128.load(ql, 48), 4), i16x8.shr_u(v128.load(qh, 16), 2)),
@@ -406,11 +360,9 @@ function q6Rows(w: usize, xq: usize, K: i32, f: usize, spill: bool): f32 {
       lane16(sv, 6),
       lane16(sv, 7),
     );
-    if (spill) {
-      g0 = v128.load(f);
-      g2 = v128.load(f, 16);
-      g1 = v128.load(f, 32);
-    }
+    g0 = v128.load(f);
+    g2 = v128.load(f, 16);
+    g1 = v128.load(f, 32);
     const g = pair(pair(g0, g2, true), pair(g1, g3, true), true); // [Σg0, Σg1, Σg2, Σg3]
     acc = f32x4.add(acc, f32x4.mul(f32x4.convert_i32x4_s(g), f32x4.mul(v128.load(ds), d)));
     if (odd) w += 210;
@@ -418,14 +370,6 @@ function q6Rows(w: usize, xq: usize, K: i32, f: usize, spill: bool): f32 {
   return hsum(acc);
 }
 
-function dotQ6KQR(w: usize, xq: usize, K: i32): f32 {
-  return q6Rows(w, xq, K, 0, false);
-}
-
-/** dotQ6KQR through the scratch block f (48 bytes; q6Rows). */
-function dotQ6KQRs(w: usize, xq: usize, K: i32, f: usize): f32 {
-  return q6Rows(w, xq, K, f, true);
-}
 
 /** One Q6_K row · one quantized activation row: Σ_groups d·dx·Σ sc·(q − 32)·xq, half a block (4 groups) a pass. */
 function dotQ6KQ(w: usize, xq: usize, K: i32): f32 {
@@ -588,7 +532,7 @@ export function linearK(
   const os = <usize>N << 2;
   if (M == 1) {
     if (ASC_FEATURE_RELAXED_SIMD) {
-      if (xq && rowbuf && dtype == DT_Q4_K) {
+      if (xq && dtype == DT_Q4_K) {
         linearQ4KRows(xq, K, w, rb, bias, out, rowbuf, n0, n1);
         return;
       }
@@ -600,8 +544,7 @@ export function linearK(
       if (!xq) s = dtype == DT_Q4_K ? dotQ4K(wr, x, rowbuf, K) : dotQ6K(wr, x, K);
       else {
         s = 0;
-        if (ASC_FEATURE_RELAXED_SIMD)
-          s = dtype == DT_Q4_K ? dotQ4KQR(wr, xq, K) : rowbuf ? dotQ6KQRs(wr, xq, K, rowbuf) : dotQ6KQR(wr, xq, K);
+        if (ASC_FEATURE_RELAXED_SIMD) s = dotQ6KQR(wr, xq, K, rowbuf); // Q4_K took linearQ4KRows
         else s = dtype == DT_Q4_K ? dotQ4KQ(wr, xq, K) : dotQ6KQ(wr, xq, K);
       }
       if (bias) s += load<f32>(bias + (<usize>n << 2));

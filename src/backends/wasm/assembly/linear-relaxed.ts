@@ -336,55 +336,6 @@ function groupBlock(lo: v128, hi: v128, g: usize, dw: v128, ones: v128, acc: v12
 }
 
 /**
- * One Q4_0 (q4k = false) or Q4_K weight row · the quantized x rows of groups g0 and g0 + 1 (two = false: g0
- * alone), each group of 32 weights split into nibbles once for all of them. Q4_K: its factors at f (q4kFactors);
- * groups k, k + 1 of 32 are the low and high nibbles of the same 32 bytes. Inlined into one copy per (q4k, two).
- */
-@inline
-function groupDots(
-  q4k: bool,
-  w: usize,
-  f: usize,
-  g0: usize,
-  g1: usize,
-  nb: i32,
-  two: bool,
-  b: f32,
-  out: usize,
-  os: usize,
-  n0: i32,
-  n1: i32,
-): void {
-  const ones = i16x8.splat(1);
-  const m = i8x16.splat(0x0f);
-  let a0 = f32x4.splat(0);
-  let a1 = f32x4.splat(0);
-  for (let k = 0; k < nb; k++, g0 += GROUP_BLOCK, g1 += GROUP_BLOCK) {
-    if (q4k) {
-      const qs = w + <usize>(k >> 3) * 144 + 16 + (<usize>((k & 7) >> 1) << 5);
-      const sh = (k & 1) << 2;
-      const lo = v128.and(i16x8.shr_u(v128.load(qs), sh), m);
-      const hi = v128.and(i16x8.shr_u(v128.load(qs, 16), sh), m);
-      const fk = f + (<usize>(k >> 3) << 6) + (<usize>(k & 7) << 2);
-      const dsc = v128.load32_splat(fk);
-      const dm8 = v128.load32_splat(fk, 32);
-      a0 = groupBlockK(lo, hi, g0, dsc, dm8, ones, a0);
-      if (two) a1 = groupBlockK(lo, hi, g1, dsc, dm8, ones, a1);
-    } else {
-      const q = v128.load(w, 2);
-      const lo = v128.and(q, m);
-      const hi = v128.and(i16x8.shr_u(q, 4), m);
-      const dw = f32x4.splat(tabHalf(load<u16>(w)));
-      a0 = groupBlock(lo, hi, g0, dw, ones, a0);
-      if (two) a1 = groupBlock(lo, hi, g1, dw, ones, a1);
-      w += 18;
-    }
-  }
-  storeLanes(a0, b, out, os, n0);
-  if (two) storeLanes(a1, b, out + 4 * os, os, n1);
-}
-
-/**
  * One group's four Q6_K group-of-32 sums (unsigned 6-bit values qa: 0..15, qb: 16..31, scales sa, sb splatted
  * as int16): Σ sc·q·xq exact in int32, less 32·(sa·Σ_{first 16} xq + sb·Σ_{last 16} xq) from the half sums at
  * h, times d·dx, added to acc.
@@ -405,14 +356,23 @@ function q6Row(qa: v128, qb: v128, x: usize, sa: v128, sb: v128): v128 {
   );
 }
 
+/** Kinds of weight row groupDots takes (compile-time constants). */
+const KIND_Q4_0: i32 = 0;
+const KIND_Q4_K: i32 = 1;
+const KIND_Q6_K: i32 = 2;
+
 /**
- * One Q6_K weight row · the quantized x rows of groups g0 and g0 + 1 (two = false: g0 alone; h0, h1 their half
- * sums), each group of 32 weights unpacked once for all of them. Group k of a block of 256: half k / 4 (ql
- * bytes 64·half + 32·(k & 1)…, qh bytes 128 + 32·half…), low or high nibbles (k & 2), qh bits 2·(k % 4).
+ * One weight row · the quantized x rows of groups g0 and g0 + 1 (two = false: g0 alone), each group of 32
+ * weights unpacked once for all of them. Q4_0: blocks of 18 bytes at w. Q4_K: its factors at f (q4kFactors);
+ * groups k, k + 1 of 32 are the low and high nibbles of the same 32 bytes. Q6_K: h0, h1 the x groups' half sums;
+ * group k of a block of 256 is in half k / 4 (ql bytes 64·half + 32·(k & 1)…, qh bytes 128 + 32·half…), low or
+ * high nibbles (k & 2), qh bits 2·(k % 4). Inlined into one copy per (kind, two).
  */
 @inline
-function groupDots6(
+function groupDots(
+  kind: i32,
   w: usize,
+  f: usize,
   g0: usize,
   g1: usize,
   h0: usize,
@@ -425,58 +385,81 @@ function groupDots6(
   n0: i32,
   n1: i32,
 ): void {
+  const ones = i16x8.splat(1);
   const m = i8x16.splat(0x0f);
-  const m2 = i8x16.splat(0x30);
   let a0 = f32x4.splat(0);
   let a1 = f32x4.splat(0);
-  for (let k = 0; k < nb; k++, g0 += GROUP_BLOCK, g1 += GROUP_BLOCK, h0 += HALF_SUMS, h1 += HALF_SUMS) {
-    const blk = w + <usize>(k >> 3) * 210;
-    const half = (k >> 2) & 1;
-    const gi = k & 3;
-    const ql = blk + (<usize>half << 6) + (<usize>(gi & 1) << 5);
-    const qh = blk + 128 + (<usize>half << 5);
-    const ls = (gi >> 1) << 2;
-    const h = gi < 2 ? i16x8.shl(v128.load(qh), 4 - 2 * gi) : i16x8.shr_u(v128.load(qh), 2 * gi - 4);
-    const hh = gi < 2 ? i16x8.shl(v128.load(qh, 16), 4 - 2 * gi) : i16x8.shr_u(v128.load(qh, 16), 2 * gi - 4);
-    const qa = v128.or(v128.and(i16x8.shr_u(v128.load(ql), ls), m), v128.and(h, m2));
-    const qb = v128.or(v128.and(i16x8.shr_u(v128.load(ql, 16), ls), m), v128.and(hh, m2));
-    const sc = blk + 192 + (<usize>half << 3) + (<usize>gi << 1);
-    const sa = <i32>load<i8>(sc);
-    const sb = <i32>load<i8>(sc, 1);
-    const va = i16x8.splat(<i16>sa);
-    const vb = i16x8.splat(<i16>sb);
-    const ca = i32x4.splat(32 * sa);
-    const cb = i32x4.splat(32 * sb);
-    const d = f32x4.splat(tabHalf(load<u16>(blk, 208)));
-    a0 = groupBlock6(qa, qb, g0, h0, va, vb, ca, cb, d, a0);
-    if (two) a1 = groupBlock6(qa, qb, g1, h1, va, vb, ca, cb, d, a1);
+  for (let k = 0; k < nb; k++, g0 += GROUP_BLOCK, g1 += GROUP_BLOCK) {
+    if (kind == KIND_Q4_K) {
+      const qs = w + <usize>(k >> 3) * 144 + 16 + (<usize>((k & 7) >> 1) << 5);
+      const sh = (k & 1) << 2;
+      const lo = v128.and(i16x8.shr_u(v128.load(qs), sh), m);
+      const hi = v128.and(i16x8.shr_u(v128.load(qs, 16), sh), m);
+      const fk = f + (<usize>(k >> 3) << 6) + (<usize>(k & 7) << 2);
+      const dsc = v128.load32_splat(fk);
+      const dm8 = v128.load32_splat(fk, 32);
+      a0 = groupBlockK(lo, hi, g0, dsc, dm8, ones, a0);
+      if (two) a1 = groupBlockK(lo, hi, g1, dsc, dm8, ones, a1);
+    } else if (kind == KIND_Q6_K) {
+      const blk = w + <usize>(k >> 3) * 210;
+      const half = (k >> 2) & 1;
+      const gi = k & 3;
+      const ql = blk + (<usize>half << 6) + (<usize>(gi & 1) << 5);
+      const qh = blk + 128 + (<usize>half << 5);
+      const ls = (gi >> 1) << 2;
+      const h = gi < 2 ? i16x8.shl(v128.load(qh), 4 - 2 * gi) : i16x8.shr_u(v128.load(qh), 2 * gi - 4);
+      const hh = gi < 2 ? i16x8.shl(v128.load(qh, 16), 4 - 2 * gi) : i16x8.shr_u(v128.load(qh, 16), 2 * gi - 4);
+      const m2 = i8x16.splat(0x30);
+      const qa = v128.or(v128.and(i16x8.shr_u(v128.load(ql), ls), m), v128.and(h, m2));
+      const qb = v128.or(v128.and(i16x8.shr_u(v128.load(ql, 16), ls), m), v128.and(hh, m2));
+      const sc = blk + 192 + (<usize>half << 3) + (<usize>gi << 1);
+      const sa = <i32>load<i8>(sc);
+      const sb = <i32>load<i8>(sc, 1);
+      const va = i16x8.splat(<i16>sa);
+      const vb = i16x8.splat(<i16>sb);
+      const ca = i32x4.splat(32 * sa);
+      const cb = i32x4.splat(32 * sb);
+      const d = f32x4.splat(tabHalf(load<u16>(blk, 208)));
+      a0 = groupBlock6(qa, qb, g0, h0, va, vb, ca, cb, d, a0);
+      if (two) a1 = groupBlock6(qa, qb, g1, h1, va, vb, ca, cb, d, a1);
+      h0 += HALF_SUMS;
+      h1 += HALF_SUMS;
+    } else {
+      const q = v128.load(w, 2);
+      const lo = v128.and(q, m);
+      const hi = v128.and(i16x8.shr_u(q, 4), m);
+      const dw = f32x4.splat(tabHalf(load<u16>(w)));
+      a0 = groupBlock(lo, hi, g0, dw, ones, a0);
+      if (two) a1 = groupBlock(lo, hi, g1, dw, ones, a1);
+      w += 18;
+    }
   }
   storeLanes(a0, b, out, os, n0);
   if (two) storeLanes(a1, b, out + 4 * os, os, n1);
 }
 
 function groupDots6x8(w: usize, g0: usize, g1: usize, h0: usize, h1: usize, nb: i32, b: f32, out: usize, os: usize, n0: i32, n1: i32): void {
-  groupDots6(w, g0, g1, h0, h1, nb, true, b, out, os, n0, n1);
+  groupDots(KIND_Q6_K, w, 0, g0, g1, h0, h1, nb, true, b, out, os, n0, n1);
 }
 
 function groupDots6x4(w: usize, g0: usize, h0: usize, nb: i32, b: f32, out: usize, os: usize, n0: i32): void {
-  groupDots6(w, g0, g0, h0, h0, nb, false, b, out, os, n0, 0);
+  groupDots(KIND_Q6_K, w, 0, g0, g0, h0, h0, nb, false, b, out, os, n0, 0);
 }
 
 function groupDotsQ4x8(w: usize, g0: usize, g1: usize, nb: i32, b: f32, out: usize, os: usize, n0: i32, n1: i32): void {
-  groupDots(false, w, 0, g0, g1, nb, true, b, out, os, n0, n1);
+  groupDots(KIND_Q4_0, w, 0, g0, g1, 0, 0, nb, true, b, out, os, n0, n1);
 }
 
 function groupDotsQ4x4(w: usize, g0: usize, nb: i32, b: f32, out: usize, os: usize, n0: i32): void {
-  groupDots(false, w, 0, g0, g0, nb, false, b, out, os, n0, 0);
+  groupDots(KIND_Q4_0, w, 0, g0, g0, 0, 0, nb, false, b, out, os, n0, 0);
 }
 
 function groupDotsK8(w: usize, f: usize, g0: usize, g1: usize, nb: i32, b: f32, out: usize, os: usize, n0: i32, n1: i32): void {
-  groupDots(true, w, f, g0, g1, nb, true, b, out, os, n0, n1);
+  groupDots(KIND_Q4_K, w, f, g0, g1, 0, 0, nb, true, b, out, os, n0, n1);
 }
 
 function groupDotsK4(w: usize, f: usize, g0: usize, nb: i32, b: f32, out: usize, os: usize, n0: i32): void {
-  groupDots(true, w, f, g0, g0, nb, false, b, out, os, n0, 0);
+  groupDots(KIND_Q4_K, w, f, g0, g0, 0, 0, nb, false, b, out, os, n0, 0);
 }
 
 /**
