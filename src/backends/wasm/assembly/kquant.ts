@@ -15,7 +15,7 @@
 import { DT_Q4_0 } from "./expand";
 import { linearQuantR, quantBytesR, quantizeRowsR } from "./linear-relaxed";
 import { absMax32, hsumI32, invScale, roundScaled } from "./xquant";
-import { halfToF32, hsum, tabHalf } from "./half";
+import { hsum, tabHalf } from "./half";
 import {
   dot1,
   dot4Store,
@@ -25,7 +25,7 @@ import {
   expandRowI16,
   lane,
   pair,
-  q4kDmin,
+  q4kScale,
   q4kScaleBytes,
   u8Quarter,
 } from "./kquant-rows";
@@ -173,7 +173,6 @@ function dotQ4KQ(w: usize, xq: usize, K: i32): f32 {
   let acc = f32x4.splat(0);
   for (let b = 0; b < nb; b++, w += 144, ds += 32, ss += 32) {
     const sm = q4kScaleBytes(w);
-    const dm = q4kDmin(w);
     const ma = f32x4.mul(u8Quarter(sm, 2), v128.load(ss));
     const mins = f32x4.add(ma, f32x4.mul(u8Quarter(sm, 3), v128.load(ss, 16)));
     let s = f32x4.splat(0);
@@ -181,7 +180,7 @@ function dotQ4KQ(w: usize, xq: usize, K: i32): f32 {
       const f = f32x4.mul(pairScales(sm, j), v128.load64_splat(ds + (<usize>j << 3)));
       s = f32x4.add(s, f32x4.mul(f32x4.convert_i32x4_s(q4kPairQ(w + 16 + (<usize>j << 5), xq)), f));
     }
-    acc = f32x4.add(acc, f32x4.sub(f32x4.mul(s, lane(dm, 0)), f32x4.mul(mins, lane(dm, 1))));
+    acc = f32x4.add(acc, f32x4.sub(f32x4.mul(s, q4kScale(w, false)), f32x4.mul(mins, q4kScale(w, true))));
   }
   return hsum(acc);
 }
@@ -340,7 +339,7 @@ function dotQ6KQR(w: usize, xq: usize, K: i32, f: usize): f32 {
   let d = f32x4.splat(0);
   for (let h = 0; h < nh; h++, xq += 128, xp += 128, ds += 16) {
     const odd = h & 1;
-    if (!odd) d = f32x4.splat(halfToF32(load<u16>(w, 208)));
+    if (!odd) d = f32x4.splat(tabHalf(load<u16>(w, 208)));
     const ql = w + (<usize>odd << 6);
     const qh = w + 128 + (<usize>odd << 5);
     // the half's eight int8 scales as int16 lanes, each splatted by a shuffle where its group needs it
@@ -379,7 +378,7 @@ function dotQ6KQ(w: usize, xq: usize, K: i32): f32 {
   let d = f32x4.splat(0);
   for (let h = 0; h < nh; h++, xq += 256, ds += 16) {
     const odd = h & 1;
-    if (!odd) d = f32x4.splat(halfToF32(load<u16>(w, 208)));
+    if (!odd) d = f32x4.splat(tabHalf(load<u16>(w, 208)));
     const ql = w + (<usize>odd << 6);
     const qh = w + 128 + (<usize>odd << 5);
     const sc = w + 192 + (<usize>odd << 3);
@@ -444,14 +443,13 @@ function dotQ4K(w: usize, x: usize, xs: usize, K: i32): f32 {
   let acc = f32x4.splat(0);
   for (let b = 0; b < nb; b++, w += 144, xs += 32) {
     const sm = q4kScaleBytes(w);
-    const dm = q4kDmin(w);
     const ma = f32x4.mul(u8Quarter(sm, 2), v128.load(xs));
     const mins = f32x4.add(ma, f32x4.mul(u8Quarter(sm, 3), v128.load(xs, 16)));
     let s = f32x4.splat(0);
     for (let j = 0; j < 4; j++, x += 256) {
       s = f32x4.add(s, f32x4.mul(q4kPairF(w + 16 + (<usize>j << 5), x), pairScales(sm, j)));
     }
-    acc = f32x4.add(acc, f32x4.sub(f32x4.mul(s, lane(dm, 0)), f32x4.mul(mins, lane(dm, 1))));
+    acc = f32x4.add(acc, f32x4.sub(f32x4.mul(s, q4kScale(w, false)), f32x4.mul(mins, q4kScale(w, true))));
   }
   return hsum(acc);
 }
@@ -500,7 +498,7 @@ function dotQ6K(w: usize, x: usize, K: i32): f32 {
     const h3 = i16x8.shr_u(h1, 2);
     s = f32x4.add(s, q6kGroupF(q6(i16x8.shr_u(l2, 4), h2), q6(i16x8.shr_u(l3, 4), h3), x + 384, sc + 6));
     if (odd) {
-      acc = f32x4.add(acc, f32x4.mul(s, f32x4.splat(halfToF32(load<u16>(w, 208)))));
+      acc = f32x4.add(acc, f32x4.mul(s, f32x4.splat(tabHalf(load<u16>(w, 208)))));
       s = f32x4.splat(0);
       w += 210;
     }
