@@ -72,7 +72,7 @@ export function quantBytesK(M: i32, K: i32, dtype: i32): usize {
 
 /**
  * Whether the quantized rows are int8 (the relaxed module's matvec, dotRowsQ4KQR and dotQ6KQR) rather than int16:
- * K int8 values, then per pair of values 32·(x_2i + x_2i+1) as int16 (Q6_K's −32 offset), in the same K << 1
+ * K int8 values, then the sum of each 16 values as int16 (|Σ| ≤ 2032; Q6_K's −32 offset), inside the same K << 1
  * bytes. The callers test ASC_FEATURE_RELAXED_SIMD first, in their own `if`, so the baseline module never
  * compiles it.
  */
@@ -114,10 +114,10 @@ export function quantizeRowsK(x: usize, M: i32, K: i32, out: usize, dtype: i32):
         const v = i16x8.narrow_i32x4_s(roundScaled(v128.load(xb + o), id), roundScaled(v128.load(xb + o, 16), id));
         if (!int8) v128.store(qb + (<usize>j << 4), v);
         else if (j & 1) {
-          const o8 = q + (<usize>b << 5) + (<usize>(j >> 1) << 4);
+          const s16 = (<usize>b << 1) + (<usize>(j >> 1)); // the 16 values' index in the row
           const v8 = i8x16.narrow_i16x8_s(prev, v);
-          v128.store(o8, v8);
-          v128.store(o8 + <usize>K, i16x8.shl(i16x8.extadd_pairwise_i8x16_s(v8), 5));
+          v128.store(q + (s16 << 4), v8);
+          store<i16>(q + <usize>K + (s16 << 1), <i16>hsumI32(i32x4.extadd_pairwise_i16x8_s(i16x8.extadd_pairwise_i8x16_s(v8))));
         }
         prev = v;
         sum = i16x8.add(sum, v);
@@ -296,13 +296,13 @@ function q6(l: v128, h: v128): v128 {
 
 /**
  * Relaxed module: one Q6_K group of 32 (unsigned q in [0, 63]: a values 0..15, b 16..31) · int8 activations at
- * xv, less the 32·(x pair sums) at xp, each half times its scale (sa, sb: int16 splats): integer Σ sc·(q − 32)·xq
- * (pairs exact in int16).
+ * xv, each half times its scale (sa, sb: int16 splats): integer Σ sc·q·xq (pairs exact in int16); the caller
+ * takes off the −32 offset's share per half block (dotQ6KQR).
  */
 @inline
-function q6kGroupQR(a: v128, b: v128, xv: usize, xp: usize, sa: v128, sb: v128): v128 {
-  const da = i16x8.sub(i16x8.relaxed_dot_i8x16_i7x16_s(v128.load(xv), a), v128.load(xp));
-  const db = i16x8.sub(i16x8.relaxed_dot_i8x16_i7x16_s(v128.load(xv, 16), b), v128.load(xp, 16));
+function q6kGroupQR(a: v128, b: v128, xv: usize, sa: v128, sb: v128): v128 {
+  const da = i16x8.relaxed_dot_i8x16_i7x16_s(v128.load(xv), a);
+  const db = i16x8.relaxed_dot_i8x16_i7x16_s(v128.load(xv, 16), b);
   return i32x4.add(i32x4.dot_i16x8_s(da, sa), i32x4.dot_i16x8_s(db, sb));
 }
 
@@ -334,10 +334,10 @@ function q6u(l: v128, h: v128): v128 {
 function dotQ6KQR(w: usize, xq: usize, K: i32, f: usize): f32 {
   const nh = K >> 7;
   let ds = xq + (<usize>K << 1);
-  let xp = xq + <usize>K;
+  let xs = xq + <usize>K; // the sums of 16 values, eight a half block
   let acc = f32x4.splat(0);
   let d = f32x4.splat(0);
-  for (let h = 0; h < nh; h++, xq += 128, xp += 128, ds += 16) {
+  for (let h = 0; h < nh; h++, xq += 128, xs += 16, ds += 16) {
     const odd = h & 1;
     if (!odd) d = f32x4.splat(tabHalf(load<u16>(w, 208)));
     const ql = w + (<usize>odd << 6);
@@ -345,30 +345,30 @@ function dotQ6KQR(w: usize, xq: usize, K: i32, f: usize): f32 {
     // the half's eight int8 scales as int16 lanes, each splatted by a shuffle where its group needs it
     const sv = i16x8.extend_low_i8x16_s(v128.load64_zero(w + 192 + (<usize>odd << 3)));
     // each group loads its own ql/qh vectors, and its sums go through f before the next group's loads
-    let g0 = q6kGroupQR(q6u(v128.load(ql), i16x8.shl(v128.load(qh), 4)), q6u(v128.load(ql, 16), i16x8.shl(v128.load(qh, 16), 4)), xq, xp, lane16(sv, 0), lane16(sv, 1));
+    let g0 = q6kGroupQR(q6u(v128.load(ql), i16x8.shl(v128.load(qh), 4)), q6u(v128.load(ql, 16), i16x8.shl(v128.load(qh, 16), 4)), xq, lane16(sv, 0), lane16(sv, 1));
     v128.store(f, g0);
-    let g2 = q6kGroupQR(q6u(i16x8.shr_u(v128.load(ql), 4), v128.load(qh)), q6u(i16x8.shr_u(v128.load(ql, 16), 4), v128.load(qh, 16)), xq + 64, xp + 64, lane16(sv, 4), lane16(sv, 5));
+    let g2 = q6kGroupQR(q6u(i16x8.shr_u(v128.load(ql), 4), v128.load(qh)), q6u(i16x8.shr_u(v128.load(ql, 16), 4), v128.load(qh, 16)), xq + 64, lane16(sv, 4), lane16(sv, 5));
     v128.store(f, g2, 16);
-    let g1 = q6kGroupQR(q6u(v128.load(ql, 32), i16x8.shl(v128.load(qh), 2)), q6u(v128.load(ql, 48), i16x8.shl(v128.load(qh, 16), 2)), xq + 32, xp + 32, lane16(sv, 2), lane16(sv, 3));
+    let g1 = q6kGroupQR(q6u(v128.load(ql, 32), i16x8.shl(v128.load(qh), 2)), q6u(v128.load(ql, 48), i16x8.shl(v128.load(qh, 16), 2)), xq + 32, lane16(sv, 2), lane16(sv, 3));
     v128.store(f, g1, 32);
     const g3 = q6kGroupQR(
       q6u(i16x8.shr_u(v128.load(ql, 32), 4), i16x8.shr_u(v128.load(qh), 2)),
       q6u(i16x8.shr_u(v128.load(ql, 48), 4), i16x8.shr_u(v128.load(qh, 16), 2)),
       xq + 96,
-      xp + 96,
       lane16(sv, 6),
       lane16(sv, 7),
     );
     g0 = v128.load(f);
     g2 = v128.load(f, 16);
     g1 = v128.load(f, 32);
-    const g = pair(pair(g0, g2, true), pair(g1, g3, true), true); // [Σg0, Σg1, Σg2, Σg3]
+    // [Σg0, Σg1, Σg2, Σg3] less 32·Σ sc·(Σ of 16 values) of each group: exact, so the baseline's integer sums
+    const off = i32x4.dot_i16x8_s(i16x8.shl(sv, 5), v128.load(xs));
+    const g = i32x4.sub(pair(pair(g0, g2, true), pair(g1, g3, true), true), off);
     acc = f32x4.add(acc, f32x4.mul(f32x4.convert_i32x4_s(g), f32x4.mul(v128.load(ds), d)));
     if (odd) w += 210;
   }
   return hsum(acc);
 }
-
 
 /** One Q6_K row · one quantized activation row: Σ_groups d·dx·Σ sc·(q − 32)·xq, half a block (4 groups) a pass. */
 function dotQ6KQ(w: usize, xq: usize, K: i32): f32 {
