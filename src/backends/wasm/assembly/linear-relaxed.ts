@@ -142,14 +142,24 @@ export function quantizeRowsR(x: usize, M: i32, K: i32, out: usize, dtype: i32):
   return finite ? 1 : 0;
 }
 
-/** Σ of 32 nibbles (lo = elements 0..15, hi = 16..31, each 0..15) · the q of the block at xb (i32x4 partials). */
+/**
+ * 32 nibbles (lo = elements 0..15, hi = 16..31, each 0..15) · the q of the block at xb, as int16 partial sums of
+ * four products each (|lane| ≤ 4·15·127).
+ */
 @inline
-function q4Dot(lo: v128, hi: v128, xb: usize, ones: v128): v128 {
-  const d = i16x8.add(
-    i16x8.relaxed_dot_i8x16_i7x16_s(v128.load(xb), lo),
-    i16x8.relaxed_dot_i8x16_i7x16_s(v128.load(xb, 16), hi),
-  );
-  return i32x4.dot_i16x8_s(d, ones);
+function q4Dot16(lo: v128, hi: v128, xb: usize): v128 {
+  return i16x8.add(i16x8.relaxed_dot_i8x16_i7x16_s(v128.load(xb), lo), i16x8.relaxed_dot_i8x16_i7x16_s(v128.load(xb, 16), hi));
+}
+
+/**
+ * Four q4Dot16 results → [Σs0, Σs1, Σs2, Σs3] (i32): lanes added in int16 up to 16 products (|lane| ≤ 30480),
+ * then one widening pair sum, instead of widening each row (one multiply where there were four).
+ */
+@inline
+function hsum4w(s0: v128, s1: v128, s2: v128, s3: v128): v128 {
+  const u = i16x8.add(i32x4.shuffle(s0, s1, 0, 4, 1, 5), i32x4.shuffle(s0, s1, 2, 6, 3, 7));
+  const v = i16x8.add(i32x4.shuffle(s2, s3, 0, 4, 1, 5), i32x4.shuffle(s2, s3, 2, 6, 3, 7));
+  return i32x4.extadd_pairwise_i16x8_s(i16x8.add(i64x2.shuffle(u, v, 0, 2), i64x2.shuffle(u, v, 1, 3)));
 }
 
 /** Horizontal sums of four i32x4 → one i32x4 [Σs0, Σs1, Σs2, Σs3]. */
@@ -324,13 +334,8 @@ function storeLanes(v: v128, b: f32, out: usize, os: usize, n: i32): void {
 
 /** One group's four Q4_0 block sums (nibbles lo, hi) less 8·Σq, scaled by d_w · d_x and added to acc. */
 @inline
-function groupBlock(lo: v128, hi: v128, g: usize, dw: v128, ones: v128, acc: v128): v128 {
-  let s = hsum4(
-    q4Dot(lo, hi, g, ones),
-    q4Dot(lo, hi, g + QBLOCK4, ones),
-    q4Dot(lo, hi, g + 2 * QBLOCK4, ones),
-    q4Dot(lo, hi, g + 3 * QBLOCK4, ones),
-  );
+function groupBlock(lo: v128, hi: v128, g: usize, dw: v128, acc: v128): v128 {
+  let s = hsum4w(q4Dot16(lo, hi, g), q4Dot16(lo, hi, g + QBLOCK4), q4Dot16(lo, hi, g + 2 * QBLOCK4), q4Dot16(lo, hi, g + 3 * QBLOCK4));
   s = i32x4.sub(s, v128.load(g, 4 * QBLOCK4 + 16));
   return f32x4.add(acc, f32x4.mul(f32x4.convert_i32x4_s(s), f32x4.mul(v128.load(g, 4 * QBLOCK4), dw)));
 }
@@ -385,8 +390,7 @@ function groupDots(
   n0: i32,
   n1: i32,
 ): void {
-  const ones = i16x8.splat(1);
-  const m = i8x16.splat(0x0f);
+    const m = i8x16.splat(0x0f);
   let a0 = f32x4.splat(0);
   let a1 = f32x4.splat(0);
   for (let k = 0; k < nb; k++, g0 += GROUP_BLOCK, g1 += GROUP_BLOCK) {
@@ -398,8 +402,11 @@ function groupDots(
       const fk = f + (<usize>(k >> 3) << 6) + (<usize>(k & 7) << 2);
       const dsc = v128.load32_splat(fk);
       const dm8 = v128.load32_splat(fk, 32);
-      a0 = groupBlockK(lo, hi, g0, dsc, dm8, ones, a0);
-      if (two) a1 = groupBlockK(lo, hi, g1, dsc, dm8, ones, a1);
+      a0 = groupBlockK(lo, hi, g0, dsc, dm8, a0);
+      if (two) {
+        store<f32>(out, f32x4.extract_lane(a0, 0)); // keeps the second group's loads after the first's work
+        a1 = groupBlockK(lo, hi, g1, dsc, dm8, a1);
+      }
     } else if (kind == KIND_Q6_K) {
       const blk = w + <usize>(k >> 3) * 210;
       const half = (k >> 2) & 1;
@@ -421,7 +428,10 @@ function groupDots(
       const cb = i32x4.splat(32 * sb);
       const d = f32x4.splat(tabHalf(load<u16>(blk, 208)));
       a0 = groupBlock6(qa, qb, g0, h0, va, vb, ca, cb, d, a0);
-      if (two) a1 = groupBlock6(qa, qb, g1, h1, va, vb, ca, cb, d, a1);
+      if (two) {
+        store<f32>(out, f32x4.extract_lane(a0, 0)); // keeps the second group's loads after the first's work
+        a1 = groupBlock6(qa, qb, g1, h1, va, vb, ca, cb, d, a1);
+      }
       h0 += HALF_SUMS;
       h1 += HALF_SUMS;
     } else {
@@ -429,8 +439,11 @@ function groupDots(
       const lo = v128.and(q, m);
       const hi = v128.and(i16x8.shr_u(q, 4), m);
       const dw = f32x4.splat(tabHalf(load<u16>(w)));
-      a0 = groupBlock(lo, hi, g0, dw, ones, a0);
-      if (two) a1 = groupBlock(lo, hi, g1, dw, ones, a1);
+      a0 = groupBlock(lo, hi, g0, dw, a0);
+      if (two) {
+        store<f32>(out, f32x4.extract_lane(a0, 0)); // keeps the second group's loads after the first's work
+        a1 = groupBlock(lo, hi, g1, dw, a1);
+      }
       w += 18;
     }
   }
@@ -557,13 +570,8 @@ function q4kFactors(w: usize, K: i32, f: usize): void {
 
 /** One group's four Q4_K group-of-32 sums (nibbles lo, hi): dx·(d·sc·Σq·xq − dmin·m·Σxq), added to acc. */
 @inline
-function groupBlockK(lo: v128, hi: v128, g: usize, dsc: v128, dm8: v128, ones: v128, acc: v128): v128 {
-  const s = hsum4(
-    q4Dot(lo, hi, g, ones),
-    q4Dot(lo, hi, g + QBLOCK4, ones),
-    q4Dot(lo, hi, g + 2 * QBLOCK4, ones),
-    q4Dot(lo, hi, g + 3 * QBLOCK4, ones),
-  );
+function groupBlockK(lo: v128, hi: v128, g: usize, dsc: v128, dm8: v128, acc: v128): v128 {
+  const s = hsum4w(q4Dot16(lo, hi, g), q4Dot16(lo, hi, g + QBLOCK4), q4Dot16(lo, hi, g + 2 * QBLOCK4), q4Dot16(lo, hi, g + 3 * QBLOCK4));
   const dx = v128.load(g, 4 * QBLOCK4);
   const q = f32x4.mul(f32x4.convert_i32x4_s(s), f32x4.mul(dx, dsc));
   return f32x4.add(acc, f32x4.sub(q, f32x4.mul(f32x4.convert_i32x4_s(v128.load(g, 4 * QBLOCK4 + 16)), f32x4.mul(dx, dm8))));
