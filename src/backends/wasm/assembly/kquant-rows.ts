@@ -13,12 +13,28 @@ import { hsum, tabHalf } from "./half";
  */
 @inline
 export function q4kScaleBytes(w: usize): v128 {
+  return q4kScaleBytesM(w, Q4K_LO, Q4K_HI, Q4K_A, Q4K_B, Q4K_C);
+}
+
+/** q4kScaleBytes's swizzles and masks. */
+export const Q4K_LO: v128 = i8x16(0, 1, 2, 3, 8, 9, 10, 11, 4, 5, 6, 7, 8, 9, 10, 11);
+export const Q4K_HI: v128 = i8x16(0, 1, 2, 3, 0, 1, 2, 3, 4, 5, 6, 7, 4, 5, 6, 7);
+export const Q4K_A: v128 = i8x16(63, 63, 63, 63, 15, 15, 15, 15, 63, 63, 63, 63, 0, 0, 0, 0);
+export const Q4K_B: v128 = i8x16(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 15, 15, 15, 15);
+export const Q4K_C: v128 = i8x16(0, 0, 0, 0, 48, 48, 48, 48, 0, 0, 0, 0, 48, 48, 48, 48);
+
+/**
+ * q4kScaleBytes with its swizzles and masks passed in (Q4K_LO, Q4K_HI, Q4K_A, Q4K_B, Q4K_C): a hot loop loads
+ * them from memory, one instruction each, where V8 would materialise each constant vector at its use (up to five).
+ */
+@inline
+export function q4kScaleBytesM(w: usize, sl: v128, sh: v128, ma: v128, mb: v128, mc: v128): v128 {
   const v = v128.load(w, 4); // b0..b11, then four bytes of nibbles (unused)
-  const lo = i8x16.swizzle(v, i8x16(0, 1, 2, 3, 8, 9, 10, 11, 4, 5, 6, 7, 8, 9, 10, 11));
-  const hi = i8x16.swizzle(v, i8x16(0, 1, 2, 3, 0, 1, 2, 3, 4, 5, 6, 7, 4, 5, 6, 7));
-  const a = v128.and(lo, i8x16(63, 63, 63, 63, 15, 15, 15, 15, 63, 63, 63, 63, 0, 0, 0, 0));
-  const b = v128.and(i16x8.shr_u(lo, 4), i8x16(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 15, 15, 15, 15));
-  const c = v128.and(i16x8.shr_u(hi, 2), i8x16(0, 0, 0, 0, 48, 48, 48, 48, 0, 0, 0, 0, 48, 48, 48, 48));
+  const lo = i8x16.swizzle(v, sl);
+  const hi = i8x16.swizzle(v, sh);
+  const a = v128.and(lo, ma);
+  const b = v128.and(i16x8.shr_u(lo, 4), mb);
+  const c = v128.and(i16x8.shr_u(hi, 2), mc);
   return v128.or(v128.or(a, b), c);
 }
 

@@ -27,6 +27,12 @@ import {
   pair,
   q4kScale,
   q4kScaleBytes,
+  q4kScaleBytesM,
+  Q4K_A,
+  Q4K_B,
+  Q4K_C,
+  Q4K_HI,
+  Q4K_LO,
   u8Quarter,
 } from "./kquant-rows";
 
@@ -189,9 +195,9 @@ function dotQ4KQ(w: usize, xq: usize, K: i32): f32 {
  * dotQ4KQ on int8 activations (relaxed module) for two rows, wa and wa + d (d = 0: one row, stored twice into the
  * same place), sharing the loads of x: the nibbles are the [0, 127] operand of the relaxed int8 dot, one per 16
  * weights with no widening (the integer group sums are dotQ4KQ's; their f32 partials are not). A block's eight
- * sc·dx factors of both rows are multiplied once and go through f (32 bytes a row); each pass of 64 values
- * interleaves the two groups' int16 pair sums and widens them together, so each i32 lane holds [group 2j,
- * 2j + 1, 2j, 2j + 1] partial sums. Each row's arithmetic does not depend on its partner (the same bits however
+ * sc·dx factors of both rows are multiplied once and go through f (32 bytes a row; f + 64..144 holds the scale
+ * swizzles and masks); each pass of 64 values interleaves the two groups' int16 pair sums and widens them
+ * together, so each i32 lane holds [group 2j, 2j + 1, 2j, 2j + 1] partial sums. Each row's arithmetic does not depend on its partner (the same bits however
  * rows are paired). The rows should lie far apart (as for dotRowsQ4 in linear-relaxed.ts).
  */
 function dotRowsQ4KQR(wa: usize, d: usize, xq: usize, K: i32, f: usize, ba: f32, bb: f32, out: usize, os: usize): void {
@@ -199,12 +205,24 @@ function dotRowsQ4KQR(wa: usize, d: usize, xq: usize, K: i32, f: usize, ba: f32,
   let ds = xq + (<usize>K << 1);
   let ss = ds + (<usize>(K >> 5) << 2);
   const m = i8x16.splat(0x0f);
+  // q4kScaleBytes's swizzles and masks go through f (64..143): V8 materialises a constant vector at each use in
+  // the loop (up to five instructions), and loads one from memory in one
+  v128.store(f, Q4K_LO, 64);
+  v128.store(f, Q4K_HI, 80);
+  v128.store(f, Q4K_A, 96);
+  v128.store(f, Q4K_B, 112);
+  v128.store(f, Q4K_C, 128);
   let acc = f32x4.splat(0);
   let bcc = f32x4.splat(0);
   for (let b = 0; b < nb; b++, wa += 144, ds += 32, ss += 32) {
     const wb = wa + d;
-    const sa = q4kScaleBytes(wa);
-    const sb = q4kScaleBytes(wb);
+    const c0 = v128.load(f, 64);
+    const c1 = v128.load(f, 80);
+    const c2 = v128.load(f, 96);
+    const c3 = v128.load(f, 112);
+    const c4 = v128.load(f, 128);
+    const sa = q4kScaleBytesM(wa, c0, c1, c2, c3, c4);
+    const sb = q4kScaleBytesM(wb, c0, c1, c2, c3, c4);
     const d0 = v128.load(ds);
     const d1 = v128.load(ds, 16);
     v128.store(f, f32x4.mul(u8Quarter(sa, 0), d0));
