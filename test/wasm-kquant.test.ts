@@ -52,7 +52,15 @@ function randoms(n: number, r: () => number, scale = 1): Float32Array {
  * A [N, K] k-quant weight in wasm memory (at a byte skew): encoded from random floats, or raw random bytes
  * with each block's f16 scales kept small and finite (so scales, mins and nibbles take every bit pattern).
  */
-function weight(dtype: KDType, N: number, K: number, r: () => number, raw: boolean, skew = 3): Tensor {
+function weight(
+  dtype: KDType,
+  N: number,
+  K: number,
+  r: () => number,
+  raw: boolean,
+  skew = 3,
+  scale = 1,
+): Tensor {
   const info = DTYPES[dtype];
   const rowBytes = (K / info.blockSize) * info.blockBytes;
   const bytes = arena.alloc(N * rowBytes + skew).subarray(skew);
@@ -62,7 +70,7 @@ function weight(dtype: KDType, N: number, K: number, r: () => number, raw: boole
       for (const h of dtype === "q4_k" ? [0, 2] : [208]) bytes[o + h + 1] = 0x20 | (bytes[o + h + 1]! & 0x83);
     }
   } else {
-    const src = randoms(N * K, r);
+    const src = randoms(N * K, r, scale);
     for (let n = 0; n < N; n++)
       (dtype === "q4_k" ? encodeQ4K : encodeQ6K)(src, n * K, K, bytes, n * rowBytes);
   }
@@ -202,6 +210,35 @@ for (const dtype of ["q4_k", "q6_k"] as const) {
     console.log(`${dtype} quantized path: worst error ${worst.toFixed(3)} of the x rounding bound`);
   });
 }
+
+test("wasm Q4_K/Q6_K linear with subnormal f16 scales (small weights, as real Q6_K d often is) matches the reference", () => {
+  // weights within ±0.01: Q6_K's d ≈ 0.01 / 4064 and Q4_K's d, dmin ≈ 0.02 / 945 are below 2^-14, subnormal halves,
+  // which the kernels convert through the f16 table (arithmetic conversion runs them far slower)
+  const r = rng(29);
+  for (const dtype of ["q4_k", "q6_k"] as const) {
+    const K = 512;
+    const N = 9;
+    const w = weight(dtype, N, K, r, false, 1, 0.01);
+    const bytes = w.bytes();
+    const blockBytes = DTYPES[dtype].blockBytes;
+    let subnormal = 0;
+    for (let o = 0; o < bytes.length; o += blockBytes)
+      for (const h of dtype === "q4_k" ? [0] : [208]) if ((bytes[o + h + 1]! & 0x7c) === 0) subnormal++;
+    assert.equal(subnormal, (N * K) / 256, `${dtype}: every block's d is subnormal`);
+    const wf = dequantized(w);
+    for (const M of [1, 3]) {
+      const x = randoms(M * K, r, 2);
+      const want = new Float32Array(M * N);
+      ref.linear(x, M, K, w, null, want);
+      for (const quantized of [false, true]) {
+        const got = new Float32Array(M * N);
+        withQuantizedActivations(quantized, () => wk.linear(x, M, K, w, null, got));
+        const tol = quantized ? quantizedBounds(x, M, K, wf, N, null) : bounds(x, M, K, wf, N, null);
+        worstRatio(got, want, tol, `${dtype} subnormal scales M=${M}${quantized ? " quantized" : ""}`);
+      }
+    }
+  }
+});
 
 test("wasm Q4_K/Q6_K linear with inf or NaN in x: the quantized path falls back to the exact one", () => {
   const r = rng(25);
