@@ -23,7 +23,6 @@ import {
   dotDecodedQ2Store,
   expandRowF32,
   expandRowI16,
-  lane,
   pair,
   q4kScale,
   q4kScaleBytes,
@@ -197,8 +196,9 @@ function dotQ4KQ(w: usize, xq: usize, K: i32): f32 {
  * weights with no widening (the integer group sums are dotQ4KQ's; their f32 partials are not). A block's eight
  * sc·dx factors of both rows are multiplied once and go through f (32 bytes a row; f + 64..144 holds the scale
  * swizzles and masks); each pass of 64 values interleaves the two groups' int16 pair sums and widens them
- * together, so each i32 lane holds [group 2j, 2j + 1, 2j, 2j + 1] partial sums. Each row's arithmetic does not depend on its partner (the same bits however
- * rows are paired). The rows should lie far apart (as for dotRowsQ4 in linear-relaxed.ts).
+ * together, so each i32 lane holds [group 2j, 2j + 1, 2j, 2j + 1] partial sums. Each row's arithmetic does not
+ * depend on its partner (the same bits however rows are paired). The rows should lie far apart (as for dotRowsQ4
+ * in linear-relaxed.ts).
  */
 function dotRowsQ4KQR(wa: usize, d: usize, xq: usize, K: i32, f: usize, ba: f32, bb: f32, out: usize, os: usize): void {
   const nb = K >> 8;
