@@ -52,19 +52,28 @@ export function randomQ4KBytes(rows: number, cols: number, rng: Rng): Uint8Array
   const dh = floatToHalf(d);
   const mh = floatToHalf(7.5 * d);
   for (let o = 0; o < bytes.length; o += 144) {
-    bytes[o] = dh & 0xff;
-    bytes[o + 1] = dh >> 8;
-    bytes[o + 2] = mh & 0xff;
-    bytes[o + 3] = mh >> 8;
-    for (let i = 4; i < 144; i += 4) {
-      const r = rng.nextU32();
-      bytes[o + i] = r & 0xff;
-      bytes[o + i + 1] = (r >>> 8) & 0xff;
-      bytes[o + i + 2] = (r >>> 16) & 0xff;
-      bytes[o + i + 3] = r >>> 24;
-    }
+    putHalf(bytes, o, dh);
+    putHalf(bytes, o + 2, mh);
+    fillRandom(bytes, o + 4, o + 144, rng);
   }
   return bytes;
+}
+
+/** bytes[from, to) (a multiple of 4 long) from rng, four bytes (little-endian) a draw. */
+function fillRandom(bytes: Uint8Array, from: number, to: number, rng: Rng): void {
+  for (let i = from; i < to; i += 4) {
+    const r = rng.nextU32();
+    bytes[i] = r & 0xff;
+    bytes[i + 1] = (r >>> 8) & 0xff;
+    bytes[i + 2] = (r >>> 16) & 0xff;
+    bytes[i + 3] = r >>> 24;
+  }
+}
+
+/** The f16 bits h at bytes[o], little-endian. */
+function putHalf(bytes: Uint8Array, o: number, h: number): void {
+  bytes[o] = h & 0xff;
+  bytes[o + 1] = h >> 8;
 }
 
 /**
@@ -76,15 +85,8 @@ export function randomQ6KBytes(rows: number, cols: number, rng: Rng): Uint8Array
   const bytes = new Uint8Array((rows * cols * 210) / 256);
   const dh = floatToHalf(WEIGHT_STD / 1365); // std of sc·(q − 32) over uniform int8 sc and q in 0..63 is about 1365
   for (let o = 0; o < bytes.length; o += 210) {
-    for (let i = 0; i < 208; i += 4) {
-      const r = rng.nextU32();
-      bytes[o + i] = r & 0xff;
-      bytes[o + i + 1] = (r >>> 8) & 0xff;
-      bytes[o + i + 2] = (r >>> 16) & 0xff;
-      bytes[o + i + 3] = r >>> 24;
-    }
-    bytes[o + 208] = dh & 0xff;
-    bytes[o + 209] = dh >> 8;
+    fillRandom(bytes, o, o + 208, rng);
+    putHalf(bytes, o + 208, dh);
   }
   return bytes;
 }
