@@ -104,7 +104,18 @@ function bounds(
   return t;
 }
 
-/** bounds plus the x rounding of q8 blocks: Σ_blocks (max|x_block| / 254) · Σ_block |w|, with 1e-6 slack. */
+/**
+ * Values per activation scale: the relaxed module's matvec (M = 1) quantizes x in blocks of 256 (llama.cpp's
+ * Q8_K), every other quantized path in blocks of 32.
+ */
+function xBlock(M: number): number {
+  return M === 1 && wasm.simd === "relaxed" ? 256 : 32;
+}
+
+/**
+ * bounds plus the x rounding of q8 blocks of xBlock(M) values: Σ_blocks (max|x_block| / 254) · Σ_block |w|,
+ * with 1e-6 slack.
+ */
 function quantizedBounds(
   x: Float32Array,
   M: number,
@@ -114,13 +125,14 @@ function quantizedBounds(
   bias: Float32Array | null,
 ) {
   const t = bounds(x, M, K, w, N, bias);
+  const B = xBlock(M);
   for (let n = 0; n < N; n++) {
     for (let m = 0; m < M; m++) {
       let q = 0;
-      for (let b = 0; b < K; b += 32) {
+      for (let b = 0; b < K; b += B) {
         let amax = 0;
         let wsum = 0;
-        for (let i = b; i < b + 32; i++) {
+        for (let i = b; i < b + B; i++) {
           amax = Math.max(amax, Math.abs(x[m * K + i]!));
           wsum += Math.abs(w[n * K + i]!);
         }
@@ -235,6 +247,30 @@ test("wasm Q4_K/Q6_K linear with subnormal f16 scales (small weights, as real Q6
         withQuantizedActivations(quantized, () => wk.linear(x, M, K, w, null, got));
         const tol = quantized ? quantizedBounds(x, M, K, wf, N, null) : bounds(x, M, K, wf, N, null);
         worstRatio(got, want, tol, `${dtype} subnormal scales M=${M}${quantized ? " quantized" : ""}`);
+      }
+    }
+  }
+});
+
+test("wasm Q4_K/Q6_K linear on x with outliers (one large value a 256) stays within the x rounding bound", () => {
+  // an outlier sets the activation scale of its whole block: of 32 values on most paths, of 256 in the relaxed
+  // matvec (so the other 255 round more coarsely there; the bound follows xBlock)
+  const r = rng(30);
+  for (const dtype of ["q4_k", "q6_k"] as const) {
+    for (const raw of [false, true]) {
+      const K = 768;
+      const N = 11;
+      const w = weight(dtype, N, K, r, raw);
+      const wf = dequantized(w);
+      for (const M of [1, 2]) {
+        const x = randoms(M * K, r);
+        for (let i = 0; i < M * K; i += 256) x[i + Math.floor(r() * 256)] = (r() < 0.5 ? -1 : 1) * 40;
+        const want = new Float32Array(M * N);
+        ref.linear(x, M, K, w, null, want);
+        const got = new Float32Array(M * N);
+        withQuantizedActivations(true, () => wk.linear(x, M, K, w, null, got));
+        const what = `${dtype} outliers M=${M}${raw ? " raw" : ""}`;
+        worstRatio(got, want, quantizedBounds(x, M, K, wf, N, null), what);
       }
     }
   }

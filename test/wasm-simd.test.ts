@@ -1,9 +1,10 @@
 // The two wasm kernel modules side by side (src/backends/wasm/simd.ts): relaxed-SIMD and baseline Q8_0/Q4_0
 // linear on quantized activations against an exact emulation of the integer block dots (random and raw weight
-// blocks with -128 bytes and every nibble, activations at ±127, odd N, M and K); both modules give the same bits
-// (and the Q6_K matvec), on one thread or several; quantized activations stay inside their bytes; the DECODERKIT_WASM_SIMD
-// override and its errors. Q4_K is checked on both
-// modules against the reference by wasm-kquant(-baseline).test.ts.
+// blocks with -128 bytes and every nibble, activations at ±127, odd N, M and K); both modules give the same bits,
+// on one thread or several; the relaxed module's Q4_K/Q6_K matvec against an exact emulation of its integer
+// block dots on x quantized per 256 (llama.cpp's Q8_K); quantized activations stay inside their bytes; the
+// DECODERKIT_WASM_SIMD override and its errors. Q4_K/Q6_K are checked on both modules against the reference by
+// wasm-kquant(-baseline).test.ts.
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -138,8 +139,110 @@ test("Q8_0/Q4_0 linear on quantized activations: both kernel modules give the ex
   assert.equal(cases, 2 * 3 * 6 * 7 * backends.length);
 });
 
+/** The 6-bit scale and min of Q4_K sub-block j (ggml get_scale_min_k4) from the block at o. */
+function q4kScaleMin(w: Uint8Array, o: number, j: number): [number, number] {
+  const b = (i: number): number => w[o + 4 + i]!;
+  if (j < 4) return [b(j) & 63, b(j + 4) & 63];
+  return [(b(j + 4) & 15) | ((b(j - 4) >> 6) << 4), (b(j + 4) >> 4) | ((b(j) >> 6) << 4)];
+}
+
+/** Value i (0..255) of the k-quant block at o as [integer multiplier of xq, f16 bits of its factor, is a min]. */
+function kquantTerms(dtype: "q4_k" | "q6_k", w: Uint8Array, o: number, i: number): [number, number][] {
+  const half = (at: number): number => w[at]! | (w[at + 1]! << 8);
+  if (dtype === "q4_k") {
+    const j = i >> 5; // sub-block
+    const l = i & 31;
+    const byte = w[o + 16 + (j >> 1) * 32 + l]!;
+    const q = j & 1 ? byte >> 4 : byte & 15;
+    const [sc, mn] = q4kScaleMin(w, o, j);
+    return [
+      [sc * q, half(o)],
+      [-mn, half(o + 2)],
+    ];
+  }
+  const h = i >> 7; // half block
+  const g = (i >> 5) & 3; // group of 32 in it
+  const l = i & 31;
+  const lo = w[o + 64 * h + 32 * (g & 1) + l]!;
+  const hi = w[o + 128 + 32 * h + l]!;
+  const q = ((g < 2 ? lo : lo >> 4) & 15) | (((hi >> (2 * g)) & 3) << 4);
+  const sc = (w[o + 192 + (i >> 4)]! << 24) >> 24;
+  return [[sc * (q - 32), half(o + 208)]];
+}
+
+/**
+ * The relaxed matvec's sum for row n: x rounded in blocks of 256 (dx = max|x| / 127, as the kernel rounds it),
+ * each block's integer sums per f16 factor (Q4_K: d and dmin; Q6_K: d) times f32(factor · dx), in f64; and the
+ * magnitude Σ|term|·|factor·dx|, which bounds the kernel's f32 accumulation error.
+ */
+function emulateQ8K(
+  dtype: "q4_k" | "q6_k",
+  w: Uint8Array,
+  n: number,
+  x: Float32Array,
+  K: number,
+): [number, number] {
+  const bb = dtype === "q4_k" ? 144 : 210;
+  const f = Math.fround;
+  let sum = 0;
+  let mag = 0;
+  for (let b = 0; b < K / 256; b++) {
+    const xb = x.subarray(b * 256, b * 256 + 256);
+    let amax = 0;
+    for (const v of xb) amax = Math.max(amax, Math.abs(v));
+    const d = f(amax / 127);
+    const id = d > 0 ? f(1 / d) : 0;
+    const o = (n * K * bb) / 256 + b * bb;
+    const sums = new Map<number, [number, number]>(); // f16 bits → [Σ term·q, Σ |term·q|]
+    for (let i = 0; i < 256; i++) {
+      const q = roundEven(f(xb[i]! * id));
+      for (const [t, h] of kquantTerms(dtype, w, o, i)) {
+        const e = sums.get(h) ?? [0, 0];
+        sums.set(h, [e[0] + t * q, e[1] + Math.abs(t * q)]);
+      }
+    }
+    for (const [h, [s, a]] of sums) {
+      const scale = f(HALF_TO_FLOAT[h]! * d);
+      sum += s * scale;
+      mag += a * Math.abs(scale);
+    }
+  }
+  return [sum, mag];
+}
+
 test(
-  "the relaxed and baseline modules give the same bits for Q8_0/Q4_0 (M = 1 and M > 1) and the Q6_K matvec, on one thread and on three",
+  "the relaxed module's Q4_K/Q6_K matvec gives the exact integer dots on x quantized per 256",
+  { skip: noRelaxed },
+  () => {
+    const r = rng(33);
+    const be = backends[0]!;
+    for (const dtype of ["q4_k", "q6_k"] as const) {
+      const bb = dtype === "q4_k" ? 144 : 210;
+      for (const K of [256, 768, 2048]) {
+        const N = 7;
+        // raw random blocks: every nibble, 6-bit scale and min, Q6_K value and int8 scale; small finite f16 factors
+        // (d and dmin of a Q4_K block may be equal, then their sums share one entry, as the kernel's do not: the
+        // bound still holds)
+        const raw = new Uint8Array((N * K * bb) / 256).map(() => Math.floor(r() * 256));
+        for (let o = 0; o < raw.length; o += bb)
+          for (const h of dtype === "q4_k" ? [0, 2] : [208]) raw[o + h + 1] = 0x20 | (raw[o + h + 1]! & 0x83);
+        const b = be.arena.alloc(raw.length + 5).subarray(5);
+        b.set(raw);
+        const x = activations(1, K, r);
+        const got = new Float32Array(N);
+        be.kernels.linear(x, 1, K, Tensor.fromBytes(dtype, [N, K], b), null, got);
+        for (let n = 0; n < N; n++) {
+          const [want, mag] = emulateQ8K(dtype, raw, n, x, K);
+          if (!(Math.abs(got[n]! - want) <= 1e-6 * mag + 1e-30))
+            assert.fail(`${dtype} K=${K} [${n}]: ${got[n]} vs ${want} (magnitude ${mag})`);
+        }
+      }
+    }
+  },
+);
+
+test(
+  "the relaxed and baseline modules give the same bits for Q8_0/Q4_0 (M = 1 and M > 1), on one thread and on three",
   { skip: noRelaxed },
   async () => {
     const r = rng(32);
@@ -163,22 +266,6 @@ test(
         });
         assert.deepEqual(outs[0], outs[1], `${dtype} M=${M} N=${N}`);
       }
-    }
-    // Q6_K: raw random blocks (every 6-bit value and int8 scale), small finite f16 d; the matvec only (with
-    // M > 1 the relaxed module runs the grouped int8 product, which sums in another order, as Q4_K's does)
-    const [N, K] = [9, 512];
-    const raw = new Uint8Array((N * K * 210) / 256).map(() => Math.floor(r() * 256));
-    for (let o = 0; o < raw.length; o += 210) raw[o + 209] = 0x20 | (raw[o + 209]! & 0x83);
-    for (const M of [1]) {
-      const x = activations(M, K, r);
-      const outs = backends.map((be) => {
-        const b = be.arena.alloc(raw.length);
-        b.set(raw);
-        const out = new Float32Array(M * N);
-        be.kernels.linear(x, M, K, Tensor.fromBytes("q6_k", [N, K], b), null, out);
-        return out;
-      });
-      assert.deepEqual(outs[0], outs[1], `q6_k M=${M}`);
     }
     const be = backends[0]!;
     const before = be.minSplitWork;

@@ -30,8 +30,16 @@ export const Q4K_C: v128 = i8x16(0, 0, 0, 0, 48, 48, 48, 48, 0, 0, 0, 0, 48, 48,
 @inline
 export function q4kScaleBytesM(w: usize, sl: v128, sh: v128, ma: v128, mb: v128, mc: v128): v128 {
   const v = v128.load(w, 4); // b0..b11, then four bytes of nibbles (unused)
-  const lo = i8x16.swizzle(v, sl);
-  const hi = i8x16.swizzle(v, sh);
+  let lo = v;
+  let hi = v;
+  if (ASC_FEATURE_RELAXED_SIMD) {
+    // every index is below 16, where the relaxed swizzle is exact (one pshufb, no index fix-up)
+    lo = i8x16.relaxed_swizzle(v, sl);
+    hi = i8x16.relaxed_swizzle(v, sh);
+  } else {
+    lo = i8x16.swizzle(v, sl);
+    hi = i8x16.swizzle(v, sh);
+  }
   const a = v128.and(lo, ma);
   const b = v128.and(i16x8.shr_u(lo, 4), mb);
   const c = v128.and(i16x8.shr_u(hi, 2), mc);

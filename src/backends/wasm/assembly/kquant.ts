@@ -8,9 +8,10 @@
 // to f32 in rowbuf and reuses it for a chunk of x rows) and quantized activations (xq from quantizeRowsK): each
 // group is an integer dot (i32x4.dot_i16x8_s) scaled by d·sc·dx, minus dmin·m·dx·Σxq for Q4_K (M > 1: on a row
 // expanded to int16 in rowbuf). Loop bodies stay small: V8 issues all loads of a body first, spilling the rest.
-// The relaxed-SIMD module's matvec (M = 1) dots int8 activations with i16x8.relaxed_dot_i8x16_i7x16_s instead
-// (Q4_K two rows at a time), and its Q4_K and Q6_K with M > 1 run linear-relaxed.ts's
-// grouped kernels on x quantized as for Q4_0 (groupedK).
+// The relaxed-SIMD module's matvec (M = 1) instead dots int8 activations quantized per 256 (llama.cpp's Q8_K,
+// quantizeRowQ8K) with i16x8.relaxed_dot_i8x16_i7x16_s, summing a block's groups as integers times the int6/int8
+// scales (Q4_K two rows at a time), and its Q4_K and Q6_K with M > 1 run linear-relaxed.ts's grouped kernels on
+// x quantized as for Q4_0 (groupedK).
 
 import { DT_Q4_0 } from "./expand";
 import { linearQuantR, quantBytesR, quantizeRowsR } from "./linear-relaxed";
@@ -76,10 +77,8 @@ export function quantBytesK(M: i32, K: i32, dtype: i32): usize {
 }
 
 /**
- * Whether the quantized rows are int8 (the relaxed module's matvec, dotRowsQ4KQR and dotQ6KQR) rather than int16:
- * K int8 values, then the sum of each 16 values as int16 (|Σ| ≤ 2032; Q6_K's −32 offset), inside the same K << 1
- * bytes. The callers test ASC_FEATURE_RELAXED_SIMD first, in their own `if`, so the baseline module never
- * compiles it.
+ * Whether the relaxed module's matvec (M = 1: dotRowsQ4KQR, dotQ6KQR) reads x as quantizeRowQ8K writes it. The
+ * callers test ASC_FEATURE_RELAXED_SIMD first, in their own `if`, so the baseline module never compiles it.
  */
 @inline
 function int8RowsK(M: i32): bool {
@@ -96,8 +95,9 @@ export function quantizeRowsK(x: usize, M: i32, K: i32, out: usize, dtype: i32):
   if (ASC_FEATURE_RELAXED_SIMD) {
     if (groupedK(M)) return quantizeRowsR(x, M, K, out, groupedCode(dtype));
   }
-  let int8 = false;
-  if (ASC_FEATURE_RELAXED_SIMD) int8 = int8RowsK(M);
+  if (ASC_FEATURE_RELAXED_SIMD) {
+    if (int8RowsK(M)) return quantizeRowQ8K(x, K, out);
+  }
   let finite = true;
   const nb = K >> 5;
   const rb = quantRowBytesK(K);
@@ -113,24 +113,54 @@ export function quantizeRowsK(x: usize, M: i32, K: i32, out: usize, dtype: i32):
       const id = invScale(d);
       const qb = q + (<usize>b << 6);
       let sum = i16x8.splat(0); // four values of at most 127 per lane
-      let prev = i16x8.splat(0);
       for (let j = 0; j < 4; j++) {
         const o = <usize>j << 5;
         const v = i16x8.narrow_i32x4_s(roundScaled(v128.load(xb + o), id), roundScaled(v128.load(xb + o, 16), id));
-        if (!int8) v128.store(qb + (<usize>j << 4), v);
-        else if (j & 1) {
-          const s16 = (<usize>b << 1) + (<usize>(j >> 1)); // the 16 values' index in the row
-          const v8 = i8x16.narrow_i16x8_s(prev, v);
-          v128.store(q + (s16 << 4), v8);
-          store<i16>(q + <usize>K + (s16 << 1), <i16>hsumI32(i32x4.extadd_pairwise_i16x8_s(i16x8.extadd_pairwise_i8x16_s(v8))));
-        }
-        prev = v;
+        v128.store(qb + (<usize>j << 4), v);
         sum = i16x8.add(sum, v);
       }
       const total = hsumI32(i32x4.extadd_pairwise_i16x8_s(sum));
       store<f32>(ds + (<usize>b << 2), d);
       store<f32>(ss + (<usize>b << 2), d * <f32>total);
     }
+  }
+  return finite ? 1 : 0;
+}
+
+/**
+ * Relaxed module, M = 1 (int8RowsK): x[K] → K int8 values in blocks of 256 with one scale each (llama.cpp's
+ * Q8_K: dx = max|x| / 127 over the 256, q = round(x / dx) in [-127, 127]), then a 64-byte record a block at K +
+ * 64b: the sums of its sixteen 16s (int16, |Σ| ≤ 2032: Q6_K's −32 offset), of its eight 32s (int16 at 32: Q4_K's
+ * mins) and dx (f32 at 48). One scale a block lets the kernels sum a block's groups as integers. Returns 0 on an
+ * infinite or NaN x.
+ */
+function quantizeRowQ8K(x: usize, K: i32, out: usize): i32 {
+  let finite = true;
+  const nb = K >> 8;
+  for (let b = 0; b < nb; b++) {
+    const xb = x + (<usize>b << 10);
+    const rec = out + <usize>K + (<usize>b << 6);
+    let amax: f32 = 0;
+    for (let s = 0; s < 8; s++) amax = max(amax, absMax32(xb + (<usize>s << 7)));
+    finite = finite && amax < Infinity; // false for +inf and NaN
+    const d: f32 = amax / 127;
+    const id = invScale(d);
+    for (let s = 0; s < 8; s++) {
+      const o = xb + (<usize>s << 7);
+      const v0 = i16x8.narrow_i32x4_s(roundScaled(v128.load(o), id), roundScaled(v128.load(o, 16), id));
+      const v1 = i16x8.narrow_i32x4_s(roundScaled(v128.load(o, 32), id), roundScaled(v128.load(o, 48), id));
+      const v2 = i16x8.narrow_i32x4_s(roundScaled(v128.load(o, 64), id), roundScaled(v128.load(o, 80), id));
+      const v3 = i16x8.narrow_i32x4_s(roundScaled(v128.load(o, 96), id), roundScaled(v128.load(o, 112), id));
+      const qv = out + (<usize>b << 8) + (<usize>s << 5);
+      v128.store(qv, i8x16.narrow_i16x8_s(v0, v1));
+      v128.store(qv, i8x16.narrow_i16x8_s(v2, v3), 16);
+      const s0 = hsumI32(i32x4.extadd_pairwise_i16x8_s(i16x8.add(v0, v1)));
+      const s1 = hsumI32(i32x4.extadd_pairwise_i16x8_s(i16x8.add(v2, v3)));
+      store<i16>(rec + (<usize>s << 2), <i16>s0);
+      store<i16>(rec + (<usize>s << 2), <i16>s1, 2);
+      store<i16>(rec + (<usize>s << 1), <i16>(s0 + s1), 32);
+    }
+    store<f32>(rec, d, 48);
   }
   return finite ? 1 : 0;
 }
@@ -191,30 +221,32 @@ function dotQ4KQ(w: usize, xq: usize, K: i32): f32 {
 }
 
 /**
- * dotQ4KQ on int8 activations (relaxed module) for two rows, wa and wa + d (d = 0: one row, stored twice into the
- * same place), sharing the loads of x: the nibbles are the [0, 127] operand of the relaxed int8 dot, one per 16
- * weights with no widening (the integer group sums are dotQ4KQ's; their f32 partials are not). A block's eight
- * sc·dx factors of both rows are multiplied once and go through f (32 bytes a row; f + 64..144 holds the scale
- * swizzles and masks); each pass of 64 values interleaves the two groups' int16 pair sums and widens them
- * together, so each i32 lane holds [group 2j, 2j + 1, 2j, 2j + 1] partial sums. Each row's arithmetic does not
- * depend on its partner (the same bits however rows are paired). The rows should lie far apart (as for dotRowsQ4
- * in linear-relaxed.ts).
+ * Two Q4_K rows, wa and wa + d (d = 0: one row, stored twice into the same place) · x from quantizeRowQ8K
+ * (relaxed module), sharing the loads of x: Σ_blocks d·dx·Σ sc·Σq·xq − dmin·dx·Σ m·Σxq, the inner sums integers.
+ * The nibbles are the [0, 127] operand of the relaxed int8 dot, one per 16 weights; each pass of 64 values adds
+ * its two groups' int16 pair sums as [2j, 2j, 2j+1, 2j+1, ...] (q4kPassR) and multiplies them by the scales in that
+ * order (one pmaddwd; the scales as int16 lanes swizzled by PASS_SC). The mins meet x's sums of 32 in one more.
+ * Constant vectors and each row's int16 scales go through f (0..191): V8 materialises a constant vector at each
+ * use in the loop (up to five instructions) and would keep the scales in registers it lacks (spills); a load
+ * is one instruction. Each row's arithmetic does not depend on its partner (the same bits however rows are
+ * paired). The rows should lie far apart (as for dotRowsQ4 in linear-relaxed.ts).
  */
 function dotRowsQ4KQR(wa: usize, d: usize, xq: usize, K: i32, f: usize, ba: f32, bb: f32, out: usize, os: usize): void {
   const nb = K >> 8;
-  let ds = xq + (<usize>K << 1);
-  let ss = ds + (<usize>(K >> 5) << 2);
-  const m = i8x16.splat(0x0f);
-  // q4kScaleBytes's swizzles and masks go through f (64..143): V8 materialises a constant vector at each use in
-  // the loop (up to five instructions), and loads one from memory in one
+  let rec = xq + <usize>K;
+  v128.store(f, i8x16.splat(0x0f), 144);
   v128.store(f, Q4K_LO, 64);
   v128.store(f, Q4K_HI, 80);
   v128.store(f, Q4K_A, 96);
   v128.store(f, Q4K_B, 112);
   v128.store(f, Q4K_C, 128);
+  v128.store(f, PASS_SC0);
+  v128.store(f, PASS_SC1, 16);
+  v128.store(f, PASS_SC2, 32);
+  v128.store(f, PASS_SC3, 48);
   let acc = f32x4.splat(0);
   let bcc = f32x4.splat(0);
-  for (let b = 0; b < nb; b++, wa += 144, ds += 32, ss += 32) {
+  for (let b = 0; b < nb; b++, wa += 144, rec += 64) {
     const wb = wa + d;
     const c0 = v128.load(f, 64);
     const c1 = v128.load(f, 80);
@@ -223,14 +255,10 @@ function dotRowsQ4KQR(wa: usize, d: usize, xq: usize, K: i32, f: usize, ba: f32,
     const c4 = v128.load(f, 128);
     const sa = q4kScaleBytesM(wa, c0, c1, c2, c3, c4);
     const sb = q4kScaleBytesM(wb, c0, c1, c2, c3, c4);
-    const d0 = v128.load(ds);
-    const d1 = v128.load(ds, 16);
-    v128.store(f, f32x4.mul(u8Quarter(sa, 0), d0));
-    v128.store(f, f32x4.mul(u8Quarter(sa, 1), d1), 16);
-    v128.store(f, f32x4.mul(u8Quarter(sb, 0), d0), 32);
-    v128.store(f, f32x4.mul(u8Quarter(sb, 1), d1), 48);
-    let s = f32x4.splat(0);
-    let t = f32x4.splat(0);
+    v128.store(f, i16x8.extend_low_i8x16_u(sa), 160);
+    v128.store(f, i16x8.extend_low_i8x16_u(sb), 176);
+    let s = i32x4.splat(0);
+    let t = i32x4.splat(0);
     let x = xq;
     for (let j: usize = 0; j < 4; j++, x += 64) {
       const x0 = v128.load(x);
@@ -238,24 +266,41 @@ function dotRowsQ4KQR(wa: usize, d: usize, xq: usize, K: i32, f: usize, ba: f32,
       const x2 = v128.load(x, 32);
       const x3 = v128.load(x, 48);
       const q = (j << 5) + 16;
-      s = f32x4.add(s, f32x4.mul(q4kPassR(wa + q, x0, x1, x2, x3, m), v128.load64_splat(f + (j << 3))));
-      t = f32x4.add(t, f32x4.mul(q4kPassR(wb + q, x0, x1, x2, x3, m), v128.load64_splat(f + (j << 3), 32)));
+      const p = v128.load(f + (j << 4));
+      const m = v128.load(f, 144);
+      s = i32x4.add(s, i32x4.dot_i16x8_s(q4kPassR(wa + q, x0, x1, x2, x3, m), i8x16.relaxed_swizzle(v128.load(f, 160), p)));
+      t = i32x4.add(t, i32x4.dot_i16x8_s(q4kPassR(wb + q, x0, x1, x2, x3, m), i8x16.relaxed_swizzle(v128.load(f, 176), p)));
     }
     xq += 256;
-    const minsA = f32x4.add(f32x4.mul(u8Quarter(sa, 2), v128.load(ss)), f32x4.mul(u8Quarter(sa, 3), v128.load(ss, 16)));
-    const minsB = f32x4.add(f32x4.mul(u8Quarter(sb, 2), v128.load(ss)), f32x4.mul(u8Quarter(sb, 3), v128.load(ss, 16)));
-    const da = f32x4.splat(tabHalf(load<u16>(wa)));
-    const ma = f32x4.splat(tabHalf(load<u16>(wa, 2)));
-    const db = f32x4.splat(tabHalf(load<u16>(wb)));
-    const mb = f32x4.splat(tabHalf(load<u16>(wb, 2)));
-    acc = f32x4.add(acc, f32x4.sub(f32x4.mul(s, da), f32x4.mul(minsA, ma)));
-    bcc = f32x4.add(bcc, f32x4.sub(f32x4.mul(t, db), f32x4.mul(minsB, mb)));
+    const bsv = v128.load(rec, 32);
+    const minsA = i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_u(sa), bsv);
+    const minsB = i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_u(sb), bsv);
+    const dx = load<f32>(rec, 48);
+    const da = f32x4.splat(tabHalf(load<u16>(wa)) * dx);
+    const ma = f32x4.splat(tabHalf(load<u16>(wa, 2)) * dx);
+    const db = f32x4.splat(tabHalf(load<u16>(wb)) * dx);
+    const mb = f32x4.splat(tabHalf(load<u16>(wb, 2)) * dx);
+    acc = f32x4.add(acc, f32x4.sub(f32x4.mul(f32x4.convert_i32x4_s(s), da), f32x4.mul(f32x4.convert_i32x4_s(minsA), ma)));
+    bcc = f32x4.add(bcc, f32x4.sub(f32x4.mul(f32x4.convert_i32x4_s(t), db), f32x4.mul(f32x4.convert_i32x4_s(minsB), mb)));
   }
   store<f32>(out, hsum(acc) + ba);
   store<f32>(out + os, hsum(bcc) + bb);
 }
 
-/** One pass of dotRowsQ4KQR (64 values of one row at q, x0..x3 its int8 activations) as f32 lanes [2j, 2j+1, 2j, 2j+1]. */
+/**
+ * Swizzles of int16 scales s0..s7 (sub-blocks, or a Q6_K half block's 16s) into pass j's order [s2j, s2j, s2j+1,
+ * s2j+1] twice: the lanes of q4kPassR's and q6kGroupQR's int16 sums. Every index is below 16, where
+ * i8x16.relaxed_swizzle is exact (one pshufb; i8x16.swizzle adds a fix-up of its indices).
+ */
+const PASS_SC0: v128 = i8x16(0, 1, 0, 1, 2, 3, 2, 3, 0, 1, 0, 1, 2, 3, 2, 3);
+const PASS_SC1: v128 = i8x16(4, 5, 4, 5, 6, 7, 6, 7, 4, 5, 4, 5, 6, 7, 6, 7);
+const PASS_SC2: v128 = i8x16(8, 9, 8, 9, 10, 11, 10, 11, 8, 9, 8, 9, 10, 11, 10, 11);
+const PASS_SC3: v128 = i8x16(12, 13, 12, 13, 14, 15, 14, 15, 12, 13, 12, 13, 14, 15, 14, 15);
+
+/**
+ * One pass of dotRowsQ4KQR (64 values of one row at q, x0..x3 its int8 activations): int16 lanes of partial sums
+ * of groups [2j, 2j, 2j+1, 2j+1, 2j, 2j, 2j+1, 2j+1] (each the sum of 8 products ≤ 15·127: at most 15240).
+ */
 @inline
 function q4kPassR(q: usize, x0: v128, x1: v128, x2: v128, x3: v128, m: v128): v128 {
   const q0 = v128.load(q);
@@ -268,8 +313,7 @@ function q4kPassR(q: usize, x0: v128, x1: v128, x2: v128, x3: v128, m: v128): v1
     i16x8.relaxed_dot_i8x16_i7x16_s(x2, v128.and(i16x8.shr_u(q0, 4), m)),
     i16x8.relaxed_dot_i8x16_i7x16_s(x3, v128.and(i16x8.shr_u(q1, 4), m)),
   );
-  const t = i16x8.add(i32x4.shuffle(dl, dh, 0, 4, 1, 5), i32x4.shuffle(dl, dh, 2, 6, 3, 7));
-  return f32x4.convert_i32x4_s(i32x4.extadd_pairwise_i16x8_s(t));
+  return i16x8.add(i32x4.shuffle(dl, dh, 0, 4, 1, 5), i32x4.shuffle(dl, dh, 2, 6, 3, 7));
 }
 
 /** Rows apart (at most) that dotRowsQ4KQR pairs, within spans of twice as many. */
@@ -314,27 +358,15 @@ function q6(l: v128, h: v128): v128 {
 
 /**
  * Relaxed module: one Q6_K group of 32 (unsigned q in [0, 63]: a values 0..15, b 16..31) · int8 activations at
- * xv, each half times its scale (sa, sb: int16 splats): integer Σ sc·q·xq (pairs exact in int16); the caller
- * takes off the −32 offset's share per half block (dotQ6KQR).
+ * xv, each half times its scale: the two int16 pair-sum vectors (each lane ≤ 2·63·127) are added lane to lane in
+ * int16 (≤ 32004) as [A, A, B, B, A, A, B, B] and multiplied by the scales `sc` in that order (one pmaddwd).
  */
 @inline
-function q6kGroupQR(a: v128, b: v128, xv: usize, sa: v128, sb: v128): v128 {
+function q6kGroupQR(a: v128, b: v128, xv: usize, sc: v128): v128 {
   const da = i16x8.relaxed_dot_i8x16_i7x16_s(v128.load(xv), a);
   const db = i16x8.relaxed_dot_i8x16_i7x16_s(v128.load(xv, 16), b);
-  return i32x4.add(i32x4.dot_i16x8_s(da, sa), i32x4.dot_i16x8_s(db, sb));
-}
-
-/** Int16 lane `l` (a constant) of v in every lane. */
-@inline
-function lane16(v: v128, l: i32): v128 {
-  if (l == 0) return i16x8.shuffle(v, v, 0, 0, 0, 0, 0, 0, 0, 0);
-  if (l == 1) return i16x8.shuffle(v, v, 1, 1, 1, 1, 1, 1, 1, 1);
-  if (l == 2) return i16x8.shuffle(v, v, 2, 2, 2, 2, 2, 2, 2, 2);
-  if (l == 3) return i16x8.shuffle(v, v, 3, 3, 3, 3, 3, 3, 3, 3);
-  if (l == 4) return i16x8.shuffle(v, v, 4, 4, 4, 4, 4, 4, 4, 4);
-  if (l == 5) return i16x8.shuffle(v, v, 5, 5, 5, 5, 5, 5, 5, 5);
-  if (l == 6) return i16x8.shuffle(v, v, 6, 6, 6, 6, 6, 6, 6, 6);
-  return i16x8.shuffle(v, v, 7, 7, 7, 7, 7, 7, 7, 7);
+  const t = i16x8.add(i32x4.shuffle(da, db, 0, 4, 1, 5), i32x4.shuffle(da, db, 2, 6, 3, 7));
+  return i32x4.dot_i16x8_s(t, sc);
 }
 
 /** Q6_K values q (0..63) from low nibbles `l` (unmasked) and a byte whose bits 4–5 are the two high bits. */
@@ -344,46 +376,48 @@ function q6u(l: v128, h: v128): v128 {
 }
 
 /**
- * dotQ6KQ on int8 activation rows (relaxed module): the same integer group sums, so the same bits. Each pass's
- * first three groups' sums go through the scratch block f (48 bytes): V8 issues a loop body's loads before its
- * arithmetic, so a store after each group keeps the next group's loads after its work and the vectors held at
- * once to one group's (the whole pass spilled about 50 of its 220 instructions before).
+ * One Q6_K row · x from quantizeRowQ8K (relaxed module): a block's groups summed as integers (one dx a block),
+ * Σ sc·q·xq less 32·Σ sc·(Σ of 16 values), times d·dx. Each group's scales come from the half's eight scales as
+ * int16 lanes by one swizzle (PASS_SC, through f); the running sum is stored into f after each group, which keeps
+ * V8 from issuing the next group's loads early (it spilled about 50 of a pass's 220 instructions).
  */
 function dotQ6KQR(w: usize, xq: usize, K: i32, f: usize): f32 {
   const nh = K >> 7;
-  let ds = xq + (<usize>K << 1);
-  let xs = xq + <usize>K; // the sums of 16 values, eight a half block
+  let rec = xq + <usize>K;
+  v128.store(f, PASS_SC0);
+  v128.store(f, PASS_SC1, 16);
+  v128.store(f, PASS_SC2, 32);
+  v128.store(f, PASS_SC3, 48);
   let acc = f32x4.splat(0);
-  let d = f32x4.splat(0);
-  for (let h = 0; h < nh; h++, xq += 128, xs += 16, ds += 16) {
+  let g = i32x4.splat(0);
+  for (let h = 0; h < nh; h++, xq += 128) {
     const odd = h & 1;
-    if (!odd) d = f32x4.splat(tabHalf(load<u16>(w, 208)));
     const ql = w + (<usize>odd << 6);
     const qh = w + 128 + (<usize>odd << 5);
-    // the half's eight int8 scales as int16 lanes, each splatted by a shuffle where its group needs it
+    // the half's eight int8 scales as int16 lanes, kept in f (a load at each use)
     const sv = i16x8.extend_low_i8x16_s(v128.load64_zero(w + 192 + (<usize>odd << 3)));
-    // each group loads its own ql/qh vectors, and its sums go through f before the next group's loads
-    let g0 = q6kGroupQR(q6u(v128.load(ql), i16x8.shl(v128.load(qh), 4)), q6u(v128.load(ql, 16), i16x8.shl(v128.load(qh, 16), 4)), xq, lane16(sv, 0), lane16(sv, 1));
-    v128.store(f, g0);
-    let g2 = q6kGroupQR(q6u(i16x8.shr_u(v128.load(ql), 4), v128.load(qh)), q6u(i16x8.shr_u(v128.load(ql, 16), 4), v128.load(qh, 16)), xq + 64, lane16(sv, 4), lane16(sv, 5));
-    v128.store(f, g2, 16);
-    let g1 = q6kGroupQR(q6u(v128.load(ql, 32), i16x8.shl(v128.load(qh), 2)), q6u(v128.load(ql, 48), i16x8.shl(v128.load(qh, 16), 2)), xq + 32, lane16(sv, 2), lane16(sv, 3));
-    v128.store(f, g1, 32);
-    const g3 = q6kGroupQR(
+    v128.store(f, sv, 64);
+    // the −32 offset: 32·Σ sc·(Σ of 16 values) over the half's eight 16s
+    g = i32x4.sub(g, i32x4.dot_i16x8_s(i16x8.shl(sv, 5), v128.load(rec + (<usize>odd << 4))));
+    g = i32x4.add(g, q6kGroupQR(q6u(v128.load(ql), i16x8.shl(v128.load(qh), 4)), q6u(v128.load(ql, 16), i16x8.shl(v128.load(qh, 16), 4)), xq, i8x16.relaxed_swizzle(v128.load(f, 64), v128.load(f))));
+    v128.store(f, g, 80);
+    g = i32x4.add(g, q6kGroupQR(q6u(v128.load(ql, 32), i16x8.shl(v128.load(qh), 2)), q6u(v128.load(ql, 48), i16x8.shl(v128.load(qh, 16), 2)), xq + 32, i8x16.relaxed_swizzle(v128.load(f, 64), v128.load(f, 16))));
+    v128.store(f, g, 80);
+    g = i32x4.add(g, q6kGroupQR(q6u(i16x8.shr_u(v128.load(ql), 4), v128.load(qh)), q6u(i16x8.shr_u(v128.load(ql, 16), 4), v128.load(qh, 16)), xq + 64, i8x16.relaxed_swizzle(v128.load(f, 64), v128.load(f, 32))));
+    v128.store(f, g, 80);
+    g = i32x4.add(g, q6kGroupQR(
       q6u(i16x8.shr_u(v128.load(ql, 32), 4), i16x8.shr_u(v128.load(qh), 2)),
       q6u(i16x8.shr_u(v128.load(ql, 48), 4), i16x8.shr_u(v128.load(qh, 16), 2)),
       xq + 96,
-      lane16(sv, 6),
-      lane16(sv, 7),
-    );
-    g0 = v128.load(f);
-    g2 = v128.load(f, 16);
-    g1 = v128.load(f, 32);
-    // [Σg0, Σg1, Σg2, Σg3] less 32·Σ sc·(Σ of 16 values) of each group: exact, so the baseline's integer sums
-    const off = i32x4.dot_i16x8_s(i16x8.shl(sv, 5), v128.load(xs));
-    const g = i32x4.sub(pair(pair(g0, g2, true), pair(g1, g3, true), true), off);
-    acc = f32x4.add(acc, f32x4.mul(f32x4.convert_i32x4_s(g), f32x4.mul(v128.load(ds), d)));
-    if (odd) w += 210;
+      i8x16.relaxed_swizzle(v128.load(f, 64), v128.load(f, 48)),
+    ));
+    if (odd) {
+      const s = f32x4.splat(tabHalf(load<u16>(w, 208)) * load<f32>(rec, 48));
+      acc = f32x4.add(acc, f32x4.mul(f32x4.convert_i32x4_s(g), s));
+      g = i32x4.splat(0);
+      w += 210;
+      rec += 64;
+    }
   }
   return hsum(acc);
 }
