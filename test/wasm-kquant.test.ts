@@ -105,15 +105,15 @@ function bounds(
 }
 
 /**
- * Values per activation scale: the relaxed module's matvec (M = 1) quantizes x in blocks of 256 (llama.cpp's
- * Q8_K), every other quantized path in blocks of 32.
+ * Values per activation scale: the relaxed module quantizes x for k-quant weights in blocks of 256 (llama.cpp's
+ * Q8_K), the baseline module in blocks of 32.
  */
-function xBlock(M: number): number {
-  return M === 1 && wasm.simd === "relaxed" ? 256 : 32;
+function xBlock(): number {
+  return wasm.simd === "relaxed" ? 256 : 32;
 }
 
 /**
- * bounds plus the x rounding of q8 blocks of xBlock(M) values: Σ_blocks (max|x_block| / 254) · Σ_block |w|,
+ * bounds plus the x rounding of q8 blocks of xBlock() values: Σ_blocks (max|x_block| / 254) · Σ_block |w|,
  * with 1e-6 slack.
  */
 function quantizedBounds(
@@ -125,7 +125,7 @@ function quantizedBounds(
   bias: Float32Array | null,
 ) {
   const t = bounds(x, M, K, w, N, bias);
-  const B = xBlock(M);
+  const B = xBlock();
   for (let n = 0; n < N; n++) {
     for (let m = 0; m < M; m++) {
       let q = 0;
@@ -253,8 +253,8 @@ test("wasm Q4_K/Q6_K linear with subnormal f16 scales (small weights, as real Q6
 });
 
 test("wasm Q4_K/Q6_K linear on x with outliers (one large value a 256) stays within the x rounding bound", () => {
-  // an outlier sets the activation scale of its whole block: of 32 values on most paths, of 256 in the relaxed
-  // matvec (so the other 255 round more coarsely there; the bound follows xBlock)
+  // an outlier sets the activation scale of its whole block: of 32 values in the baseline module, of 256 in the
+  // relaxed one (so the other 255 round more coarsely there; the bound follows xBlock)
   const r = rng(30);
   for (const dtype of ["q4_k", "q6_k"] as const) {
     for (const raw of [false, true]) {

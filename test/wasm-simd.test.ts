@@ -1,7 +1,7 @@
 // The two wasm kernel modules side by side (src/backends/wasm/simd.ts): relaxed-SIMD and baseline Q8_0/Q4_0
 // linear on quantized activations against an exact emulation of the integer block dots (random and raw weight
 // blocks with -128 bytes and every nibble, activations at ±127, odd N, M and K); both modules give the same bits,
-// on one thread or several; the relaxed module's Q4_K/Q6_K matvec against an exact emulation of its integer
+// on one thread or several; the relaxed module's Q4_K/Q6_K linear against an exact emulation of its integer
 // block dots on x quantized per 256 (llama.cpp's Q8_K); quantized activations stay inside their bytes; the
 // DECODERKIT_WASM_SIMD override and its errors. Q4_K/Q6_K are checked on both modules against the reference by
 // wasm-kquant(-baseline).test.ts.
@@ -211,7 +211,7 @@ function emulateQ8K(
 }
 
 test(
-  "the relaxed module's Q4_K/Q6_K matvec gives the exact integer dots on x quantized per 256",
+  "the relaxed module's Q4_K/Q6_K linear (matvec and prompts) gives the exact integer dots on x quantized per 256",
   { skip: noRelaxed },
   () => {
     const r = rng(33);
@@ -228,13 +228,18 @@ test(
           for (const h of dtype === "q4_k" ? [0, 2] : [208]) raw[o + h + 1] = 0x20 | (raw[o + h + 1]! & 0x83);
         const b = be.arena.alloc(raw.length + 5).subarray(5);
         b.set(raw);
-        const x = activations(1, K, r);
-        const got = new Float32Array(N);
-        be.kernels.linear(x, 1, K, Tensor.fromBytes(dtype, [N, K], b), null, got);
-        for (let n = 0; n < N; n++) {
-          const [want, mag] = emulateQ8K(dtype, raw, n, x, K);
-          if (!(Math.abs(got[n]! - want) <= 1e-6 * mag + 1e-30))
-            assert.fail(`${dtype} K=${K} [${n}]: ${got[n]} vs ${want} (magnitude ${mag})`);
+        for (const M of [1, 3, 9]) {
+          const x = activations(M, K, r);
+          const got = new Float32Array(M * N);
+          be.kernels.linear(x, M, K, Tensor.fromBytes(dtype, [N, K], b), null, got);
+          for (let m = 0; m < M; m++) {
+            for (let n = 0; n < N; n++) {
+              const [want, mag] = emulateQ8K(dtype, raw, n, x.subarray(m * K, m * K + K), K);
+              const g = got[m * N + n]!;
+              if (!(Math.abs(g - want) <= 1e-6 * mag + 1e-30))
+                assert.fail(`${dtype} K=${K} M=${M} [${m},${n}]: ${g} vs ${want} (magnitude ${mag})`);
+            }
+          }
         }
       }
     }

@@ -11,7 +11,7 @@
 // The relaxed-SIMD module's matvec (M = 1) instead dots int8 activations quantized per 256 (llama.cpp's Q8_K,
 // quantizeRowQ8K) with i16x8.relaxed_dot_i8x16_i7x16_s, summing a block's groups as integers times the int6/int8
 // scales (Q4_K two rows at a time), and its Q4_K and Q6_K with M > 1 run linear-relaxed.ts's grouped kernels on
-// x quantized as for Q4_0 (groupedK).
+// x in Q4_0's layout with one dx a block of 256 (groupedK), a block's groups again summed as integers.
 
 import { DT_Q4_0 } from "./expand";
 import { linearQuantR, quantBytesR, quantizeRowsR } from "./linear-relaxed";
@@ -52,26 +52,20 @@ export function quantRowBytesK(K: i32): usize {
 }
 
 /**
- * Whether a k-quant with M > 1 runs the relaxed module's grouped int8 product (linearQuantR), on x quantized as
- * for Q4_0 (quantizeRowsR: the same q8 blocks, plus the grouped copy; for Q6_K also each half block's Σq). The
- * callers test ASC_FEATURE_RELAXED_SIMD first.
+ * Whether a k-quant with M > 1 runs the relaxed module's grouped int8 product (linearQuantR), on x quantized by
+ * quantizeRowsR for its dtype: Q4_0's layout of q8 blocks of 32 with one dx a block of 256 (Q8_K's rounding),
+ * plus the grouped copy; for Q6_K also each half block's Σq. The callers test ASC_FEATURE_RELAXED_SIMD first.
  */
 @inline
 function groupedK(M: i32): bool {
   return M > 1;
 }
 
-/** The quantizeRowsR layout a grouped k-quant product reads: Q4_0's, or for Q6_K (5) Q4_0's with the half sums. */
-@inline
-function groupedCode(dtype: i32): i32 {
-  return dtype == DT_Q6_K ? DT_Q6_K : DT_Q4_0;
-}
-
 /** Bytes quantizeRowsK writes for M rows of K values and weights of `dtype`. */
 export function quantBytesK(M: i32, K: i32, dtype: i32): usize {
   const rows = <usize>M * quantRowBytesK(K);
   if (ASC_FEATURE_RELAXED_SIMD) {
-    if (groupedK(M)) return max(rows, quantBytesR(M, K, groupedCode(dtype)));
+    if (groupedK(M)) return max(rows, quantBytesR(M, K, dtype));
   }
   return rows;
 }
@@ -93,7 +87,7 @@ function int8RowsK(M: i32): bool {
  */
 export function quantizeRowsK(x: usize, M: i32, K: i32, out: usize, dtype: i32): i32 {
   if (ASC_FEATURE_RELAXED_SIMD) {
-    if (groupedK(M)) return quantizeRowsR(x, M, K, out, groupedCode(dtype));
+    if (groupedK(M)) return quantizeRowsR(x, M, K, out, dtype);
   }
   if (ASC_FEATURE_RELAXED_SIMD) {
     if (int8RowsK(M)) return quantizeRowQ8K(x, K, out);

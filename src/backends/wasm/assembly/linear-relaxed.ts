@@ -5,12 +5,13 @@
 // block Σ (w XOR s)·|q| = Σ w·q − Σ_{q<0} |q|, exact in int16 pair sums (≤ 2·128·127), so w·q is that plus the
 // block's c = Σ_{q<0} |q|, stored with it. Q4_0: the signed activations against the unsigned nibbles (0..15),
 // minus 8·Σq. The integer sums are exact and scaled and added in the order the baseline module uses (linear.ts),
-// so both modules give the same bits, however threads split the product.
+// so both modules give the same bits, however threads split the product. Q4_K/Q6_K prompts (M > 1) run the Q4_0
+// grouped kernel's shape on x with one dx a block of 256 (llama.cpp's Q8_K rounding), their own sums.
 
 import { f16Table, tabHalf } from "./half";
 import { fourSums, pairAcc, pairScales, tailScales, tailSums, twoBlocks32 } from "./pair-scales";
 import { absMax32, hsumI32, invScale, roundScaled } from "./xquant";
-import { q4kScaleBytes, u8Quarter } from "./kquant-rows";
+import { q4kScaleBytes } from "./kquant-rows";
 
 const DT_Q8_0: i32 = 2;
 const DT_Q4_0: i32 = 3;
@@ -77,18 +78,26 @@ export function quantBytesR(M: i32, K: i32, dtype: i32): usize {
  */
 const HALF_SUMS: usize = 32;
 
-/** As quantizeRows (linear.ts), into the int8 layout for `dtype`; returns 0 when some x is infinite or NaN. */
+/**
+ * As quantizeRows (linear.ts), into the int8 layout for `dtype` (Q4_K/Q6_K: Q4_0's, with one dx a block of 256
+ * stored with each of its blocks of 32, and Σq rather than 8·Σq); returns 0 when some x is infinite or NaN.
+ */
 export function quantizeRowsR(x: usize, M: i32, K: i32, out: usize, dtype: i32): i32 {
   let finite = true;
+  const kq = dtype == DT_Q4_K || dtype == DT_Q6_K; // one dx a block of 256 (K a multiple of 256)
   const nb = K >> 5;
   const rb = quantRowBytesR(K, dtype);
   for (let m = 0; m < M; m++) {
     const q = out + <usize>m * rb;
     let xb = x + <usize>m * (<usize>K << 2);
+    let d: f32 = 0;
     for (let b = 0; b < nb; b++, xb += 128) {
-      const amax = absMax32(xb);
-      finite = finite && amax < Infinity; // false for +inf and NaN
-      const d: f32 = amax / 127;
+      if (!kq || (b & 7) == 0) {
+        let amax = absMax32(xb);
+        if (kq) for (let j = 1; j < 8; j++) amax = max(amax, absMax32(xb + (<usize>j << 7)));
+        finite = finite && amax < Infinity; // false for +inf and NaN
+        d = amax / 127;
+      }
       const id = invScale(d);
       const qb = q + blockAt(b, dtype);
       let sum = i32x4.splat(0);
@@ -110,9 +119,9 @@ export function quantizeRowsR(x: usize, M: i32, K: i32, out: usize, dtype: i32):
         } else v128.store(s, v);
       }
       store<f32>(q + scaleAt(b, dtype), d);
-      // Q8_0: c = Σ_{q<0} |q| = (Σ|q| − Σq) / 2; Q4_0: 8·Σq
+      // Q8_0: c = Σ_{q<0} |q| = (Σ|q| − Σq) / 2; Q4_0: 8·Σq; Q4_K: Σq (Q6_K: unused)
       if (dtype == DT_Q8_0) store<i32>(q + scaleAt(b, dtype) + 4, (hsumI32(mag) - hsumI32(sum)) >> 1);
-      else store<i32>(q + scaleAt(b, dtype) + 8, 8 * hsumI32(sum));
+      else store<i32>(q + scaleAt(b, dtype) + 8, kq ? hsumI32(sum) : 8 * hsumI32(sum));
     }
   }
   if (M > 1 && dtype != DT_Q8_0) {
@@ -343,13 +352,12 @@ function groupBlock(lo: v128, hi: v128, g: usize, dw: v128, acc: v128): v128 {
 /**
  * One group's four Q6_K group-of-32 sums (unsigned 6-bit values qa: 0..15, qb: 16..31, scales sa, sb splatted
  * as int16): Σ sc·q·xq exact in int32, less 32·(sa·Σ_{first 16} xq + sb·Σ_{last 16} xq) from the half sums at
- * h, times d·dx, added to acc.
+ * h (the caller scales a block's sums by d·dx).
  */
 @inline
-function groupBlock6(qa: v128, qb: v128, g: usize, h: usize, sa: v128, sb: v128, c32a: v128, c32b: v128, d: v128, acc: v128): v128 {
-  let s = hsum4(q6Row(qa, qb, g, sa, sb), q6Row(qa, qb, g + QBLOCK4, sa, sb), q6Row(qa, qb, g + 2 * QBLOCK4, sa, sb), q6Row(qa, qb, g + 3 * QBLOCK4, sa, sb));
-  s = i32x4.sub(s, i32x4.add(i32x4.mul(v128.load(h), c32a), i32x4.mul(v128.load(h, 16), c32b)));
-  return f32x4.add(acc, f32x4.mul(f32x4.convert_i32x4_s(s), f32x4.mul(v128.load(g, 4 * QBLOCK4), d)));
+function groupBlock6(qa: v128, qb: v128, g: usize, h: usize, sa: v128, sb: v128, c32a: v128, c32b: v128): v128 {
+  const s = hsum4(q6Row(qa, qb, g, sa, sb), q6Row(qa, qb, g + QBLOCK4, sa, sb), q6Row(qa, qb, g + 2 * QBLOCK4, sa, sb), q6Row(qa, qb, g + 3 * QBLOCK4, sa, sb));
+  return i32x4.sub(s, i32x4.add(i32x4.mul(v128.load(h), c32a), i32x4.mul(v128.load(h, 16), c32b)));
 }
 
 /** One x row's Σ sc·q·xq over a Q6_K group of 32 as i32x4 partials (pair sums ≤ 2·127·63, times sc ≤ 128). */
@@ -390,22 +398,34 @@ function groupDots(
   n0: i32,
   n1: i32,
 ): void {
-    const m = i8x16.splat(0x0f);
+  const m = i8x16.splat(0x0f);
   let a0 = f32x4.splat(0);
   let a1 = f32x4.splat(0);
+  let i0 = i32x4.splat(0); // k-quants: this block of 256's integer sums (x has one dx a block)
+  let i1 = i32x4.splat(0);
   for (let k = 0; k < nb; k++, g0 += GROUP_BLOCK, g1 += GROUP_BLOCK) {
     if (kind == KIND_Q4_K) {
       const qs = w + <usize>(k >> 3) * 144 + 16 + (<usize>((k & 7) >> 1) << 5);
       const sh = (k & 1) << 2;
       const lo = v128.and(i16x8.shr_u(v128.load(qs), sh), m);
       const hi = v128.and(i16x8.shr_u(v128.load(qs, 16), sh), m);
-      const fk = f + (<usize>(k >> 3) << 6) + (<usize>(k & 7) << 2);
-      const dsc = v128.load32_splat(fk);
-      const dm8 = v128.load32_splat(fk, 32);
-      a0 = groupBlockK(lo, hi, g0, dsc, dm8, a0);
+      const fk = f + (<usize>k << 5);
+      const sc = v128.load(fk);
+      i0 = i32x4.add(i0, groupBlockK(lo, hi, g0, sc));
       if (two) {
-        store<f32>(out, f32x4.extract_lane(a0, 0)); // keeps the second group's loads after the first's work
-        a1 = groupBlockK(lo, hi, g1, dsc, dm8, a1);
+        store<i32>(out, i32x4.extract_lane(i0, 0)); // keeps the second group's loads after the first's work
+        i1 = i32x4.add(i1, groupBlockK(lo, hi, g1, sc));
+      }
+      if ((k & 7) == 7) {
+        const fb = f + (<usize>nb << 5) + (<usize>(k >> 3) << 3);
+        const d = f32x4.splat(load<f32>(fb));
+        const dm = f32x4.splat(load<f32>(fb, 4));
+        a0 = blockEndK(a0, i0, g0, fk, d, dm);
+        i0 = i32x4.splat(0);
+        if (two) {
+          a1 = blockEndK(a1, i1, g1, fk, d, dm);
+          i1 = i32x4.splat(0);
+        }
       }
     } else if (kind == KIND_Q6_K) {
       const blk = w + <usize>(k >> 3) * 210;
@@ -426,11 +446,19 @@ function groupDots(
       const vb = i16x8.splat(<i16>sb);
       const ca = i32x4.splat(32 * sa);
       const cb = i32x4.splat(32 * sb);
-      const d = f32x4.splat(tabHalf(load<u16>(blk, 208)));
-      a0 = groupBlock6(qa, qb, g0, h0, va, vb, ca, cb, d, a0);
+      i0 = i32x4.add(i0, groupBlock6(qa, qb, g0, h0, va, vb, ca, cb));
       if (two) {
-        store<f32>(out, f32x4.extract_lane(a0, 0)); // keeps the second group's loads after the first's work
-        a1 = groupBlock6(qa, qb, g1, h1, va, vb, ca, cb, d, a1);
+        store<i32>(out, i32x4.extract_lane(i0, 0)); // keeps the second group's loads after the first's work
+        i1 = i32x4.add(i1, groupBlock6(qa, qb, g1, h1, va, vb, ca, cb));
+      }
+      if ((k & 7) == 7) {
+        const d = f32x4.splat(tabHalf(load<u16>(blk, 208)));
+        a0 = f32x4.add(a0, f32x4.mul(f32x4.convert_i32x4_s(i0), f32x4.mul(v128.load(g0, 4 * QBLOCK4), d)));
+        i0 = i32x4.splat(0);
+        if (two) {
+          a1 = f32x4.add(a1, f32x4.mul(f32x4.convert_i32x4_s(i1), f32x4.mul(v128.load(g1, 4 * QBLOCK4), d)));
+          i1 = i32x4.splat(0);
+        }
       }
       h0 += HALF_SUMS;
       h1 += HALF_SUMS;
@@ -477,10 +505,11 @@ function groupDotsK4(w: usize, f: usize, g0: usize, nb: i32, b: f32, out: usize,
 
 /**
  * Rows [m0, m1) x columns [n0, n1) of out[M, N] for Q8_0 (dtype 2; M = 1 only), Q4_0 (3), Q4_K (4; M > 1 only)
- * or Q6_K (5; M > 1 only) weights of rb bytes a row and x quantized by quantizeRowsR (Q4_K: as for Q4_0; Q6_K: as
- * for Q4_0 plus the half sums); bias 0 = none. M = 1 dots four Q8_0 weight rows or two Q4_0 rows at a time, M > 1
- * one weight row against eight x rows (two groups; m0 is a multiple of 4), a Q4_K row's factors decoded into
- * rowbuf (K bytes) first.
+ * or Q6_K (5; M > 1 only) weights of rb bytes a row and x quantized by quantizeRowsR for that dtype (k-quants:
+ * Q4_0's layout with one dx a block of 256; Q6_K with the half sums); bias 0 = none. M = 1 dots four Q8_0 weight
+ * rows or two Q4_0 rows at a time, M > 1 one weight row against eight x rows (two groups; m0 is a multiple of 4),
+ * a Q4_K row's factors decoded into rowbuf (K + K / 32 bytes) first. K-quant groups sum a block's integer dots
+ * (times the int scales) and scale them once a block.
  */
 export function linearQuantR(
   dtype: i32,
@@ -552,27 +581,48 @@ export function linearQuantR(
 }
 
 /**
- * One Q4_K weight row's per-group factors into f (the caller's row buffer): for each block of 256, its eight
- * d·sc then its eight dmin·m / 8 (f32), so that group k's pair lies at 64·(k / 8) + 4·(k % 8) and 32 bytes on.
- * The / 8 takes the grouped x copy's 8·Σq back to Σq (exact: a power of two).
+ * One Q4_K weight row's factors into f (the caller's row buffer, K·4 bytes): for group k of 32, its 6-bit scale
+ * as int16 lanes at 32k and its min as int32 lanes at 32k + 16; then each block's d and dmin (f32) at K + 8b.
  */
 function q4kFactors(w: usize, K: i32, f: usize): void {
-  for (let b = 0; b < K >> 8; b++, w += 144, f += 64) {
+  const fb = f + <usize>K;
+  for (let b = 0; b < K >> 8; b++, w += 144, f += 256) {
     const sm = q4kScaleBytes(w);
-    const d = f32x4.splat(tabHalf(load<u16>(w)));
-    const m8 = f32x4.splat(tabHalf(load<u16>(w, 2)) * <f32>0.125);
-    v128.store(f, f32x4.mul(u8Quarter(sm, 0), d));
-    v128.store(f, f32x4.mul(u8Quarter(sm, 1), d), 16);
-    v128.store(f, f32x4.mul(u8Quarter(sm, 2), m8), 32);
-    v128.store(f, f32x4.mul(u8Quarter(sm, 3), m8), 48);
+    for (let j = 0; j < 8; j++) {
+      const s = i8x16.swizzle(sm, i8x16.splat(<i8>j));
+      const mn = i8x16.swizzle(sm, i8x16.splat(<i8>(j + 8)));
+      v128.store(f + (<usize>j << 5), i16x8.extend_low_i8x16_u(s));
+      v128.store(f + (<usize>j << 5), i32x4.extend_low_i16x8_u(i16x8.extend_low_i8x16_u(mn)), 16);
+    }
+    store<f32>(fb + (<usize>b << 3), tabHalf(load<u16>(w)));
+    store<f32>(fb + (<usize>b << 3), tabHalf(load<u16>(w, 2)), 4);
   }
 }
 
-/** One group's four Q4_K group-of-32 sums (nibbles lo, hi): dx·(d·sc·Σq·xq − dmin·m·Σxq), added to acc. */
+/** One group's four Q4_K group-of-32 integer sums (nibbles lo, hi) times the group's scale (int16 lanes sc). */
 @inline
-function groupBlockK(lo: v128, hi: v128, g: usize, dsc: v128, dm8: v128, acc: v128): v128 {
-  const s = hsum4w(q4Dot16(lo, hi, g), q4Dot16(lo, hi, g + QBLOCK4), q4Dot16(lo, hi, g + 2 * QBLOCK4), q4Dot16(lo, hi, g + 3 * QBLOCK4));
+function groupBlockK(lo: v128, hi: v128, g: usize, sc: v128): v128 {
+  const s0 = q4Dot16(lo, hi, g);
+  const s1 = q4Dot16(lo, hi, g + QBLOCK4);
+  const s2 = q4Dot16(lo, hi, g + 2 * QBLOCK4);
+  const s3 = q4Dot16(lo, hi, g + 3 * QBLOCK4);
+  // hsum4w with the scale in its widening pair sum (|lane| ≤ 30480, times sc ≤ 63: exact)
+  const u = i16x8.add(i32x4.shuffle(s0, s1, 0, 4, 1, 5), i32x4.shuffle(s0, s1, 2, 6, 3, 7));
+  const v = i16x8.add(i32x4.shuffle(s2, s3, 0, 4, 1, 5), i32x4.shuffle(s2, s3, 2, 6, 3, 7));
+  return i32x4.dot_i16x8_s(i16x8.add(i64x2.shuffle(u, v, 0, 2), i64x2.shuffle(u, v, 1, 3)), sc);
+}
+
+/**
+ * The end of a Q4_K block of 256 for one group of x rows (g at its last group of 32, fk that group's factors):
+ * acc + dx·(d·Σ sc·Σq·xq − dmin·Σ m·Σxq), the mins' sums (Σxq of each group, in the grouped copy) in int32.
+ */
+@inline
+function blockEndK(acc: v128, isum: v128, g: usize, fk: usize, d: v128, dm: v128): v128 {
+  let mins = i32x4.splat(0);
+  let gj = g - 7 * GROUP_BLOCK;
+  let fj = fk - 7 * 32;
+  for (let j = 0; j < 8; j++, gj += GROUP_BLOCK, fj += 32) mins = i32x4.add(mins, i32x4.mul(v128.load(gj, 4 * QBLOCK4 + 16), v128.load(fj, 16)));
   const dx = v128.load(g, 4 * QBLOCK4);
-  const q = f32x4.mul(f32x4.convert_i32x4_s(s), f32x4.mul(dx, dsc));
-  return f32x4.add(acc, f32x4.sub(q, f32x4.mul(f32x4.convert_i32x4_s(v128.load(g, 4 * QBLOCK4 + 16)), f32x4.mul(dx, dm8))));
+  const q = f32x4.mul(f32x4.convert_i32x4_s(isum), f32x4.mul(dx, d));
+  return f32x4.add(acc, f32x4.sub(q, f32x4.mul(f32x4.convert_i32x4_s(mins), f32x4.mul(dx, dm))));
 }
