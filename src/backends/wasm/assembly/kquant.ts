@@ -253,17 +253,19 @@ function dotRowsQ4KQR(wa: usize, d: usize, xq: usize, K: i32, f: usize, ba: f32,
     v128.store(f, i16x8.extend_low_i8x16_u(sb), 176);
     let s = i32x4.splat(0);
     let t = i32x4.splat(0);
-    let x = xq;
-    for (let j: usize = 0; j < 4; j++, x += 64) {
+    // pointers stepped by the loop (V8 recomputes j-based addresses each pass, about eight instructions)
+    let q = wa + 16;
+    let pf = f;
+    const xend = xq + 256;
+    for (let x = xq; x < xend; x += 64, q += 32, pf += 16) {
       const x0 = v128.load(x);
       const x1 = v128.load(x, 16);
       const x2 = v128.load(x, 32);
       const x3 = v128.load(x, 48);
-      const q = (j << 5) + 16;
-      const p = v128.load(f + (j << 4));
+      const p = v128.load(pf);
       const m = v128.load(f, 144);
-      s = i32x4.add(s, i32x4.dot_i16x8_s(q4kPassR(wa + q, x0, x1, x2, x3, m), i8x16.relaxed_swizzle(v128.load(f, 160), p)));
-      t = i32x4.add(t, i32x4.dot_i16x8_s(q4kPassR(wb + q, x0, x1, x2, x3, m), i8x16.relaxed_swizzle(v128.load(f, 176), p)));
+      s = i32x4.add(s, i32x4.dot_i16x8_s(q4kPassR(q, x0, x1, x2, x3, m), i8x16.relaxed_swizzle(v128.load(f, 160), p)));
+      t = i32x4.add(t, i32x4.dot_i16x8_s(q4kPassR(q + d, x0, x1, x2, x3, m), i8x16.relaxed_swizzle(v128.load(f, 176), p)));
     }
     xq += 256;
     const bsv = v128.load(rec, 32);
@@ -376,44 +378,45 @@ function q6u(l: v128, h: v128): v128 {
  * V8 from issuing the next group's loads early (it spilled about 50 of a pass's 220 instructions).
  */
 function dotQ6KQR(w: usize, xq: usize, K: i32, f: usize): f32 {
-  const nh = K >> 7;
+  const nb = K >> 8;
   let rec = xq + <usize>K;
   v128.store(f, PASS_SC0);
   v128.store(f, PASS_SC1, 16);
   v128.store(f, PASS_SC2, 32);
   v128.store(f, PASS_SC3, 48);
   let acc = f32x4.splat(0);
-  let g = i32x4.splat(0);
-  for (let h = 0; h < nh; h++, xq += 128) {
-    const odd = h & 1;
-    const ql = w + (<usize>odd << 6);
-    const qh = w + 128 + (<usize>odd << 5);
-    // the half's eight int8 scales as int16 lanes, kept in f (a load at each use)
-    const sv = i16x8.extend_low_i8x16_s(v128.load64_zero(w + 192 + (<usize>odd << 3)));
-    v128.store(f, sv, 64);
-    // the −32 offset: 32·Σ sc·(Σ of 16 values) over the half's eight 16s
-    g = i32x4.sub(g, i32x4.dot_i16x8_s(i16x8.shl(sv, 5), v128.load(rec + (<usize>odd << 4))));
-    g = i32x4.add(g, q6kGroupQR(q6u(v128.load(ql), i16x8.shl(v128.load(qh), 4)), q6u(v128.load(ql, 16), i16x8.shl(v128.load(qh, 16), 4)), xq, i8x16.relaxed_swizzle(v128.load(f, 64), v128.load(f))));
-    v128.store(f, g, 80);
-    g = i32x4.add(g, q6kGroupQR(q6u(v128.load(ql, 32), i16x8.shl(v128.load(qh), 2)), q6u(v128.load(ql, 48), i16x8.shl(v128.load(qh, 16), 2)), xq + 32, i8x16.relaxed_swizzle(v128.load(f, 64), v128.load(f, 16))));
-    v128.store(f, g, 80);
-    g = i32x4.add(g, q6kGroupQR(q6u(i16x8.shr_u(v128.load(ql), 4), v128.load(qh)), q6u(i16x8.shr_u(v128.load(ql, 16), 4), v128.load(qh, 16)), xq + 64, i8x16.relaxed_swizzle(v128.load(f, 64), v128.load(f, 32))));
-    v128.store(f, g, 80);
-    g = i32x4.add(g, q6kGroupQR(
-      q6u(i16x8.shr_u(v128.load(ql, 32), 4), i16x8.shr_u(v128.load(qh), 2)),
-      q6u(i16x8.shr_u(v128.load(ql, 48), 4), i16x8.shr_u(v128.load(qh, 16), 2)),
-      xq + 96,
-      i8x16.relaxed_swizzle(v128.load(f, 64), v128.load(f, 48)),
-    ));
-    if (odd) {
-      const s = f32x4.splat(tabHalf(load<u16>(w, 208)) * load<f32>(rec, 48));
-      acc = f32x4.add(acc, f32x4.mul(f32x4.convert_i32x4_s(g), s));
-      g = i32x4.splat(0);
-      w += 210;
-      rec += 64;
-    }
+  for (let b = 0; b < nb; b++, xq += 256, w += 210, rec += 64) {
+    const g = q6kHalfR(w + 64, w + 160, w + 200, xq + 128, rec + 16, f, q6kHalfR(w, w + 128, w + 192, xq, rec, f, i32x4.splat(0)));
+    acc = f32x4.add(acc, f32x4.mul(f32x4.convert_i32x4_s(g), f32x4.splat(tabHalf(load<u16>(w, 208)) * load<f32>(rec, 48))));
   }
   return hsum(acc);
+}
+
+/**
+ * Half a Q6_K block for dotQ6KQR (its low nibbles at ql, high bits at qh, eight int8 scales at sc; xq its 128
+ * int8 activations, xs their eight sums of 16) added to g.
+ */
+@inline
+function q6kHalfR(ql: usize, qh: usize, sc: usize, xq: usize, xs: usize, f: usize, g: v128): v128 {
+  // the half's eight int8 scales as int16 lanes, kept in f (a load at each use)
+  const sv = i16x8.extend_low_i8x16_s(v128.load64_zero(sc));
+  v128.store(f, sv, 64);
+  // the −32 offset: 32·Σ sc·(Σ of 16 values) over the half's eight 16s
+  g = i32x4.sub(g, i32x4.dot_i16x8_s(i16x8.shl(sv, 5), v128.load(xs)));
+  g = i32x4.add(g, q6kGroupQR(q6u(v128.load(ql), i16x8.shl(v128.load(qh), 4)), q6u(v128.load(ql, 16), i16x8.shl(v128.load(qh, 16), 4)), xq, i8x16.relaxed_swizzle(v128.load(f, 64), v128.load(f))));
+  v128.store(f, g, 80);
+  g = i32x4.add(g, q6kGroupQR(q6u(v128.load(ql, 32), i16x8.shl(v128.load(qh), 2)), q6u(v128.load(ql, 48), i16x8.shl(v128.load(qh, 16), 2)), xq + 32, i8x16.relaxed_swizzle(v128.load(f, 64), v128.load(f, 16))));
+  v128.store(f, g, 80);
+  g = i32x4.add(g, q6kGroupQR(q6u(i16x8.shr_u(v128.load(ql), 4), v128.load(qh)), q6u(i16x8.shr_u(v128.load(ql, 16), 4), v128.load(qh, 16)), xq + 64, i8x16.relaxed_swizzle(v128.load(f, 64), v128.load(f, 32))));
+  v128.store(f, g, 80);
+  g = i32x4.add(g, q6kGroupQR(
+    q6u(i16x8.shr_u(v128.load(ql, 32), 4), i16x8.shr_u(v128.load(qh), 2)),
+    q6u(i16x8.shr_u(v128.load(ql, 48), 4), i16x8.shr_u(v128.load(qh, 16), 2)),
+    xq + 96,
+    i8x16.relaxed_swizzle(v128.load(f, 64), v128.load(f, 48)),
+  ));
+  v128.store(f, g, 80);
+  return g;
 }
 
 /** One Q6_K row · one quantized activation row: Σ_groups d·dx·Σ sc·(q − 32)·xq, half a block (4 groups) a pass. */
