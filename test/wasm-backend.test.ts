@@ -469,11 +469,11 @@ test("shares cover the columns (or x rows) once, shrinking to small multiples of
       for (let i = 1; i < p.length - 1; i++)
         assert.ok((p[i]! - p[i - 1]!) % 4 === 0 && p[i]! - p[i - 1]! >= 4);
       if (N >= 2048) assert.ok(p.at(-1)! - p.at(-2)! <= 4);
-      // long prompts split by x rows: shares of whole chunks of 16 rows
-      const m = Array.from(shareBounds(N, parts, 16, 16));
+      // long prompts split by x rows: shares of whole chunks of 32 rows
+      const m = Array.from(shareBounds(N, parts, 32, 32));
       assert.equal(m.at(-1), N);
       for (let i = 1; i < m.length - 1; i++)
-        assert.ok((m[i]! - m[i - 1]!) % 16 === 0 && m[i]! - m[i - 1]! >= 16);
+        assert.ok((m[i]! - m[i - 1]!) % 32 === 0 && m[i]! - m[i - 1]! >= 32);
     }
   }
   assert.deepEqual([1, 2, 4, 7, 8, 32, 500].map(minShareColumns), [32, 16, 8, 8, 4, 4, 4]);

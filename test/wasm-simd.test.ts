@@ -109,7 +109,7 @@ test("Q8_0/Q4_0 linear on quantized activations: both kernel modules give the ex
   for (const dtype of ["q8_0", "q4_0"] as const) {
     for (const K of [32, 96, 288]) {
       for (const N of [1, 3, 4, 5, 13, 37]) {
-        for (const M of [1, 2, 3, 5, 9, 17, 33]) {
+        for (const M of [1, 2, 3, 5, 9, 14, 17, 33]) {
           const raw = (N + M) % 2 === 1;
           const bytes = weightBytes(dtype, N, K, r, raw);
           const x = activations(M, K, r);
@@ -136,7 +136,7 @@ test("Q8_0/Q4_0 linear on quantized activations: both kernel modules give the ex
       }
     }
   }
-  assert.equal(cases, 2 * 3 * 6 * 7 * backends.length);
+  assert.equal(cases, 2 * 3 * 6 * 8 * backends.length);
 });
 
 /** The 6-bit scale and min of Q4_K sub-block j (ggml get_scale_min_k4) from the block at o. */
@@ -228,7 +228,7 @@ test(
           for (const h of dtype === "q4_k" ? [0, 2] : [208]) raw[o + h + 1] = 0x20 | (raw[o + h + 1]! & 0x83);
         const b = be.arena.alloc(raw.length + 5).subarray(5);
         b.set(raw);
-        for (const M of [1, 3, 9]) {
+        for (const M of [1, 3, 9, 14]) {
           const x = activations(M, K, r);
           const got = new Float32Array(M * N);
           be.kernels.linear(x, M, K, Tensor.fromBytes(dtype, [N, K], b), null, got);
