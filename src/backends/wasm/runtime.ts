@@ -58,9 +58,10 @@ export interface KernelExports {
   /** Bytes quantizeRows writes for M rows of K (rows plus transposed group scales). */
   quantBytes(M: number, K: number, dtype: number): number;
   /**
-   * As quantizeRows, for Q4_K/Q6_K weights of `dtype` (rows of quantRowBytesK, with each block's dx·Σq appended;
-   * int16 values, or int8 for the relaxed module's matvec; the relaxed module's Q4_K with M > 1 takes the Q4_0
-   * layout of quantizeRows instead).
+   * As quantizeRows, for Q4_K/Q6_K weights of `dtype`. Baseline module: rows of quantRowBytesK, int16 values in
+   * blocks of 32 with each block's dx·Σq appended. Relaxed module: int8 values with one dx a block of 256
+   * (llama.cpp's Q8_K rounding): for M = 1 a row and a record of sums and dx a block (assembly/kquant.ts
+   * quantizeRowQ8K), for M > 1 the Q4_0 layout of quantizeRows (its grouped copy; Q6_K adds half-block sums).
    */
   quantizeRowsK(x: number, M: number, K: number, out: number, dtype: number): number;
   quantRowBytesK(K: number): number;
