@@ -397,43 +397,41 @@ function groupDots(kind: i32, w: usize, f: usize, g0: usize, gs: usize, h0: usiz
   let i1 = i32x4.splat(0);
   let i2 = i32x4.splat(0);
   let i3 = i32x4.splat(0);
-  for (let k = 0; k < nb; k++, g0 += GROUP_BLOCK) {
+  // Q4_K takes groups k, k + 1 (the low and high nibbles of the same 32 bytes) a pass, with constant shifts
+  const step = kind == KIND_Q4_K ? 2 : 1;
+  for (let k = 0; k < nb; k += step, g0 += <usize>step * GROUP_BLOCK) {
     if (kind == KIND_Q4_K) {
       const qs = w + <usize>(k >> 3) * 144 + 16 + (<usize>((k & 7) >> 1) << 5);
-      const sh = (k & 1) << 2;
-      const lo = v128.and(i16x8.shr_u(v128.load(qs), sh), m);
-      const hi = v128.and(i16x8.shr_u(v128.load(qs, 16), sh), m);
       const fk = f + (<usize>k << 5);
-      const sc = v128.load(fk);
-      i0 = i32x4.add(i0, groupBlockK(lo, hi, g0, sc));
-      if (ng > 1) {
-        store<i32>(out, i32x4.extract_lane(i0, 0));
-        i1 = i32x4.add(i1, groupBlockK(lo, hi, g0 + gs, sc));
-      }
-      if (ng > 2) {
-        store<i32>(out, i32x4.extract_lane(i1, 0));
-        i2 = i32x4.add(i2, groupBlockK(lo, hi, g0 + 2 * gs, sc));
-      }
-      if (ng > 3) {
-        store<i32>(out, i32x4.extract_lane(i2, 0));
-        i3 = i32x4.add(i3, groupBlockK(lo, hi, g0 + 3 * gs, sc));
-      }
-      if ((k & 7) == 7) {
+      const t = f + (<usize>nb << 6); // scratch past the factors (rowbuf holds K·4 bytes)
+      i0 = q4kGroups(v128.and(v128.load(qs), m), v128.and(v128.load(qs, 16), m), g0, gs, v128.load(fk), ng, t, i0, i1, i2, i3);
+      if (ng > 1) i1 = v128.load(t, 16);
+      if (ng > 2) i2 = v128.load(t, 32);
+      if (ng > 3) i3 = v128.load(t, 48);
+      const g1 = g0 + GROUP_BLOCK;
+      const hl = v128.and(i16x8.shr_u(v128.load(qs), 4), m);
+      const hh = v128.and(i16x8.shr_u(v128.load(qs, 16), 4), m);
+      i0 = q4kGroups(hl, hh, g1, gs, v128.load(fk, 32), ng, t, i0, i1, i2, i3);
+      if (ng > 1) i1 = v128.load(t, 16);
+      if (ng > 2) i2 = v128.load(t, 32);
+      if (ng > 3) i3 = v128.load(t, 48);
+      if ((k & 7) == 6) {
         const fb = f + (<usize>nb << 5) + (<usize>(k >> 3) << 3);
         const d = f32x4.splat(load<f32>(fb));
         const dm = f32x4.splat(load<f32>(fb, 4));
-        a0 = blockEndK(a0, i0, g0, fk, d, dm);
+        const fl = fk + 32;
+        a0 = blockEndK(a0, i0, g1, fl, d, dm);
         i0 = i32x4.splat(0);
         if (ng > 1) {
-          a1 = blockEndK(a1, i1, g0 + gs, fk, d, dm);
+          a1 = blockEndK(a1, i1, g1 + gs, fl, d, dm);
           i1 = i32x4.splat(0);
         }
         if (ng > 2) {
-          a2 = blockEndK(a2, i2, g0 + 2 * gs, fk, d, dm);
+          a2 = blockEndK(a2, i2, g1 + 2 * gs, fl, d, dm);
           i2 = i32x4.splat(0);
         }
         if (ng > 3) {
-          a3 = blockEndK(a3, i3, g0 + 3 * gs, fk, d, dm);
+          a3 = blockEndK(a3, i3, g1 + 3 * gs, fl, d, dm);
           i3 = i32x4.splat(0);
         }
       }
@@ -674,6 +672,23 @@ function q4kFactors(w: usize, K: i32, f: usize): void {
     store<f32>(fb + (<usize>b << 3), tabHalf(load<u16>(w)));
     store<f32>(fb + (<usize>b << 3), tabHalf(load<u16>(w, 2)), 4);
   }
+}
+
+/**
+ * One Q4_K group of 32 (nibbles lo, hi; scale sc as int16 lanes) against `ng` x groups at g, g + gs, …: returns
+ * the first x group's running sum i0 + …, and stores the others' (i1..i3 plus theirs) to t + 16, 32, 48 (the
+ * stores also keep each x group's loads after the previous one's work; the caller reloads them).
+ */
+@inline
+function q4kGroups(lo: v128, hi: v128, g: usize, gs: usize, sc: v128, ng: i32, t: usize, i0: v128, i1: v128, i2: v128, i3: v128): v128 {
+  i0 = i32x4.add(i0, groupBlockK(lo, hi, g, sc));
+  if (ng > 1) {
+    v128.store(t, i0);
+    v128.store(t, i32x4.add(i1, groupBlockK(lo, hi, g + gs, sc)), 16);
+  }
+  if (ng > 2) v128.store(t, i32x4.add(i2, groupBlockK(lo, hi, g + 2 * gs, sc)), 32);
+  if (ng > 3) v128.store(t, i32x4.add(i3, groupBlockK(lo, hi, g + 3 * gs, sc)), 48);
+  return i0;
 }
 
 /** One group's four Q4_K group-of-32 integer sums (nibbles lo, hi) times the group's scale (int16 lanes sc). */
