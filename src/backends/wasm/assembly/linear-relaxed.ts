@@ -650,25 +650,13 @@ function q4kFactors(w: usize, K: i32, f: usize): void {
   for (let b = 0; b < K >> 8; b++, w += 144, f += 256) {
     const sm = q4kScaleBytes(w);
     const sc = i16x8.extend_low_i8x16_u(sm); // s0..s7
-    const m16 = i16x8.extend_high_i8x16_u(sm);
-    const ml = i32x4.extend_low_i16x8_u(m16); // m0..m3
-    const mh = i32x4.extend_high_i16x8_u(m16); // m4..m7
-    v128.store(f, i16x8.shuffle(sc, sc, 0, 0, 0, 0, 0, 0, 0, 0));
-    v128.store(f, i32x4.shuffle(ml, ml, 0, 0, 0, 0), 16);
-    v128.store(f, i16x8.shuffle(sc, sc, 1, 1, 1, 1, 1, 1, 1, 1), 32);
-    v128.store(f, i32x4.shuffle(ml, ml, 1, 1, 1, 1), 48);
-    v128.store(f, i16x8.shuffle(sc, sc, 2, 2, 2, 2, 2, 2, 2, 2), 64);
-    v128.store(f, i32x4.shuffle(ml, ml, 2, 2, 2, 2), 80);
-    v128.store(f, i16x8.shuffle(sc, sc, 3, 3, 3, 3, 3, 3, 3, 3), 96);
-    v128.store(f, i32x4.shuffle(ml, ml, 3, 3, 3, 3), 112);
-    v128.store(f, i16x8.shuffle(sc, sc, 4, 4, 4, 4, 4, 4, 4, 4), 128);
-    v128.store(f, i32x4.shuffle(mh, mh, 0, 0, 0, 0), 144);
-    v128.store(f, i16x8.shuffle(sc, sc, 5, 5, 5, 5, 5, 5, 5, 5), 160);
-    v128.store(f, i32x4.shuffle(mh, mh, 1, 1, 1, 1), 176);
-    v128.store(f, i16x8.shuffle(sc, sc, 6, 6, 6, 6, 6, 6, 6, 6), 192);
-    v128.store(f, i32x4.shuffle(mh, mh, 2, 2, 2, 2), 208);
-    v128.store(f, i16x8.shuffle(sc, sc, 7, 7, 7, 7, 7, 7, 7, 7), 224);
-    v128.store(f, i32x4.shuffle(mh, mh, 3, 3, 3, 3), 240);
+    const mn = i16x8.extend_high_i8x16_u(sm); // m0..m7
+    for (let j = 0; j < 8; j++) {
+      // int16 lane j everywhere: bytes 2j, 2j + 1 (indices below 16, where the relaxed swizzle is exact)
+      const lj = i16x8.splat(<i16>(((2 * j + 1) << 8) | (2 * j)));
+      v128.store(f + (<usize>j << 5), i8x16.relaxed_swizzle(sc, lj));
+      v128.store(f + (<usize>j << 5), i32x4.extend_low_i16x8_u(i8x16.relaxed_swizzle(mn, lj)), 16);
+    }
     store<f32>(fb + (<usize>b << 3), tabHalf(load<u16>(w)));
     store<f32>(fb + (<usize>b << 3), tabHalf(load<u16>(w, 2)), 4);
   }
