@@ -11,7 +11,7 @@ import assert from "node:assert/strict";
 import { createWasmBackend, type WasmBackend } from "../src/backends/wasm/index.js";
 import { instantiateKernels, webAssembly } from "../src/backends/wasm/runtime.js";
 import { relaxedSimdSupported } from "../src/backends/wasm/simd.js";
-import { HALF_TO_FLOAT, quantizeRow } from "../src/tensor/quant.js";
+import { HALF_TO_FLOAT, q4kMin6, q4kScale6, quantizeRow } from "../src/tensor/quant.js";
 import { Tensor } from "../src/tensor/tensor.js";
 import { rng } from "./helpers/fixtures.js";
 import { runCli, STORIES_BIN, STORIES_TOK } from "./helpers/paths.js";
@@ -139,13 +139,6 @@ test("Q8_0/Q4_0 linear on quantized activations: both kernel modules give the ex
   assert.equal(cases, 2 * 3 * 6 * 8 * backends.length);
 });
 
-/** The 6-bit scale and min of Q4_K sub-block j (ggml get_scale_min_k4) from the block at o. */
-function q4kScaleMin(w: Uint8Array, o: number, j: number): [number, number] {
-  const b = (i: number): number => w[o + 4 + i]!;
-  if (j < 4) return [b(j) & 63, b(j + 4) & 63];
-  return [(b(j + 4) & 15) | ((b(j - 4) >> 6) << 4), (b(j + 4) >> 4) | ((b(j) >> 6) << 4)];
-}
-
 /** Value i (0..255) of the k-quant block at o as [integer multiplier of xq, f16 bits of its factor, is a min]. */
 function kquantTerms(dtype: "q4_k" | "q6_k", w: Uint8Array, o: number, i: number): [number, number][] {
   const half = (at: number): number => w[at]! | (w[at + 1]! << 8);
@@ -154,7 +147,8 @@ function kquantTerms(dtype: "q4_k" | "q6_k", w: Uint8Array, o: number, i: number
     const l = i & 31;
     const byte = w[o + 16 + (j >> 1) * 32 + l]!;
     const q = j & 1 ? byte >> 4 : byte & 15;
-    const [sc, mn] = q4kScaleMin(w, o, j);
+    const sc = q4kScale6(w, o + 4, j);
+    const mn = q4kMin6(w, o + 4, j);
     return [
       [sc * q, half(o)],
       [-mn, half(o + 2)],

@@ -112,17 +112,24 @@ function readF32(src: Uint8Array, o: number): number {
   return f32Scratch[0]!;
 }
 
-// Q4_K: 8 sub-block scales and mins, 6 bits each, packed into 12 bytes (ggml get_scale_min_k4).
+// Q4_K: 8 sub-block scales and mins, 6 bits each, packed into 12 bytes at s (ggml get_scale_min_k4).
+
+/** The 6-bit scale of Q4_K sub-block j (0..7) from the 12 scale bytes at src[s]. */
+export function q4kScale6(src: Uint8Array, s: number, j: number): number {
+  return j < 4 ? src[s + j]! & 63 : (src[s + j + 4]! & 0xf) | ((src[s + j - 4]! >> 6) << 4);
+}
+
+/** The 6-bit min of Q4_K sub-block j (0..7) from the 12 scale bytes at src[s]. */
+export function q4kMin6(src: Uint8Array, s: number, j: number): number {
+  return j < 4 ? src[s + j + 4]! & 63 : (src[s + j + 4]! >> 4) | ((src[s + j]! >> 6) << 4);
+}
+
 const kScales = new Float64Array(8);
 const kMins = new Float64Array(8);
 function unpackQ4KScales(src: Uint8Array, s: number, d: number, dmin: number): void {
-  for (let j = 0; j < 4; j++) {
-    kScales[j] = d * (src[s + j]! & 63);
-    kMins[j] = dmin * (src[s + j + 4]! & 63);
-  }
-  for (let j = 4; j < 8; j++) {
-    kScales[j] = d * ((src[s + j + 4]! & 0xf) | ((src[s + j - 4]! >> 6) << 4));
-    kMins[j] = dmin * ((src[s + j + 4]! >> 4) | ((src[s + j]! >> 6) << 4));
+  for (let j = 0; j < 8; j++) {
+    kScales[j] = d * q4kScale6(src, s, j);
+    kMins[j] = dmin * q4kMin6(src, s, j);
   }
 }
 

@@ -71,27 +71,14 @@ export function quantBytesK(M: i32, K: i32, dtype: i32): usize {
 }
 
 /**
- * Whether the relaxed module's matvec (M = 1: dotRowsQ4KQR, dotQ6KQR) reads x as quantizeRowQ8K writes it. The
- * callers test ASC_FEATURE_RELAXED_SIMD first, in their own `if`, so the baseline module never compiles it.
- */
-@inline
-function int8RowsK(M: i32): bool {
-  return M == 1;
-}
-
-/**
- * x[M, K] (K a multiple of 32) → M rows at `out` of quantRowBytesK(K): blocks of 32 rounded as quantizeRows does
- * (dx = max|x| / 127, q = round(x / dx) in [-127, 127], held as int16, or as int8 in the first K bytes where
- * int8RowsK), plus dx·Σq of each block (Q4_K's min term), for weights of `dtype`. Returns 0 when some x is
- * infinite or NaN (the caller then takes the exact path, which propagates them).
+ * x[M, K] (K a multiple of 32) → M rows at `out` for weights of `dtype`. Baseline module: rows of
+ * quantRowBytesK(K), blocks of 32 rounded as quantizeRows does (dx = max|x| / 127, q = round(x / dx) in
+ * [-127, 127], held as int16), plus dx·Σq of each block (Q4_K's min term). Relaxed module: quantizeRowsR's layout
+ * for the grouped kernels (M > 1, groupedK), else quantizeRowQ8K's for the matvec (dotRowsQ4KQR, dotQ6KQR).
+ * Returns 0 when some x is infinite or NaN (the caller then takes the exact path, which propagates them).
  */
 export function quantizeRowsK(x: usize, M: i32, K: i32, out: usize, dtype: i32): i32 {
-  if (ASC_FEATURE_RELAXED_SIMD) {
-    if (groupedK(M)) return quantizeRowsR(x, M, K, out, dtype);
-  }
-  if (ASC_FEATURE_RELAXED_SIMD) {
-    if (int8RowsK(M)) return quantizeRowQ8K(x, K, out);
-  }
+  if (ASC_FEATURE_RELAXED_SIMD) return groupedK(M) ? quantizeRowsR(x, M, K, out, dtype) : quantizeRowQ8K(x, K, out);
   let finite = true;
   const nb = K >> 5;
   const rb = quantRowBytesK(K);
@@ -122,7 +109,7 @@ export function quantizeRowsK(x: usize, M: i32, K: i32, out: usize, dtype: i32):
 }
 
 /**
- * Relaxed module, M = 1 (int8RowsK): x[K] → K int8 values in blocks of 256 with one scale each (llama.cpp's
+ * Relaxed module, M = 1: x[K] → K int8 values in blocks of 256 with one scale each (llama.cpp's
  * Q8_K: dx = max|x| / 127 over the 256, q = round(x / dx) in [-127, 127]), then a 64-byte record a block at K +
  * 64b: the sums of its sixteen 16s (int16, |Σ| ≤ 2032: Q6_K's −32 offset), of its eight 32s (int16 at 32: Q4_K's
  * mins) and dx (f32 at 48). One scale a block lets the kernels sum a block's groups as integers. Returns 0 on an

@@ -94,14 +94,15 @@ export function quantizeRowsR(x: usize, M: i32, K: i32, out: usize, dtype: i32):
     const q = out + <usize>m * rb;
     let xb = x + <usize>m * (<usize>K << 2);
     let d: f32 = 0;
+    let id = f32x4.splat(0);
     for (let b = 0; b < nb; b++, xb += 128) {
       if (!kq || (b & 7) == 0) {
         let amax = absMax32(xb);
         if (kq) for (let j = 1; j < 8; j++) amax = max(amax, absMax32(xb + (<usize>j << 7)));
         finite = finite && amax < Infinity; // false for +inf and NaN
         d = amax / 127;
+        id = invScale(d);
       }
-      const id = invScale(d);
       const qb = q + blockAt(b, dtype);
       let sum = i32x4.splat(0);
       let mag = i32x4.splat(0);
